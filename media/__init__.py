@@ -1,0 +1,1 @@
+"""Beam-free media code: probing, decoding, cadence, scene cuts, shot lists."""

@@ -1,0 +1,136 @@
+"""Streaming video decode with PyAV: low-resolution frames for analysis, exact ranges for the model.
+
+Frames come out in presentation order (the order the decoder emits them), which is the frame
+index of DESIGN.md's Contracts. Nothing here holds more than the frames a caller asks for.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Iterator
+
+import av
+import numpy as np
+
+from media import storage
+from media.errors import NoDecodableFrames, NoVideoStream, UnreadableMedia
+
+
+@dataclass(frozen=True)
+class AnalysisFrame:
+    """One decoded frame at analysis sizes: (H, W, 3) uint8 RGB and (h, w) uint8 luma."""
+
+    pts: int
+    rgb: np.ndarray
+    luma: np.ndarray
+    rotation: int  # display rotation, degrees counter-clockwise
+
+
+@contextlib.contextmanager
+def open_video(uri: str, *, threads: int = 0):
+    """Open a film's container; yields (container, video_stream).
+
+    Raises UnreadableMedia for a missing, empty or undecodable file and NoVideoStream for a
+    container without video. ``threads=0`` lets FFmpeg pick (frame and slice threads).
+    """
+    handle = None
+    try:
+        if storage.is_local(uri):
+            source = storage.local_path(uri)
+        else:
+            handle = source = storage.open_input(uri)
+        try:
+            container = av.open(source, mode="r", metadata_errors="ignore")
+        except FileNotFoundError:
+            raise
+        except (av.FFmpegError, ValueError, OSError) as e:
+            raise UnreadableMedia(f"{uri}: FFmpeg cannot open it as a media container ({e})") from e
+        try:
+            if not container.streams.video:
+                kinds = sorted({s.type for s in container.streams}) or ["no streams"]
+                raise NoVideoStream(f"{uri}: container has no video stream (found: {', '.join(kinds)})")
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            stream.codec_context.thread_count = threads
+            yield container, stream
+        finally:
+            container.close()
+    finally:
+        if handle is not None:
+            handle.close()
+
+
+def _decoded(container, stream, uri: str) -> Iterator[av.VideoFrame]:
+    """Decode every frame of ``stream``; corrupt data after the first frame ends the stream."""
+    emitted = 0
+    try:
+        for frame in container.decode(stream):
+            if frame.pts is None:
+                continue
+            emitted += 1
+            yield frame
+    except av.FFmpegError as e:
+        if emitted == 0:
+            raise UnreadableMedia(f"{uri}: no frame could be decoded ({e})") from e
+        # A truncated tail: keep what decoded. Frames already emitted stay valid.
+    if emitted == 0:
+        raise NoDecodableFrames(f"{uri}: the video stream holds no decodable frame")
+
+
+def iter_analysis_frames(
+    container, stream, uri: str, *, rgb_size: tuple[int, int], luma_size: tuple[int, int]
+) -> Iterator[AnalysisFrame]:
+    """Stream frames scaled by FFmpeg's swscale to ``rgb_size`` (RGB) and ``luma_size`` (gray).
+
+    Sizes are (width, height). Area interpolation averages pixels, which suppresses grain.
+    """
+    (rw, rh), (lw, lh) = rgb_size, luma_size
+    for frame in _decoded(container, stream, uri):
+        rgb = frame.to_ndarray(width=rw, height=rh, format="rgb24", interpolation="AREA")
+        luma = frame.to_ndarray(width=lw, height=lh, format="gray", interpolation="AREA")
+        yield AnalysisFrame(pts=int(frame.pts), rgb=rgb, luma=luma, rotation=int(frame.rotation))
+
+
+def decode_range(
+    uri: str,
+    start_pts: int,
+    end_pts: int,
+    *,
+    fps: float,
+    width: int,
+    height: int,
+    gray: bool = False,
+) -> np.ndarray:
+    """Frames shown in [start_pts, end_pts), sampled at ``fps`` and scaled to width x height.
+
+    Output sample k is the frame on screen at time start + k/fps (the last frame whose PTS is at
+    or before it), so duplicated or dropped frames in the source keep their true timing.
+    Returns (K, height, width, 3) uint8 RGB, or (K, height, width) when ``gray``.
+    """
+    with open_video(uri) as (container, stream):
+        tb = Fraction(stream.time_base)
+        span = Fraction(end_pts - start_pts) * tb
+        count = max(1, int(np.ceil(float(span * Fraction(fps)) - 1e-9)))
+        # Sample times in PTS units, exact: start + k / fps.
+        wanted = [start_pts + Fraction(k) / (Fraction(fps) * tb) for k in range(count)]
+        container.seek(int(start_pts), stream=stream, backward=True, any_frame=False)
+        fmt = "gray" if gray else "rgb24"
+        out = np.empty((count, height, width) + (() if gray else (3,)), dtype=np.uint8)
+        k = 0
+        held = None  # the most recent frame at or before wanted[k]
+        for frame in _decoded(container, stream, uri):
+            while k < count and frame.pts > wanted[k]:
+                if held is None:  # seek landed after the start: use the first frame we have
+                    held = frame.to_ndarray(width=width, height=height, format=fmt, interpolation="AREA")
+                out[k] = held
+                k += 1
+            if k >= count:
+                break
+            held = frame.to_ndarray(width=width, height=height, format=fmt, interpolation="AREA")
+        while k < count:  # the range runs to the end of the stream
+            if held is None:
+                raise NoDecodableFrames(f"{uri}: no frame at or after PTS {start_pts}")
+            out[k] = held
+            k += 1
+        return out
