@@ -12,6 +12,7 @@ from typing import Iterator
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from media import storage
 from media.errors import NoDecodableFrames, NoVideoStream, UnreadableMedia
@@ -83,12 +84,15 @@ def iter_analysis_frames(
 ) -> Iterator[AnalysisFrame]:
     """Stream frames scaled by FFmpeg's swscale to ``rgb_size`` (RGB) and ``luma_size`` (gray).
 
-    Sizes are (width, height). Area interpolation averages pixels, which suppresses grain.
+    Sizes are (width, height). Area interpolation averages pixels, which suppresses grain. One
+    reformatter per output keeps its swscale context alive across frames (building a context
+    per frame costs more than the scaling itself).
     """
     (rw, rh), (lw, lh) = rgb_size, luma_size
+    to_rgb, to_luma = VideoReformatter(), VideoReformatter()
     for frame in _decoded(container, stream, uri):
-        rgb = frame.to_ndarray(width=rw, height=rh, format="rgb24", interpolation="AREA")
-        luma = frame.to_ndarray(width=lw, height=lh, format="gray", interpolation="AREA")
+        rgb = to_rgb.reformat(frame, rw, rh, "rgb24", interpolation="AREA").to_ndarray()
+        luma = to_luma.reformat(frame, lw, lh, "gray", interpolation="AREA").to_ndarray()
         yield AnalysisFrame(pts=int(frame.pts), rgb=rgb, luma=luma, rotation=int(frame.rotation))
 
 
@@ -116,21 +120,31 @@ def decode_range(
         wanted = [start_pts + Fraction(k) / (Fraction(fps) * tb) for k in range(count)]
         container.seek(int(start_pts), stream=stream, backward=True, any_frame=False)
         fmt = "gray" if gray else "rgb24"
+        scaler = VideoReformatter()
+
+        def convert(frame: av.VideoFrame) -> np.ndarray:
+            return scaler.reformat(frame, width, height, fmt, interpolation="AREA").to_ndarray()
+
         out = np.empty((count, height, width) + (() if gray else (3,)), dtype=np.uint8)
         k = 0
-        held = None  # the most recent frame at or before wanted[k]
+        held: av.VideoFrame | None = None  # the most recent frame at or before wanted[k]
+        held_array: np.ndarray | None = None  # converted lazily: frames before the range are skipped
         for frame in _decoded(container, stream, uri):
             while k < count and frame.pts > wanted[k]:
-                if held is None:  # seek landed after the start: use the first frame we have
-                    held = frame.to_ndarray(width=width, height=height, format=fmt, interpolation="AREA")
-                out[k] = held
+                if held is None:  # the range starts before the first frame: show the first
+                    held = frame
+                if held_array is None:
+                    held_array = convert(held)
+                out[k] = held_array
                 k += 1
             if k >= count:
                 break
-            held = frame.to_ndarray(width=width, height=height, format=fmt, interpolation="AREA")
+            held, held_array = frame, None
         while k < count:  # the range runs to the end of the stream
             if held is None:
                 raise NoDecodableFrames(f"{uri}: no frame at or after PTS {start_pts}")
-            out[k] = held
+            if held_array is None:
+                held_array = convert(held)
+            out[k] = held_array
             k += 1
         return out
