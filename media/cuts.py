@@ -39,27 +39,32 @@ def trimmed_distance(a: np.ndarray, b: np.ndarray, keep: float = 0.9) -> float:
     return float(np.partition(d, k - 1)[:k].mean())
 
 
+SPAN = 12  # frames bridged by the gradual-transition distance (fades last 6-12 frames)
+
+
 class LumaScorer:
-    """Streaming per-frame scores from small gray frames; holds only the last two frames."""
+    """Streaming per-frame distances from small gray frames; holds only the last SPAN frames."""
 
     def __init__(self) -> None:
         self.raw_diff: list[float] = []  # mean |Δ| of raw luma to the previous frame (cadence)
         self.step: list[float] = []  # trimmed distance of standardised frames i-1 -> i
-        self.skip: list[float] = []  # trimmed distance i-2 -> i (flash test)
+        self.skip: list[float] = []  # ... i-2 -> i (flash test)
+        self.span: list[float] = []  # ... i-SPAN -> i (gradual transitions)
         self._prev_raw: np.ndarray | None = None
-        self._prev: deque[np.ndarray] = deque(maxlen=2)
+        self._prev: deque[np.ndarray] = deque(maxlen=SPAN)
 
     def add(self, luma: np.ndarray) -> None:
         raw = luma.astype(np.float32)
         z = standardise(luma)
         if self._prev_raw is None:
             self.raw_diff.append(0.0)
-            self.step.append(0.0)
-            self.skip.append(0.0)
+            for series in (self.step, self.skip, self.span):
+                series.append(0.0)
         else:
             self.raw_diff.append(float(np.abs(raw - self._prev_raw).mean()))
             self.step.append(trimmed_distance(z, self._prev[-1]))
-            self.skip.append(trimmed_distance(z, self._prev[0]) if len(self._prev) == 2 else self.step[-1])
+            self.skip.append(trimmed_distance(z, self._prev[-2]) if len(self._prev) >= 2 else self.step[-1])
+            self.span.append(trimmed_distance(z, self._prev[0]))
         self._prev_raw = raw
         self._prev.append(z)
 
@@ -146,78 +151,96 @@ class TransNetScorer:
 class Cut:
     frame: int  # first frame of the new shot
     confidence: float
-    source: str  # "transnet", "luma" or "both"
+    source: str  # "luma", "transnet+luma" or "gradual"
+
+
+@dataclass(frozen=True)
+class FrameScores:
+    """Per-frame evidence for one film, each (frames,)."""
+
+    step: np.ndarray  # standardised distance to the previous frame
+    skip: np.ndarray  # ... to the frame two back
+    span: np.ndarray  # ... to the frame SPAN back
+    duplicate: np.ndarray  # bool: repeats the previous picture
+    transnet: np.ndarray | None  # TransNetV2 probability that the frame ends a shot
 
 
 # Thresholds, chosen on the foley world and the real clips (bench/scenes.py measures them).
 TRANSNET_THRESHOLD = 0.5
-LUMA_RATIO = 4.0  # step distance over the local median to call a hard cut on luma alone
-LUMA_MIN_STEP = 0.35  # ... and at least this much change in standardised units
+LUMA_RATIO = 4.0  # step over its local median that is a hard cut on luma evidence alone
+LUMA_MIN_STEP = 0.35  # ... with at least this much change in standardised units
+CORROBORATE_RATIO = 2.0  # step (or span) ratio that confirms a TransNetV2 mark
 FLASH_RATIO = 0.5  # skip distance below this fraction of the step distance: a flash
 LOCAL_HALF_WINDOW = 8
 
 
-def luma_ratios(step: np.ndarray, duplicate: np.ndarray) -> np.ndarray:
-    """(frames,) step distance over the median step of the frames around it.
-
-    Duplicated frames (zero step) and the frame itself are left out of the median, so telecine
-    padding does not make every change look large."""
-    n = step.shape[0]
+def local_ratio(values: np.ndarray, ignore: np.ndarray, *, exclude: int, half_window: int) -> np.ndarray:
+    """(frames,) each value over the median of its neighbours within ``half_window``, leaving out
+    those within ``exclude`` of it and those flagged in ``ignore`` (duplicated frames)."""
+    n = values.shape[0]
     out = np.zeros(n, dtype=np.float32)
     for i in range(1, n):
-        lo, hi = max(1, i - LOCAL_HALF_WINDOW), min(n, i + LOCAL_HALF_WINDOW + 1)
-        idx = [j for j in range(lo, hi) if j != i and not duplicate[j]]
-        local = float(np.median(step[idx])) if idx else 0.0
-        out[i] = step[i] / max(local, 0.05)
+        lo, hi = max(1, i - half_window), min(n, i + half_window + 1)
+        idx = [k for k in range(lo, hi) if abs(k - i) > exclude and not ignore[k]]
+        local = float(np.median(values[idx])) if idx else 0.0
+        out[i] = values[i] / max(local, 0.05)
     return out
 
 
-def is_flash(i: int, step: np.ndarray, skip: np.ndarray) -> bool:
+def is_flash(i: int, scores: FrameScores) -> bool:
     """Frame i differs from i-1, but i+1 is back to what i-1 was."""
-    return i + 1 < step.shape[0] and skip[i + 1] < FLASH_RATIO * step[i]
+    return i + 1 < scores.step.shape[0] and scores.skip[i + 1] < FLASH_RATIO * scores.step[i]
 
 
-def candidate_cuts(
-    step: np.ndarray, skip: np.ndarray, duplicate: np.ndarray, transnet: np.ndarray | None
-) -> list[Cut]:
-    """All frames either detector calls a cut, before the minimum-length rule.
+def transnet_runs(probs: np.ndarray) -> list[tuple[int, int]]:
+    """Inclusive (first, last) frame ranges where TransNetV2 marks a transition."""
+    marked = np.flatnonzero(probs >= TRANSNET_THRESHOLD)
+    runs: list[tuple[int, int]] = []
+    for k in marked:
+        if runs and k == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], int(k))
+        else:
+            runs.append((int(k), int(k)))
+    return runs
 
-    TransNetV2 marks the last frame(s) of a shot; a run of marked frames is a gradual
-    transition, whose cut is its middle frame (DESIGN.md: "the cut inside a fade is its middle
-    frame")."""
-    n = step.shape[0]
-    ratio = luma_ratios(step, duplicate)
-    luma_hit = (ratio >= LUMA_RATIO) & (step >= LUMA_MIN_STEP)
-    luma_hit[0] = False
+
+def candidate_cuts(scores: FrameScores) -> list[Cut]:
+    """Every frame the fused evidence calls a cut, before the minimum-length rule.
+
+    * Hard cut on luma alone: a step far above its neighbourhood that is not a flash.
+    * TransNetV2 hard cut (a lone marked frame k: the cut is k+1), confirmed by a luma step at
+      least CORROBORATE_RATIO above its neighbourhood; TransNetV2 alone fires on heavy flicker.
+    * Gradual transition (a run of marked frames): the cut is the run's middle frame (DESIGN.md:
+      "the cut inside a fade is its middle frame"), confirmed by the distance across the run
+      (SPAN frames) standing out from the same distance elsewhere. Luma hits inside the run
+      belong to the transition and are replaced by its middle.
+    """
+    n = scores.step.shape[0]
+    step_ratio = local_ratio(scores.step, scores.duplicate, exclude=0, half_window=LOCAL_HALF_WINDOW)
     cuts: dict[int, Cut] = {}
-    for i in np.flatnonzero(luma_hit):
-        if not is_flash(int(i), step, skip):
-            conf = float(min(1.0, 0.5 + 0.5 * (ratio[i] - LUMA_RATIO) / LUMA_RATIO))
-            cuts[int(i)] = Cut(int(i), conf, "luma")
-    if transnet is not None:
-        marked = transnet >= TRANSNET_THRESHOLD
-        i = 0
-        while i < n:
-            if not marked[i]:
-                i += 1
-                continue
-            j = i
-            while j + 1 < n and marked[j + 1]:
-                j += 1
-            run = transnet[i: j + 1]
-            frame = min((i + j) // 2 + 1, n - 1)  # a lone mark (hard cut) gives i + 1
-            conf = float(run.max())
-            # A TransNet hit on a flash frame is not a cut either.
-            if j == i and is_flash(frame, step, skip) and frame not in cuts:
-                i = j + 1
-                continue
-            near = [f for f in cuts if abs(f - frame) <= max(1, (j - i + 1) // 2)]
-            if near:
-                f = near[0]
-                cuts[f] = Cut(f, max(conf, cuts[f].confidence), "both")
-            elif frame > 0:
-                cuts[frame] = Cut(frame, conf, "transnet")
-            i = j + 1
+    for i in range(1, n):
+        if step_ratio[i] >= LUMA_RATIO and scores.step[i] >= LUMA_MIN_STEP and not is_flash(i, scores):
+            conf = min(1.0, 0.5 + 0.5 * (step_ratio[i] - LUMA_RATIO) / LUMA_RATIO)
+            cuts[i] = Cut(i, round(float(conf), 4), "luma")
+    if scores.transnet is None:
+        return sorted(cuts.values(), key=lambda c: c.frame)
+    no_duplicates = np.zeros(n, dtype=bool)
+    span_ratio = local_ratio(scores.span, no_duplicates, exclude=SPAN, half_window=3 * SPAN)
+    for first, last in transnet_runs(scores.transnet):
+        frame = min((first + last) // 2 + 1, n - 1)
+        conf = round(float(scores.transnet[first: last + 1].max()), 4)
+        if frame == 0:
+            continue
+        if first == last:
+            if step_ratio[frame] >= CORROBORATE_RATIO and not is_flash(frame, scores):
+                prior = cuts.get(frame)
+                cuts[frame] = Cut(frame, max(conf, prior.confidence if prior else 0.0), "transnet+luma")
+            continue
+        evidence = span_ratio[min(n - 1, frame + SPAN // 2)]
+        if evidence >= CORROBORATE_RATIO:
+            for k in range(first, last + 2):
+                cuts.pop(k, None)
+            cuts[frame] = Cut(frame, conf, "gradual")
     return sorted(cuts.values(), key=lambda c: c.frame)
 
 

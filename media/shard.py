@@ -12,7 +12,16 @@ import numpy as np
 
 from media import storage
 from media.cadence import describe_cadence, duplicate_mask
-from media.cuts import LUMA_SIZE, TRANSNET_SIZE, Cut, LumaScorer, TransNetScorer, candidate_cuts, enforce_min_length
+from media.cuts import (
+    LUMA_SIZE,
+    TRANSNET_SIZE,
+    Cut,
+    FrameScores,
+    LumaScorer,
+    TransNetScorer,
+    candidate_cuts,
+    enforce_min_length,
+)
 from media.decode import iter_analysis_frames, open_video
 from media.errors import UnreadableMedia
 from media.records import FilmProbe, Scene
@@ -67,8 +76,14 @@ def shard_film(
             has_audio=bool(container.streams.audio),
         )
     duplicate = duplicate_mask(np.asarray(luma.raw_diff))
-    probs = transnet.finish() if transnet is not None else None
-    cuts = candidate_cuts(np.asarray(luma.step), np.asarray(luma.skip), duplicate, probs)
+    scores = FrameScores(
+        step=np.asarray(luma.step),
+        skip=np.asarray(luma.skip),
+        span=np.asarray(luma.span),
+        duplicate=duplicate,
+        transnet=transnet.finish() if transnet is not None else None,
+    )
+    cuts = candidate_cuts(scores)
     frame_seconds = (timeline.pts - timeline.first_pts) * float(time_base)
     duration_s = float(timeline.duration_pts * time_base)
     cuts = enforce_min_length(cuts, frame_seconds, duration_s, min_scene_s)
