@@ -1,0 +1,113 @@
+"""Scene-cut quality and speed: Talkie's detector beside PySceneDetect, on the same clips.
+
+Clips: the real archival clips in ../shared/testdata/real (when present) and a foley-world
+collection rendered with archival damage at full strength, from seeds that no test uses.
+For each detector it prints cut precision, recall and F1 at ±1 frame, and frames per second
+(wall clock, decode included). PySceneDetect runs with its defaults (ContentDetector,
+AdaptiveDetector), as a user would call it.
+
+    python bench/scenes.py [--films 20] [--seed 90210] [--damage 1.0] [--keep DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+REAL = ROOT.parent / "shared" / "testdata" / "real"
+
+from media.shard import shard_film  # noqa: E402
+
+
+def match_cuts(found: list[int], truth: list[int], tolerance: int = 1) -> int:
+    """Number of one-to-one matches within ``tolerance`` frames (greedy by distance)."""
+    pairs = sorted((abs(f - t), i, j) for i, f in enumerate(found) for j, t in enumerate(truth) if abs(f - t) <= tolerance)
+    used_f, used_t, hits = set(), set(), 0
+    for _, i, j in pairs:
+        if i not in used_f and j not in used_t:
+            used_f.add(i)
+            used_t.add(j)
+            hits += 1
+    return hits
+
+
+def talkie(path: str) -> list[int]:
+    _, scenes = shard_film(path)
+    return [s.start_frame for s in scenes[1:]]
+
+
+def pyscenedetect(kind: str):
+    from scenedetect import AdaptiveDetector, ContentDetector, detect
+
+    factory = {"ContentDetector": ContentDetector, "AdaptiveDetector": AdaptiveDetector}[kind]
+
+    def run(path: str) -> list[int]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return [scene[0].frame_num for scene in detect(path, factory())[1:]]
+
+    return run
+
+
+def collection(args, workdir: Path) -> list[dict]:
+    clips = []
+    if (REAL / "clips.json").exists():
+        for clip in json.loads((REAL / "clips.json").read_text())["clips"]:
+            clips.append({"name": clip["file"], "path": str(REAL / clip["file"]), "cuts": clip["cuts_at_frames"],
+                          "frames": clip["frames"], "set": "real"})
+    out = workdir / "foley"
+    subprocess.run([sys.executable, "-m", "model.synth", "--out", str(out), "--films", str(args.films),
+                    "--seed", str(args.seed), "--damage", str(args.damage)], check=True, cwd=ROOT,
+                   stdout=subprocess.DEVNULL)
+    for truth_file in sorted(out.glob("*.json")):
+        truth = json.loads(truth_file.read_text())
+        clips.append({"name": truth_file.stem, "path": str(truth_file.with_suffix(".mp4")),
+                      "cuts": truth["cuts_at_frames"], "frames": truth["frames"], "set": "foley"})
+    return clips
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--films", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=90210, help="foley-world seed (tests use others)")
+    parser.add_argument("--damage", default="1.0")
+    parser.add_argument("--keep", help="render the foley films into this folder and keep them")
+    parser.add_argument("--verbose", action="store_true", help="print each clip's misses")
+    args = parser.parse_args()
+    workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="talkie-scenes-"))
+    clips = collection(args, workdir)
+    detectors = {"talkie": talkie, "ContentDetector": pyscenedetect("ContentDetector"),
+                 "AdaptiveDetector": pyscenedetect("AdaptiveDetector")}
+    talkie(clips[0]["path"])  # load TransNetV2 once before timing
+    print(f"{len(clips)} clips: " + ", ".join(f"{s} {sum(c['set'] == s for c in clips)}" for s in ("real", "foley")))
+    print(f"{'detector':<18} {'set':<6} {'cuts':>5} {'found':>6} {'hits':>5} {'P':>6} {'R':>6} {'F1 ±1':>6} {'fps':>7}")
+    for name, detect in detectors.items():
+        for subset in ("real", "foley", "all"):
+            chosen = [c for c in clips if subset == "all" or c["set"] == subset]
+            if not chosen:
+                continue
+            cuts = found = hits = frames = 0
+            seconds = 0.0
+            for clip in chosen:
+                start = time.perf_counter()
+                got = detect(clip["path"])
+                seconds += time.perf_counter() - start
+                h = match_cuts(got, clip["cuts"])
+                cuts, found, hits, frames = cuts + len(clip["cuts"]), found + len(got), hits + h, frames + clip["frames"]
+                if args.verbose and subset != "all" and (h != len(got) or h != len(clip["cuts"])):
+                    print(f"    {name} {clip['name']}: truth {clip['cuts']} found {got}")
+            p = hits / found if found else 1.0
+            r = hits / cuts if cuts else 1.0
+            f1 = 2 * p * r / (p + r) if p + r else 0.0
+            print(f"{name:<18} {subset:<6} {cuts:>5} {found:>6} {hits:>5} {p:>6.3f} {r:>6.3f} {f1:>6.3f} {frames / seconds:>7.0f}")
+
+
+if __name__ == "__main__":
+    main()
