@@ -1,0 +1,1 @@
+"""Composite PTransforms and their DoFns: the only place Beam meets media/ and model/."""
