@@ -22,7 +22,7 @@ MAX_ERROR_CHARS = 2000
 _USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@")
 # ?X-Amz-Signature=...&token=...  ->  values of credential-like query parameters hidden
 _SECRET_PARAM = re.compile(
-    r"(?i)([?&;](?:[\w-]*(?:signature|credential|token|secret|password|passwd|sig|key)[\w-]*)=)[^&\s#'\"]+"
+    r"(?i)([?&;](?:[\w-]*(?:signature|credential|token|secret|password|passwd|sig|key)[\w-]*)=)[^&\s#'\"(),;:]+"
 )
 
 
