@@ -10,35 +10,12 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from media.errors import UnreadableMedia
-from media.records import FilmProbe, Scene
 from tests.conftest import IN_PROCESS
+from tests.transforms.builders import SHA_A, SHA_B, job, probe, sharded, tiling
 from transforms.dedupe import DeduplicateFilms
 from transforms.failures import FAILURES, STAGE_DEDUPLICATE_FILMS, STAGE_PROBE_AND_SHARD, Failure
-from transforms.manifest import FilmJob
 from transforms.rows import failure_row, scene_rows
-from transforms.shard import ProbeAndShard, SceneTilingError, ShardedFilm, _ProbeAndShardFn, check_scenes_tile
-
-SHA_A = "a" * 64
-SHA_B = "b" * 64
-
-
-def job(uri: str, film_id: str | None = None, **fields) -> FilmJob:
-    return FilmJob(video_input=uri, film_id=film_id, positive_prompt=None, negative_prompt=None,
-                   takes=None, seed=None, scenes=(), extra="{}", **fields)
-
-
-def probe(uri: str, sha: str = SHA_A, frames: int = 48) -> FilmProbe:
-    return FilmProbe(uri=uri, content_sha256=sha, container="mov,mp4", codec="h264", width=64, height=48,
-                     rotation=0, time_base="1/12288", first_pts=0, duration_pts=frames * 512,
-                     duration_s=frames / 24, frames=frames, nominal_fps=24.0, true_fps=24.0,
-                     variable_frame_rate=False, duplicate_frames=0, cadence="none", has_audio=False)
-
-
-def tiling(frames: int, cuts: list[int]) -> list[Scene]:
-    bounds = [0, *cuts, frames]
-    return [Scene(index=i, start_frame=a, end_frame=b, start_pts=a * 512, end_pts=b * 512, time_base="1/12288",
-                  start_s=a / 24, end_s=b / 24, cut_confidence=1.0 if i == 0 else 0.8)
-            for i, (a, b) in enumerate(zip(bounds, bounds[1:]))]
+from transforms.shard import ProbeAndShard, SceneTilingError, _ProbeAndShardFn, check_scenes_tile
 
 
 def fake_shard(uri: str, *, min_scene_s: float):
@@ -102,11 +79,6 @@ def test_probe_and_shard_transform_splits_films_from_failures():
                     equal_to([("one-aaaaaaaaaaaa", 2), ("two", 2)]), label="Films")
         assert_that(out.failures | beam.Map(lambda f: (f.uri, f.stage)),
                     equal_to([("/f/bad.mp4", STAGE_PROBE_AND_SHARD)]), label="Failures")
-
-
-def sharded(uri: str, film_id: str, sha: str = SHA_A, **fields) -> ShardedFilm:
-    return ShardedFilm(job=job(uri, film_id, **fields), film_id=film_id, probe=probe(uri, sha),
-                       scenes=tuple(tiling(48, [24])))
 
 
 def test_deduplicate_films_keeps_one_film_per_film_id():
