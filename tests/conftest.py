@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 
+from tests.media.conftest import encode, textured_shots
+
 TestPipeline.__test__ = False  # a Beam class whose name pytest would otherwise try to collect
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,18 +45,6 @@ def real_clips() -> dict[str, dict]:
     return {c["file"]: {**c, "path": str((REAL_CLIPS / c["file"]).resolve())} for c in clips}
 
 
-def encode_mp4(path: Path, frames: np.ndarray, fps: int = 24) -> Path:
-    """(T, H, W, 3) uint8 frames as H.264 in MP4 (the index is written at the end, after the frames)."""
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        stream.options = {"threads": "1"}
-        for image in frames:
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
-        out.mux(stream.encode())
-    return path
-
-
 def _png_named_mp4(path: Path) -> Path:
     with av.open(str(path), "w", format="image2pipe") as out:
         stream = out.add_stream("png")
@@ -82,12 +72,11 @@ def odd_films(tmp_path_factory) -> dict[str, str]:
     """
     folder = tmp_path_factory.mktemp("odd")
     rng = np.random.default_rng(7)
-    whole = encode_mp4(folder / "whole.mp4", rng.integers(0, 256, (12, 32, 48, 3), dtype=np.uint8)).read_bytes()
+    whole = encode(folder / "whole.mp4", textured_shots([12], size=(32, 48), seed=1)).read_bytes()
     (folder / "zero_bytes.mp4").write_bytes(b"")
     (folder / "random_bytes.mp4").write_bytes(rng.bytes(50_000))
     (folder / "truncated.mp4").write_bytes(whole[: len(whole) // 2])  # frames kept, index cut off
     os.remove(folder / "whole.mp4")
-    one = rng.integers(0, 256, (1, 32, 48, 3), dtype=np.uint8)
     return {
         "zero_bytes": str(folder / "zero_bytes.mp4"),
         "random_bytes": str(folder / "random_bytes.mp4"),
@@ -95,5 +84,5 @@ def odd_films(tmp_path_factory) -> dict[str, str]:
         "png_named_mp4": str(_png_named_mp4(folder / "picture.mp4")),
         "audio_only": str(_audio_only(folder / "audio_only.mkv")),
         "missing": str(folder / "does_not_exist.mp4"),
-        "one_frame": str(encode_mp4(folder / "one_frame.mp4", one)),
+        "one_frame": str(encode(folder / "one_frame.mp4", textured_shots([1], size=(32, 48), seed=2))),
     }

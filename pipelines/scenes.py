@@ -1,0 +1,185 @@
+"""The shot-list job: films in, scenes, failures and a CSV + EDL shot list per film out.
+
+    python -m pipelines.scenes --input GLOB_OR_MANIFEST --output DIR_OR_URI [--min_scene_s 0.5] [Beam options]
+
+Writes, for run R (DESIGN.md, Contracts, "Output layout"):
+    OUTPUT/meta/scenes/R-SSSSS-of-NNNNN.parquet     one row per scene of every film that was cut
+    OUTPUT/meta/failures/R-SSSSS-of-NNNNN.parquet   one row per manifest row or film that failed
+    OUTPUT/shotlists/<film_id>.csv, .edl            the newest shot list of each film
+    OUTPUT/meta/runs/R-00000-of-00001.parquet       written last, once the pipeline has finished
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.runners.runner import PipelineState
+
+from pipelines.options import ShardOptions, TalkieIOOptions, positive_seconds, require
+from pipelines.provenance import code_version, options_json
+from transforms.dedupe import DeduplicateFilms
+from transforms.files import absolute_uri, match_files
+from transforms.manifest import ACCEPTED_INPUTS, ReadManifest
+from transforms.rows import failure_row, scene_rows
+from transforms.shard import ProbeAndShard
+from transforms.shotlist import WriteShotLists
+from transforms.tables import (
+    WriteTable,
+    new_run_id,
+    read_table,
+    table_folder,
+    validate_run_id,
+    write_table_file,
+)
+
+JOB = "scenes"
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What one run of the job wrote, read back from its own table files."""
+
+    run_id: str
+    output: str
+    films: int
+    scenes: int
+    failures_by_stage: dict[str, int] = field(default_factory=dict)
+    runs_uri: str = ""
+
+    @property
+    def failures(self) -> int:
+        return sum(self.failures_by_stage.values())
+
+    def counts(self) -> dict[str, int]:
+        by_stage = {f"failures_{stage}": n for stage, n in sorted(self.failures_by_stage.items())}
+        return {"films": self.films, "scenes": self.scenes, "failures": self.failures, **by_stage}
+
+    def text(self) -> str:
+        stages = ", ".join(f"{stage} {n}" for stage, n in sorted(self.failures_by_stage.items()))
+        return "\n".join([
+            f"talkie scenes: run {self.run_id}: {self.films} films, {self.scenes} scenes, "
+            f"{self.failures} failures" + (f" ({stages})" if stages else ""),
+            f"  scenes table:   {table_folder(self.output, 'scenes')}/{self.run_id}-*.parquet",
+            f"  failures table: {table_folder(self.output, 'failures')}/{self.run_id}-*.parquet",
+            f"  shot lists:     {self.output}/shotlists/<film_id>.csv, .edl",
+            f"  runs row:       {self.runs_uri}",
+        ])
+
+
+def build(pipeline: beam.Pipeline, *, input: str, output: str, run_id: str, min_scene_s: float) -> None:
+    """Adds the shot-list job's steps to ``pipeline``."""
+    manifest = pipeline | "ReadManifest" >> ReadManifest(input)
+    sharded = (
+        manifest.jobs
+        | "SpreadFilms" >> beam.Reshuffle()  # rows come from one reader: spread them before probing
+        | "ProbeAndShard" >> ProbeAndShard(min_scene_s)
+    )
+    films = sharded.films | "DeduplicateFilms" >> DeduplicateFilms()
+    _ = (
+        films.films
+        | "SceneRows" >> beam.FlatMap(scene_rows)
+        | "WriteScenes" >> WriteTable(output, "scenes", run_id)
+    )
+    shotlists = films.films | "WriteShotLists" >> WriteShotLists(output)
+    _ = (
+        (manifest.failures, sharded.failures, films.failures, shotlists.failures)
+        | "AllFailures" >> beam.Flatten()
+        | "FailureRows" >> beam.Map(failure_row)
+        | "WriteFailures" >> WriteTable(output, "failures", run_id)
+    )
+
+
+def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = None) -> RunSummary:
+    """Runs the job to completion with ``argv`` (job flags and Beam options); returns its summary."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    options = PipelineOptions(argv)
+    io_options = options.view_as(TalkieIOOptions)
+    input_spec = require(io_options.input, "--input", f"it accepts {ACCEPTED_INPUTS}")
+    output = absolute_uri(require(io_options.output, "--output", "a local folder or a URI such as gs://bucket/out"))
+    min_scene_s = positive_seconds(options.view_as(ShardOptions).min_scene_s, "--min_scene_s")
+    if io_options.run_id:
+        run_id = validate_run_id(io_options.run_id)
+        _refuse_used_run_id(output, run_id)
+    else:
+        run_id = new_run_id()
+
+    started_at = dt.datetime.now(dt.timezone.utc)
+    pipeline = test_pipeline or beam.Pipeline(options=options)
+    build(pipeline, input=input_spec, output=output, run_id=run_id, min_scene_s=min_scene_s)
+    result = pipeline.run()
+    state = result.wait_until_finish()
+    if state != PipelineState.DONE:
+        raise RuntimeError(f"the {JOB} pipeline for run {run_id} ended in state {state}, not DONE")
+    finished_at = dt.datetime.now(dt.timezone.utc)
+
+    # The runs row is written here, by the launcher, after the pipeline has finished: it needs
+    # the finish time and the counts of what the run wrote, which only exist once every table
+    # file is final. Counts are read back from those files rather than taken from metrics,
+    # whose support differs between runners. A run that fails leaves no runs row.
+    summary = summarize(output, run_id)
+    runs_uri = write_table_file(output, "runs", run_id, [{
+        "job": JOB,
+        "started_at": started_at,
+        "finished_at": finished_at,
+        "code_version": code_version(),
+        "options": options_json(pipeline.options, options),
+        "counts": summary.counts(),
+    }])
+    summary = RunSummary(**{**summary.__dict__, "runs_uri": runs_uri})
+    print(summary.text())
+    return summary
+
+
+def summarize(output: str, run_id: str) -> RunSummary:
+    """Counts what run ``run_id`` wrote to the scenes and failures tables."""
+    scenes = read_table(output, "scenes", run_id=run_id)
+    failures = read_table(output, "failures", run_id=run_id)
+    return RunSummary(
+        run_id=run_id,
+        output=output,
+        films=len(set(scenes["film_id"].to_pylist())),
+        scenes=scenes.num_rows,
+        failures_by_stage=dict(Counter(failures["stage"].to_pylist())),
+    )
+
+
+def _refuse_used_run_id(output: str, run_id: str) -> None:
+    used = match_files(f"{output}/meta/*/{run_id}-*.parquet")
+    if used:
+        raise ValueError(f"--run_id {run_id} was already used in {output} ({used[0]}); a run never rewrites another run's files")
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m pipelines.scenes") -> int:
+    """Command-line entry: ``--help``, or run the job. Returns the process exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "-h" in argv or "--help" in argv:
+        _help_parser(prog).print_help()
+        return 0
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        run(argv)
+    except ValueError as exc:  # a bad flag: say which and what it accepts
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _help_parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Cut films into scenes: a scenes table, a failures table and a CSV + EDL shot list per film.",
+        epilog="Any Beam pipeline option (--runner, --direct_num_workers, --setup_file, ...) is passed to Beam.",
+    )
+    TalkieIOOptions._add_argparse_args(parser)
+    ShardOptions._add_argparse_args(parser)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())
