@@ -89,21 +89,22 @@ def _ar1(rng: np.random.Generator, n: int, rho: float) -> np.ndarray:
 
 
 def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
+    """Separable Gaussian blur over H and W of (T, H, W, C); edges repeat."""
     r = int(np.ceil(2.5 * sigma))
     if r < 1:
         return x
     k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2).astype(np.float32)
     k /= k.sum()
-    for axis in (1, 2):
-        pad = [(0, 0)] * x.ndim
-        pad[axis] = (r, r)
-        xp = np.pad(x, pad, mode="edge")
-        n = x.shape[axis]
-        out = np.zeros_like(x)
-        for j, w in enumerate(k):
-            out += w * np.take(xp, np.arange(j, j + n), axis=axis)
-        x = out
-    return x
+    T, H, W = x.shape[:3]
+    xp = np.pad(x, ((0, 0), (r, r), (0, 0), (0, 0)), mode="edge")
+    y = k[0] * xp[:, 0:H]
+    for j in range(1, k.size):
+        y += k[j] * xp[:, j : j + H]
+    yp = np.pad(y, ((0, 0), (0, 0), (r, r), (0, 0)), mode="edge")
+    out = k[0] * yp[:, :, 0:W]
+    for j in range(1, k.size):
+        out += k[j] * yp[:, :, j : j + W]
+    return out
 
 
 def _weave(x: np.ndarray, rng: np.random.Generator, px: float) -> np.ndarray:
@@ -111,11 +112,13 @@ def _weave(x: np.ndarray, rng: np.random.Generator, px: float) -> np.ndarray:
     T, H, W = x.shape[:3]
     dx = np.rint(px * _ar1(rng, T, 0.6)).astype(int)
     dy = np.rint(px * _ar1(rng, T, 0.6) * 0.7).astype(int)
+    p = int(max(np.abs(dx).max(), np.abs(dy).max()))
+    if p == 0:
+        return x
+    xp = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)), mode="edge")
     out = np.empty_like(x)
     for t in range(T):
-        ys = np.clip(np.arange(H) - dy[t], 0, H - 1)
-        xs = np.clip(np.arange(W) - dx[t], 0, W - 1)
-        out[t] = x[t][ys][:, xs]
+        out[t] = xp[t, p - dy[t] : p - dy[t] + H, p - dx[t] : p - dx[t] + W]
     return out
 
 
@@ -149,7 +152,7 @@ def _dust(x: np.ndarray, rng: np.random.Generator, rate: float) -> None:
     if k == 0:
         return
     dark = rng.random(k) < 0.75
-    tone = np.where(dark, 0.03, 0.97)[:, None] * np.ones(3)
+    tone = np.where(dark, 0.03, 0.97)[:, None] * np.ones(x.shape[3])
     r = rng.uniform(0.4, 2.0, k)
     draw.ellipses(x, t, rng.uniform(0, W, k), rng.uniform(0, H, k), r, r * rng.uniform(0.6, 1.4, k), tone, rng.uniform(0.5, 1.0, k))
     hairs = rng.random(k) < 0.08  # now and then a hair: two short joined strokes
@@ -169,13 +172,12 @@ def apply_damage(frames: np.ndarray, params: DamageParams, rng: np.random.Genera
     if params.is_identity() or frames.shape[0] == 0:
         return frames.copy(), DamageLog()
     T, H, W = frames.shape[:3]
-    x = frames.astype(np.float32) / 255.0
+    if params.monochrome:  # (T, H, W, 1) luma; toned back to RGB at the end
+        x = (frames @ np.array([0.299, 0.587, 0.114], dtype=np.float32))[..., None] / 255.0
+    else:
+        x = frames.astype(np.float32) / 255.0
     if params.blur_px > 0:
         x = _blur(x, params.blur_px)
-    if params.monochrome:
-        y = x @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-        tone = 1 + params.sepia * (SEPIA - 1)
-        x = y[..., None] * tone
     if params.weave_px > 0:
         x = _weave(x, rng, params.weave_px)
     scratches = _scratches(x, rng, params.scratch_rate) if params.scratch_rate > 0 else 0
@@ -193,12 +195,14 @@ def apply_damage(frames: np.ndarray, params: DamageParams, rng: np.random.Genera
         x *= (1 - params.vignette * r2**1.5).astype(np.float32)[None, :, :, None]
     if params.grain > 0:
         g = rng.standard_normal((T, H, W), dtype=np.float32)
-        lum = x.mean(axis=3)
+        lum = x[..., 0] if x.shape[3] == 1 else x.mean(axis=3)
         x += (params.grain * (0.5 + 2 * lum * (1 - lum)) * g)[..., None]
     flashes = np.flatnonzero(rng.random(T) < params.flash_prob)
     for t in flashes:
         f = rng.uniform(0.5, 0.9)
         x[t] = x[t] * (1 - f) + f
+    if params.monochrome:
+        x = x * (1 + params.sepia * (SEPIA - 1))
     out = np.clip(np.rint(x * 255), 0, 255).astype(np.uint8)
     return out, DamageLog(tuple(int(t) for t in flashes), scratches)
 

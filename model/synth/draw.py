@@ -1,6 +1,6 @@
 """Anti-aliased drawing primitives, vectorised over many shapes and pictures at once.
 
-Canvas: float32 (n, H, W, 3) in [0, 1]. Coordinates are continuous pixels: pixel (y, x) covers
+Canvas: float32 (n, H, W, C) in [0, 1], C = 3 (colour) or 1 (grey). Coordinates are continuous pixels: pixel (y, x) covers
 [x, x + 1) x [y, y + 1) and its centre is (x + 0.5, y + 0.5). Every primitive takes 1-d arrays of
 equal length K (one entry per shape; scalars broadcast), builds a small patch per shape and
 alpha-blends it into the canvas with one fancy-indexed write. Overlapping shapes in one call do
@@ -15,19 +15,19 @@ def _arrays(*xs):
     return np.broadcast_arrays(*[np.atleast_1d(np.asarray(x, dtype=np.float64)) for x in xs])
 
 
-def _colours(colour, k: int) -> np.ndarray:
+def _colours(colour, k: int, channels: int) -> np.ndarray:
     c = np.asarray(colour, dtype=np.float32)
-    return np.broadcast_to(c if c.ndim == 2 else c[None, :], (k, 3))
+    return np.broadcast_to(c if c.ndim == 2 else c[None, :], (k, channels))
 
 
 def blend(img: np.ndarray, t, ys, xs, alpha, colour) -> None:
-    """Blend ``colour`` into img[t, ys, xs] with weight ``alpha``; all (K, h, w); colour (K, 3) or (3,)."""
-    n, H, W = img.shape[:3]
+    """Blend ``colour`` into img[t, ys, xs] with weight ``alpha``; all (K, h, w); colour (K, C) or (C,)."""
+    n, H, W, C = img.shape
     ok = (alpha > 1e-3) & (ys >= 0) & (ys < H) & (xs >= 0) & (xs < W) & (t >= 0) & (t < n)
     if not ok.any():
         return
-    col = np.broadcast_to(_colours(colour, alpha.shape[0]).reshape((alpha.shape[0],) + (1,) * (alpha.ndim - 1) + (3,)),
-                          alpha.shape + (3,))[ok]
+    col = np.broadcast_to(_colours(colour, alpha.shape[0], C).reshape((alpha.shape[0],) + (1,) * (alpha.ndim - 1) + (C,)),
+                          alpha.shape + (C,))[ok]
     tt, yy, xx = t[ok], ys[ok], xs[ok]
     a = alpha[ok].astype(np.float32)[:, None]
     img[tt, yy, xx] = img[tt, yy, xx] * (1 - a) + col * a

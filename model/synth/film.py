@@ -29,6 +29,7 @@ class Film:
     clean_frames: np.ndarray  # (N, H, W, 3) uint8: the same frames before archival damage
     pcm: np.ndarray  # (samples,) int32 holding 24-bit values in [-2**23, 2**23)
     truth: dict
+    plan: FilmPlan  # the world it was drawn from (not written; for tests and debugging)
 
     @property
     def audio(self) -> np.ndarray:
@@ -166,4 +167,7 @@ def make_film(seed: int, config: SynthConfig | None = None, name: str | None = N
     pcm = np.clip(np.rint(mix * scale * FULL_SCALE), -FULL_SCALE, FULL_SCALE - 1).astype(np.int32)
     name = name or f"foley_{seed}"
     truth = build_truth(name, seed, plan, scale, params, list(log.flash_frames), caption_rng)
-    return Film(name, seed, t.fps, damaged[which], pictures[which], pcm, truth)
+    # pictures that repeat the one before because nothing in view moved (not the cadence)
+    same = np.flatnonzero((pictures[1:] == pictures[:-1]).all(axis=(1, 2, 3))) + 1
+    truth["static_frames"] = [int(i) for i in t.frame_of_picture(same)]
+    return Film(name, seed, t.fps, damaged[which], pictures[which], pcm, truth, plan)

@@ -373,16 +373,23 @@ def render_shot(shot: ShotPlan, width: int, height: int, content_fps: int) -> np
     return img
 
 
+def _to_uint8(x: np.ndarray) -> np.ndarray:
+    return np.clip(x * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
 def render_pictures(plan: FilmPlan) -> np.ndarray:
     """(pictures, H, W, 3) uint8: every shot drawn and joined by its transitions."""
     P = plan.timing.pictures
-    out = np.zeros((P, plan.height, plan.width, 3), dtype=np.float32)
+    out = np.empty((P, plan.height, plan.width, 3), dtype=np.uint8)
+    blended: dict[int, np.ndarray] = {}  # transition pictures: weighted sums of two shots
     for shot in plan.shots:
         img = render_shot(shot, plan.width, plan.height, plan.timing.content_fps)
-        g = shot.gain.astype(np.float32)
-        full = g == 1.0
-        sl = slice(shot.span_start, shot.span_end)
-        # pictures outside transitions are copied; transition pictures are weighted sums
-        out[sl][full] = img[full]
-        out[sl][~full] += img[~full] * g[~full, None, None, None]
-    return np.clip(np.rint(out * 255), 0, 255).astype(np.uint8)
+        full = np.flatnonzero(shot.gain == 1.0)
+        a, b = int(full[0]), int(full[-1]) + 1  # pictures outside transitions are contiguous
+        out[shot.span_start + a : shot.span_start + b] = _to_uint8(img[a:b])
+        for i in np.flatnonzero(shot.gain != 1.0):
+            q = shot.span_start + int(i)
+            blended[q] = blended.get(q, 0.0) + img[i] * np.float32(shot.gain[i])
+    for q, x in blended.items():
+        out[q] = _to_uint8(x)
+    return out

@@ -2,7 +2,7 @@
 
 Onsets (impacts, footsteps, fire crackles) are time-domain impulse responses added at the exact
 sample of the frame that first shows their cause. Textures (rain, wind, water, fire, crowd,
-engine noise) are random-phase noise shaped frame by frame in a short-time spectrum (Hann
+engine noise) are Gaussian noise shaped frame by frame in a short-time spectrum (Hann
 window 512, hop 128: 75% overlap, so the squared windows sum to a constant), driven by the
 per-picture controls that also drive the drawing.
 """
@@ -61,8 +61,8 @@ def shaped_noise(rng: np.random.Generator, n: int, mag: np.ndarray) -> np.ndarra
     """
     frames = n // HOP + 1
     mag = mag[:frames] if mag.shape[0] >= frames else np.pad(mag, ((0, frames - mag.shape[0]), (0, 0)), mode="edge")
-    phase = rng.uniform(0, 2 * np.pi, mag.shape)
-    spec = mag * np.exp(1j * phase)
+    # complex Gaussian bins: white noise in every frame, scaled to E|X|^2 = mag^2
+    spec = mag * (rng.standard_normal(mag.shape) + 1j * rng.standard_normal(mag.shape)) * np.sqrt(0.5)
     win = np.hanning(N_FFT + 1)[:-1]
     # time-domain variance of one frame is 2 sum|X|^2 / N^2; overlapped Hann^2 windows sum to 1.5
     norm = N_FFT / np.sqrt(3.0)
@@ -132,7 +132,7 @@ def _add(out: np.ndarray, at: int, y: np.ndarray) -> None:
 MATERIAL_MODES = {
     # (f1 range Hz, mode ratio ranges, decay of mode 1 range s, decay exponent over ratio, click band)
     "wood": ((160, 420), ((1, 1), (2.0, 2.6), (3.4, 4.2), (5.0, 6.2), (7.0, 8.5)), (0.012, 0.04), 0.5, (300, 4000)),
-    "metal": ((330, 1100), ((1, 1), (2.7, 2.8), (5.3, 5.5), (8.8, 9.1), (1.4, 12.0), (1.4, 12.0)), (0.35, 1.1), 0.3, (1500, 12000)),
+    "metal": ((330, 1100), ((1, 1), (2.7, 2.8), (5.3, 5.5), (8.8, 9.1), (1.4, 12.0), (1.4, 12.0)), (0.2, 0.7), 0.3, (1500, 12000)),
     "glass": ((1700, 3400), ((1, 1), (2.2, 2.5), (3.6, 4.2), (5.5, 6.5)), (0.05, 0.16), 0.5, (3000, 16000)),
 }
 
@@ -148,7 +148,7 @@ def _impact(src: Source, clock: SpanClock, rng: np.random.Generator, span_start:
     irs = []
     for _ in range(2):  # two contact points; each hit blends them so bounces differ slightly
         amps = rng.uniform(0.4, 1.0, rat.size) / rat**0.6
-        ir = modal(rng, clock.sr, f1 * rat, tau, amps, min(1.5, 5 * tau.max()), 0.6, clo, chi)
+        ir = modal(rng, clock.sr, f1 * rat, tau, amps, min(1.5, 5 * tau.max()), 0.9, clo, chi)
         if src.fine == "wood" and src.visual in ("crate", "box", "block"):  # the body's low thump
             thump = modal(rng, clock.sr, [rng.uniform(70, 130)], [0.025], [1.0], 0.15, 0.0, 50, 200)
             m = min(len(ir), len(thump))

@@ -86,7 +86,8 @@ def plan_impacts(rng: np.random.Generator, ctx: ShotContext) -> list[Source]:
         else:
             break
         used.append(q1)
-        contacts, strengths, arcs = [q1], [min(1.0, g * T / v_ref)], []
+        # loudness grows slower than contact speed, so late small bounces stay audible
+        contacts, strengths, arcs = [q1], [float(np.clip((g * T / v_ref) ** 0.6, 0.1, 1.0))], []
         e_lo, e_hi = RESTITUTION[kind]
         v = g * T
         while True:
@@ -100,7 +101,7 @@ def plan_impacts(rng: np.random.Generator, ctx: ShotContext) -> list[Source]:
             arcs.append((contacts[-1], contacts[-1] + d, peak))
             contacts.append(contacts[-1] + d)
             v = g * (d / c) / 2  # landing speed of the arc actually drawn
-            strengths.append(float(np.clip(v / v_ref, 0.05, 1.0)))
+            strengths.append(float(np.clip((v / v_ref) ** 0.6, 0.1, 1.0)))
         release = q1 - T * c  # fractional picture at which the fall starts
         height = np.zeros_like(q)
         before = q < q1
