@@ -223,7 +223,8 @@ def read_table(output: str, table: str, *, run_id: str | None = None) -> pa.Tabl
         return schema.empty_table()
     if "://" in files[0] and not files[0].startswith("file://"):
         fs, _ = fsspec.core.url_to_fs(files[0])
-        data = pads.dataset([fs._strip_protocol(f) for f in files], schema=schema, filesystem=fs).to_table()
+        paths = [fsspec.core.url_to_fs(f)[1] for f in files]
+        data = pads.dataset(paths, schema=schema, filesystem=fs).to_table()
     else:
         data = pads.dataset([storage.local_path(f) for f in files], schema=schema).to_table()
     if run_id is None:

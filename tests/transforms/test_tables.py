@@ -147,3 +147,11 @@ def test_runs_rows_keep_timestamps_and_counts(tmp_path):
     [row] = read_table(str(tmp_path), "runs").to_pylist()
     assert row["started_at"] == started and dict(row["counts"]) == {"films": 2, "scenes": 9}
     assert not [n for n in os.listdir(tmp_path / "meta" / "runs") if n.startswith(".")]
+
+
+def test_tables_on_an_fsspec_filesystem():
+    out = "memory://talkie-tables-test/out"
+    write_table_file(out, "scenes", RUN_1, [scene("a", 0), scene("a", 1)])
+    write_table_file(out, "scenes", RUN_2, [scene("a", 0)])
+    assert [(r["scene_index"], r["run_id"]) for r in read_table(out, "scenes").to_pylist()] == [(0, RUN_2)]
+    assert read_table(out, "scenes", run_id=RUN_1).num_rows == 2
