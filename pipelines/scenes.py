@@ -11,16 +11,17 @@ Writes, for run R (DESIGN.md, Contracts, "Output layout"):
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import logging
 import sys
 from collections import Counter
-from dataclasses import dataclass, field
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineState
 
+from media import storage
 from pipelines.options import ShardOptions, TalkieIOOptions, positive_seconds, require
 from pipelines.provenance import code_version, options_json
 from transforms.dedupe import DeduplicateFilms
@@ -41,7 +42,7 @@ from transforms.tables import (
 JOB = "scenes"
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class RunSummary:
     """What one run of the job wrote, read back from its own table files."""
 
@@ -49,7 +50,7 @@ class RunSummary:
     output: str
     films: int
     scenes: int
-    failures_by_stage: dict[str, int] = field(default_factory=dict)
+    failures_by_stage: dict[str, int] = dataclasses.field(default_factory=dict)
     runs_uri: str = ""
 
     @property
@@ -131,7 +132,7 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
         "options": options_json(pipeline.options, options),
         "counts": summary.counts(),
     }])
-    summary = RunSummary(**{**summary.__dict__, "runs_uri": runs_uri})
+    summary = dataclasses.replace(summary, runs_uri=runs_uri)
     print(summary.text())
     return summary
 
@@ -150,7 +151,7 @@ def summarize(output: str, run_id: str) -> RunSummary:
 
 
 def _refuse_used_run_id(output: str, run_id: str) -> None:
-    used = match_files(f"{output}/meta/*/{run_id}-*.parquet")
+    used = match_files(storage.join(output, "meta", "*", f"{run_id}-*.parquet"))
     if used:
         raise ValueError(f"--run_id {run_id} was already used in {output} ({used[0]}); a run never rewrites another run's files")
 
