@@ -45,6 +45,7 @@ class DamageParams:
         s = float(strength)
         u = rng.uniform(size=12)
         mono = bool(s > 0 and u[9] < 0.35 + 0.65 * s)
+        u = [float(v) for v in u]
         return cls(
             strength=s,
             grain=s * (0.02 + 0.05 * u[0]),
@@ -56,7 +57,7 @@ class DamageParams:
             vignette=s * (0.1 + 0.5 * u[6]),
             blur_px=s * 1.2 * u[7],
             monochrome=mono,
-            sepia=float(0.3 + 0.7 * u[8]) if mono and u[10] < 0.4 else 0.0,
+            sepia=0.3 + 0.7 * u[8] if mono and u[10] < 0.4 else 0.0,
             flash_prob=s * (0.002 + 0.013 * u[11]),
         )
 

@@ -39,6 +39,8 @@ class Film:
 
 def film_seed(collection_seed: int, index: int) -> int:
     """The seed of film ``index`` of a collection: independent streams per film."""
+    if collection_seed < 0 or index < 0:
+        raise ValueError(f"collection seed {collection_seed} and index {index} must be >= 0")
     return int(np.random.SeedSequence([int(collection_seed), int(index)]).generate_state(1)[0])
 
 
@@ -148,6 +150,8 @@ def make_film(seed: int, config: SynthConfig | None = None, name: str | None = N
     """
     cfg = config or SynthConfig()
     seed = int(seed)
+    if seed < 0:
+        raise ValueError(f"seed={seed}: need an integer >= 0")
     world_rng = np.random.default_rng([seed, 0])
     damage_rng = np.random.default_rng([seed, 1])
     caption_rng = np.random.default_rng([seed, 2])
