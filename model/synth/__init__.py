@@ -8,6 +8,7 @@
 Only numpy, PyAV and soundfile are needed (no Beam, no torch). ``damage.degrade`` is usable on
 its own for training augmentation.
 """
+
 from .collection import make_collection_film, write_collection
 from .config import CLASSES, NEGATIVE_PROMPT, SAMPLE_RATE, SynthConfig
 from .damage import DamageLog, DamageParams, apply_damage, degrade, hold_frames
@@ -15,7 +16,23 @@ from .encode import encode_flac, encode_mp4, manifest_row, write_film
 from .film import Film, film_name, film_seed, make_film
 
 __all__ = [
-    "CLASSES", "NEGATIVE_PROMPT", "SAMPLE_RATE", "SynthConfig", "Film", "make_film", "film_seed", "film_name",
-    "make_collection_film", "write_film", "write_collection", "manifest_row", "encode_mp4", "encode_flac",
-    "DamageParams", "DamageLog", "apply_damage", "degrade", "hold_frames",
+    "CLASSES",
+    "NEGATIVE_PROMPT",
+    "SAMPLE_RATE",
+    "SynthConfig",
+    "Film",
+    "make_film",
+    "film_seed",
+    "film_name",
+    "make_collection_film",
+    "write_film",
+    "write_collection",
+    "manifest_row",
+    "encode_mp4",
+    "encode_flac",
+    "DamageParams",
+    "DamageLog",
+    "apply_damage",
+    "degrade",
+    "hold_frames",
 ]

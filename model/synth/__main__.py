@@ -1,4 +1,5 @@
 """python -m model.synth --out DIR --films N --seed S [options]: write a foley-world collection."""
+
 from __future__ import annotations
 
 import argparse
@@ -16,7 +17,9 @@ def _damage(text: str) -> float | None:
     try:
         v = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--damage {text!r}: expected 'random' or a number in [0, 1]") from None
+        raise argparse.ArgumentTypeError(
+            f"--damage {text!r}: expected 'random' or a number in [0, 1]"
+        ) from None
     if not 0.0 <= v <= 1.0:
         raise argparse.ArgumentTypeError(f"--damage {text!r}: expected 'random' or a number in [0, 1]")
     return v
@@ -45,9 +48,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
     try:
-        cfg = SynthConfig(width=a.width, height=a.height, min_shots=a.min_shots, max_shots=a.max_shots,
-                          shot_seconds=tuple(a.seconds_per_shot), fps_choices=tuple(a.fps), classes=tuple(a.classes),
-                          cadence_prob=a.cadence_prob, fade_prob=a.fade_prob, mixed_prob=a.mixed_prob, damage=a.damage)
+        cfg = SynthConfig(
+            width=a.width,
+            height=a.height,
+            min_shots=a.min_shots,
+            max_shots=a.max_shots,
+            shot_seconds=tuple(a.seconds_per_shot),
+            fps_choices=tuple(a.fps),
+            classes=tuple(a.classes),
+            cadence_prob=a.cadence_prob,
+            fade_prob=a.fade_prob,
+            mixed_prob=a.mixed_prob,
+            damage=a.damage,
+        )
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -55,8 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = write_collection(a.out, a.films, a.seed, cfg, workers=a.workers)
     dt = time.perf_counter() - t0
     seconds = sum(r["scenes"][-1]["end_s"] for r in rows) if rows else 0.0
-    print(f"wrote {len(rows)} films ({seconds:.1f} s of video) to {a.out} in {dt:.1f} s "
-          f"({60 * len(rows) / max(dt, 1e-9):.0f} films/min, {a.workers} workers)")
+    print(
+        f"wrote {len(rows)} films ({seconds:.1f} s of video) to {a.out} in {dt:.1f} s "
+        f"({60 * len(rows) / max(dt, 1e-9):.0f} films/min, {a.workers} workers)"
+    )
     return 0
 
 

@@ -3,6 +3,7 @@
 caption_shot(rng, shot) -> "a wooden crate falls and bounces on a stone floor, light rain"
 caption_film(shot_captions) -> the distinct shot captions joined with "; "
 """
+
 from __future__ import annotations
 
 import re
@@ -20,9 +21,15 @@ SURFACE_WORDS = {
 }
 MATERIAL_ADJ = {"wood": ("wooden",), "metal": ("metal", "tin", "iron"), "glass": ("glass",)}
 OBJECT_NOUNS = {
-    "crate": ("crate",), "box": ("box", "chest"), "ball": ("ball",), "block": ("block", "log"),
-    "pot": ("pot", "pan", "kettle"), "can": ("can", "canister"), "bucket": ("bucket", "pail"),
-    "bottle": ("bottle",), "jar": ("jar",),
+    "crate": ("crate",),
+    "box": ("box", "chest"),
+    "ball": ("ball",),
+    "block": ("block", "log"),
+    "pot": ("pot", "pan", "kettle"),
+    "can": ("can", "canister"),
+    "bucket": ("bucket", "pail"),
+    "bottle": ("bottle",),
+    "jar": ("jar",),
 }
 IMPACT_SOUNDS = {
     "wood": ("a dull knock", "a hollow thud", "a wooden clack"),
@@ -30,26 +37,50 @@ IMPACT_SOUNDS = {
     "glass": ("a bright clink", "a glassy tink", "a sharp clink"),
 }
 STEP_VERBS = {
-    "gravel": ("crunching on", "crunching across"), "wood": ("knocking on", "thudding on"),
-    "concrete": ("clicking on", "tapping on"), "grass": ("swishing through", "brushing through"),
+    "gravel": ("crunching on", "crunching across"),
+    "wood": ("knocking on", "thudding on"),
+    "concrete": ("clicking on", "tapping on"),
+    "grass": ("swishing through", "brushing through"),
 }
 TEXTURES = {
     ("rain", "light"): ("light rain", "a gentle drizzle", "soft rain pattering", "a light shower"),
     ("rain", "heavy"): ("heavy rain", "a downpour", "rain pouring down", "driving rain"),
-    ("wind", "grass"): ("wind blowing through tall grass", "a breeze rustling the grass", "gusts sweeping the grass"),
+    ("wind", "grass"): (
+        "wind blowing through tall grass",
+        "a breeze rustling the grass",
+        "gusts sweeping the grass",
+    ),
     ("wind", "trees"): ("wind in the trees", "gusts shaking the trees", "leaves rustling in the wind"),
-    ("wind", "flag"): ("a flag flapping in the wind", "wind snapping a flag", "a banner fluttering in a gusty wind"),
+    ("wind", "flag"): (
+        "a flag flapping in the wind",
+        "wind snapping a flag",
+        "a banner fluttering in a gusty wind",
+    ),
     ("engine", "car"): ("a car drives past", "an old motor car passes by", "a car engine revving as it passes"),
     ("engine", "truck"): ("a truck rumbles past", "a lorry drives by", "the engine of a heavy truck passing"),
-    ("engine", "motorcycle"): ("a motorcycle roars past", "a motorbike drives by", "the buzz of a passing motorcycle"),
+    ("engine", "motorcycle"): (
+        "a motorcycle roars past",
+        "a motorbike drives by",
+        "the buzz of a passing motorcycle",
+    ),
     ("water", "waves"): ("waves lapping", "waves washing onto the shore", "the sea rolling in"),
     ("water", "stream"): ("a babbling stream", "water flowing in a brook", "a running stream"),
     ("fire", "campfire"): ("a crackling campfire", "a campfire burning", "fire crackling and popping"),
-    ("fire", "fireplace"): ("a fire crackling in the fireplace", "logs burning in a hearth", "a crackling hearth fire"),
-    ("crowd", "small"): ("a small crowd murmuring", "a few people milling about, a low murmur", "the quiet hubbub of a small crowd"),
+    ("fire", "fireplace"): (
+        "a fire crackling in the fireplace",
+        "logs burning in a hearth",
+        "a crackling hearth fire",
+    ),
+    ("crowd", "small"): (
+        "a small crowd murmuring",
+        "a few people milling about, a low murmur",
+        "the quiet hubbub of a small crowd",
+    ),
     ("crowd", "large"): ("the murmur of a large crowd", "a bustling crowd", "the hubbub of a busy square"),
 }
-FORBIDDEN = re.compile(r"\b(speech|speak\w*|talk\w*|voice\w*|words?|music\w*|sing\w*|songs?|chat\w*|conversation\w*|lyric\w*)\b")
+FORBIDDEN = re.compile(
+    r"\b(speech|speak\w*|talk\w*|voice\w*|words?|music\w*|sing\w*|songs?|chat\w*|conversation\w*|lyric\w*)\b"
+)
 
 
 def _pick(rng: np.random.Generator, options) -> str:
@@ -74,35 +105,59 @@ def _impacts(rng: np.random.Generator, srcs: list[Source], surface: str) -> str:
             words[key] = (_pick(rng, MATERIAL_ADJ[s.fine]), _pick(rng, OBJECT_NOUNS[s.visual]))
         counts[key] = counts.get(key, 0) + 1
     numbers = {2: "two", 3: "three"}
-    things = [_a(f"{adj} {noun}") if counts[k] == 1 else f"{numbers[counts[k]]} {adj} {_plural(noun)}"
-              for k, (adj, noun) in words.items()]
+    things = [
+        _a(f"{adj} {noun}") if counts[k] == 1 else f"{numbers[counts[k]]} {adj} {_plural(noun)}"
+        for k, (adj, noun) in words.items()
+    ]
     bounces = any(len(s.hits) > 1 for s in srcs)
     if len(srcs) == 1:
         thing, mat = things[0], srcs[0].fine
         if bounces:
-            forms = (f"{thing} falls and bounces on {floor}", f"{thing} drops and bounces across {floor}",
-                     f"{thing} bounces on {floor} with {_pick(rng, IMPACT_SOUNDS[mat])}")
+            forms = (
+                f"{thing} falls and bounces on {floor}",
+                f"{thing} drops and bounces across {floor}",
+                f"{thing} bounces on {floor} with {_pick(rng, IMPACT_SOUNDS[mat])}",
+            )
         else:
-            forms = (f"{thing} falls onto {floor}", f"{thing} drops onto {floor}",
-                     f"{thing} hits {floor} with {_pick(rng, IMPACT_SOUNDS[mat])}")
+            forms = (
+                f"{thing} falls onto {floor}",
+                f"{thing} drops onto {floor}",
+                f"{thing} hits {floor} with {_pick(rng, IMPACT_SOUNDS[mat])}",
+            )
         return _pick(rng, forms)
     listed = things[0] if len(things) == 1 else ", ".join(things[:-1]) + " and " + things[-1]
-    verb = _pick(rng, ("fall onto", "drop onto", "tumble onto")) if not bounces else _pick(rng, ("fall and bounce on", "drop and bounce on"))
+    verb = (
+        _pick(rng, ("fall onto", "drop onto", "tumble onto"))
+        if not bounces
+        else _pick(rng, ("fall and bounce on", "drop and bounce on"))
+    )
     return f"{listed} {verb} {floor}"
 
 
 def _footsteps(rng: np.random.Generator, srcs: list[Source], surface: str) -> str:
     where = _pick(rng, SURFACE_WORDS[surface])
     if len(srcs) > 1:
-        return _pick(rng, (f"two people walking on {where}", f"footsteps of two people on {where}",
-                           f"two sets of footsteps on {where}"))
+        return _pick(
+            rng,
+            (
+                f"two people walking on {where}",
+                f"footsteps of two people on {where}",
+                f"two sets of footsteps on {where}",
+            ),
+        )
     s = srcs[0]
     pace = "brisk" if s.params["step_s"] < 0.5 else _pick(rng, ("steady", "slow", "measured"))
     shoe = {"boots": "boots", "shoes": "shoes", "heels": "heels"}[s.params["shoe"]]
-    return _pick(rng, (
-        f"footsteps on {where}", f"{pace} footsteps on {where}", f"someone walks across {where}",
-        f"a person walking on {where}", f"{shoe} {_pick(rng, STEP_VERBS[surface])} {where}",
-    ))
+    return _pick(
+        rng,
+        (
+            f"footsteps on {where}",
+            f"{pace} footsteps on {where}",
+            f"someone walks across {where}",
+            f"a person walking on {where}",
+            f"{shoe} {_pick(rng, STEP_VERBS[surface])} {where}",
+        ),
+    )
 
 
 def phrase(rng: np.random.Generator, cls: str, srcs: list[Source], surface: str) -> str:
@@ -115,7 +170,10 @@ def phrase(rng: np.random.Generator, cls: str, srcs: list[Source], surface: str)
 
 
 def caption_shot(rng: np.random.Generator, shot: ShotPlan) -> str:
-    parts = [phrase(rng, cls, [s for s in shot.sources if s.cls == cls], shot.background.surface) for cls in shot.recipe]
+    parts = [
+        phrase(rng, cls, [s for s in shot.sources if s.cls == cls], shot.background.surface)
+        for cls in shot.recipe
+    ]
     if len(parts) == 1:
         return parts[0]
     joiner = _pick(rng, (", ", " with ", "; ", " and "))

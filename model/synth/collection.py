@@ -1,4 +1,5 @@
 """Many films at once: DIR/<name>.mp4, .flac, .json per film and DIR/manifest.jsonl."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,13 @@ def _one(args: tuple[str, int, int, SynthConfig]) -> tuple[dict, float]:
     return manifest_row(film), film.truth["duration_s"]
 
 
-def write_collection(out_dir: str | os.PathLike, films: int, seed: int, config: SynthConfig | None = None,
-                     workers: int | None = None) -> list[dict]:
+def write_collection(
+    out_dir: str | os.PathLike,
+    films: int,
+    seed: int,
+    config: SynthConfig | None = None,
+    workers: int | None = None,
+) -> list[dict]:
     """Generate and write ``films`` films; returns the manifest rows, also in DIR/manifest.jsonl.
 
     Films are independent (each has its own seed), so the files do not depend on ``workers``.

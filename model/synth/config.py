@@ -1,4 +1,5 @@
 """Settings of the foley world: one frozen dataclass, validated on construction."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

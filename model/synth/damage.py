@@ -8,6 +8,7 @@
 Strength 0 is the identity. Nothing here knows about the foley world, so the same code serves
 on-the-fly training augmentation.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -63,8 +64,19 @@ class DamageParams:
 
     def is_identity(self) -> bool:
         return not self.monochrome and not any(
-            getattr(self, k) > 0 for k in ("grain", "flicker", "contrast", "scratch_rate", "dust_rate",
-                                           "weave_px", "vignette", "blur_px", "flash_prob"))
+            getattr(self, k) > 0
+            for k in (
+                "grain",
+                "flicker",
+                "contrast",
+                "scratch_rate",
+                "dust_rate",
+                "weave_px",
+                "vignette",
+                "blur_px",
+                "flash_prob",
+            )
+        )
 
     def to_dict(self) -> dict:
         return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(self).items()}
@@ -155,7 +167,16 @@ def _dust(x: np.ndarray, rng: np.random.Generator, rate: float) -> None:
     dark = rng.random(k) < 0.75
     tone = np.where(dark, 0.03, 0.97)[:, None] * np.ones(x.shape[3])
     r = rng.uniform(0.4, 2.0, k)
-    draw.ellipses(x, t, rng.uniform(0, W, k), rng.uniform(0, H, k), r, r * rng.uniform(0.6, 1.4, k), tone, rng.uniform(0.5, 1.0, k))
+    draw.ellipses(
+        x,
+        t,
+        rng.uniform(0, W, k),
+        rng.uniform(0, H, k),
+        r,
+        r * rng.uniform(0.6, 1.4, k),
+        tone,
+        rng.uniform(0.5, 1.0, k),
+    )
     hairs = rng.random(k) < 0.08  # now and then a hair: two short joined strokes
     if hairs.any():
         th, hx, hy = t[hairs], rng.uniform(0, W, hairs.sum()), rng.uniform(0, H, hairs.sum())
@@ -163,10 +184,14 @@ def _dust(x: np.ndarray, rng: np.random.Generator, rate: float) -> None:
         L = rng.uniform(4, 12, hairs.sum())
         mx, my = hx + np.cos(ang) * L, hy + np.sin(ang) * L
         draw.segments(x, th, hx, hy, mx, my, 0.7, tone[hairs], 0.8)
-        draw.segments(x, th, mx, my, mx + np.cos(ang + 0.8) * L, my + np.sin(ang + 0.8) * L, 0.7, tone[hairs], 0.8)
+        draw.segments(
+            x, th, mx, my, mx + np.cos(ang + 0.8) * L, my + np.sin(ang + 0.8) * L, 0.7, tone[hairs], 0.8
+        )
 
 
-def apply_damage(frames: np.ndarray, params: DamageParams, rng: np.random.Generator) -> tuple[np.ndarray, DamageLog]:
+def apply_damage(
+    frames: np.ndarray, params: DamageParams, rng: np.random.Generator
+) -> tuple[np.ndarray, DamageLog]:
     """Damage a clip (T, H, W, 3) uint8 with fixed ``params``; returns new frames and a log."""
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"frames must be (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")

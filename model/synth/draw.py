@@ -1,11 +1,12 @@
 """Anti-aliased drawing primitives, vectorised over many shapes and pictures at once.
 
-Canvas: float32 (n, H, W, C) in [0, 1], C = 3 (colour) or 1 (grey). Coordinates are continuous pixels: pixel (y, x) covers
-[x, x + 1) x [y, y + 1) and its centre is (x + 0.5, y + 0.5). Every primitive takes 1-d arrays of
+Canvas: float32 (n, H, W, C) in [0, 1], C = 3 (colour) or 1 (grey). Coordinates are continuous
+pixels: pixel (y, x) covers [x, x + 1) x [y, y + 1) and its centre is (x + 0.5, y + 0.5). Every primitive takes 1-d arrays of
 equal length K (one entry per shape; scalars broadcast), builds a small patch per shape and
 alpha-blends it into the canvas with one fancy-indexed write. Overlapping shapes in one call do
 not composite with each other (the last written wins), so draw overlapping parts in separate calls.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,8 +27,10 @@ def blend(img: np.ndarray, t, ys, xs, alpha, colour) -> None:
     ok = (alpha > 1e-3) & (ys >= 0) & (ys < H) & (xs >= 0) & (xs < W) & (t >= 0) & (t < n)
     if not ok.any():
         return
-    col = np.broadcast_to(_colours(colour, alpha.shape[0], C).reshape((alpha.shape[0],) + (1,) * (alpha.ndim - 1) + (C,)),
-                          alpha.shape + (C,))[ok]
+    col = np.broadcast_to(
+        _colours(colour, alpha.shape[0], C).reshape((alpha.shape[0],) + (1,) * (alpha.ndim - 1) + (C,)),
+        alpha.shape + (C,),
+    )[ok]
     tt, yy, xx = t[ok], ys[ok], xs[ok]
     a = alpha[ok].astype(np.float32)[:, None]
     img[tt, yy, xx] = img[tt, yy, xx] * (1 - a) + col * a

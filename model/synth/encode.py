@@ -4,6 +4,7 @@ Encoding is deterministic: libx264 on one thread with fixed options and no B-fra
 muxer and encoders run with FFmpeg's bitexact flags, so the same film gives the same bytes.
 Each file is written under a temporary name and renamed into place.
 """
+
 from __future__ import annotations
 
 import io
@@ -18,8 +19,13 @@ import soundfile as sf
 from .film import Film
 
 X264_OPTIONS = {
-    "threads": "1", "preset": "veryfast", "crf": "17", "bframes": "0", "g": "48",
-    "flags": "+bitexact", "x264-params": "scenecut=0:rc-lookahead=0:sliced-threads=0",
+    "threads": "1",
+    "preset": "veryfast",
+    "crf": "17",
+    "bframes": "0",
+    "g": "48",
+    "flags": "+bitexact",
+    "x264-params": "scenecut=0:rc-lookahead=0:sliced-threads=0",
 }
 AUDIO_BLOCK = 4608  # samples per FLAC frame fed to the encoder
 
@@ -60,7 +66,13 @@ def encode_mp4(film: Film) -> bytes:
 def encode_flac(film: Film) -> bytes:
     """24-bit 48 kHz mono FLAC bytes of the film's audio."""
     buf = io.BytesIO()
-    sf.write(buf, (film.pcm.astype(np.int32) << 8)[:, None], film.truth["sample_rate"], format="FLAC", subtype="PCM_24")
+    sf.write(
+        buf,
+        (film.pcm.astype(np.int32) << 8)[:, None],
+        film.truth["sample_rate"],
+        format="FLAC",
+        subtype="PCM_24",
+    )
     return buf.getvalue()
 
 
@@ -72,7 +84,11 @@ def write_film(film: Film, out_dir: str | os.PathLike) -> dict[str, Path]:
     """Write <name>.mp4, <name>.flac and <name>.json into out_dir; returns their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"video": out / f"{film.name}.mp4", "audio": out / f"{film.name}.flac", "truth": out / f"{film.name}.json"}
+    paths = {
+        "video": out / f"{film.name}.mp4",
+        "audio": out / f"{film.name}.flac",
+        "truth": out / f"{film.name}.json",
+    }
     _atomic_write(paths["video"], encode_mp4(film))
     _atomic_write(paths["audio"], encode_flac(film))
     _atomic_write(paths["truth"], truth_json(film).encode())
@@ -87,5 +103,7 @@ def manifest_row(film: Film) -> dict:
         "positive_prompt": t["caption"],
         "negative_prompt": t["negative_prompt"],
         "film_id": film.name,
-        "scenes": [{"start_s": s["start_s"], "end_s": s["end_s"], "positive_prompt": s["caption"]} for s in t["shots"]],
+        "scenes": [
+            {"start_s": s["start_s"], "end_s": s["end_s"], "positive_prompt": s["caption"]} for s in t["shots"]
+        ],
     }

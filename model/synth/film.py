@@ -1,4 +1,5 @@
 """Assembly of one foley-world film: plan -> pictures -> damage -> stream frames, audio, truth."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -58,16 +59,22 @@ def _cut_frames(plan: FilmPlan) -> list[int]:
     return cuts
 
 
-def _per_frame(values: np.ndarray, shot: ShotPlan, t: Timing, f0: int, f1: int, ndigits: int = 3) -> list[float]:
+def _per_frame(
+    values: np.ndarray, shot: ShotPlan, t: Timing, f0: int, f1: int, ndigits: int = 3
+) -> list[float]:
     """Per-picture span values sampled on the stream frames [f0, f1)."""
     pics = t.picture_of_frame(np.arange(f0, f1)) - shot.span_start
     return [round(float(v), ndigits) for v in values[pics]]
 
 
 def _source_truth(src, shot: ShotPlan, t: Timing, f0: int, f1: int, scale: float) -> dict:
-    d = {"class": src.cls, "fine": src.fine, "visual": src.visual,
-         "kind": "onsets" if src.cls in ("impact", "footsteps") else "texture",
-         "gain": round(src.gain * scale, 6)}
+    d = {
+        "class": src.cls,
+        "fine": src.fine,
+        "visual": src.visual,
+        "kind": "onsets" if src.cls in ("impact", "footsteps") else "texture",
+        "gain": round(src.gain * scale, 6),
+    }
     if src.control is not None:
         d["level_per_frame"] = _per_frame(src.control, shot, t, f0, f1)
     if src.cls == "engine":
@@ -79,8 +86,15 @@ def _source_truth(src, shot: ShotPlan, t: Timing, f0: int, f1: int, scale: float
     return d
 
 
-def build_truth(name: str, seed: int, plan: FilmPlan, scale: float, damage: DamageParams,
-                flash_frames: list[int], caption_rng: np.random.Generator) -> dict:
+def build_truth(
+    name: str,
+    seed: int,
+    plan: FilmPlan,
+    scale: float,
+    damage: DamageParams,
+    flash_frames: list[int],
+    caption_rng: np.random.Generator,
+) -> dict:
     """The ground-truth record of a film (see README/the report for the schema)."""
     t = plan.timing
     N = t.frames
@@ -91,21 +105,36 @@ def build_truth(name: str, seed: int, plan: FilmPlan, scale: float, damage: Dama
         f0, f1 = bounds[k], bounds[k + 1]
         cap = captions.caption_shot(caption_rng, shot)
         shot_caps.append(cap)
-        shots.append({
-            "index": k, "start_frame": f0, "end_frame": f1,
-            "start_s": round(f0 / t.fps, 6), "end_s": round(f1 / t.fps, 6),
-            "classes": list(shot.recipe), "layout": shot.background.layout, "surface": shot.background.surface,
-            "sources": [_source_truth(s, shot, t, f0, f1, scale) for s in shot.sources],
-            "caption": cap,
-        })
+        shots.append(
+            {
+                "index": k,
+                "start_frame": f0,
+                "end_frame": f1,
+                "start_s": round(f0 / t.fps, 6),
+                "end_s": round(f1 / t.fps, 6),
+                "classes": list(shot.recipe),
+                "layout": shot.background.layout,
+                "surface": shot.background.surface,
+                "sources": [_source_truth(s, shot, t, f0, f1, scale) for s in shot.sources],
+                "caption": cap,
+            }
+        )
         for src in shot.sources:
             if src.cls not in ("impact", "footsteps"):
                 continue
             for h in src.hits:
                 fr = int(t.frame_of_picture(h.picture))
-                ev = {"time_s": round(fr / t.fps, 6), "frame": fr, "sample": int(t.sample_of_frame(fr)), "shot": k,
-                      "class": src.cls, "fine": src.fine, "gain": round(src.gain * h.strength * scale, 6),
-                      "x": round(h.x, 2), "y": round(h.y, 2)}
+                ev = {
+                    "time_s": round(fr / t.fps, 6),
+                    "frame": fr,
+                    "sample": int(t.sample_of_frame(fr)),
+                    "shot": k,
+                    "class": src.cls,
+                    "fine": src.fine,
+                    "gain": round(src.gain * h.strength * scale, 6),
+                    "x": round(h.x, 2),
+                    "y": round(h.y, 2),
+                }
                 if src.cls == "impact":
                     ev["object"] = src.visual
                 events.append(ev)
@@ -134,8 +163,11 @@ def build_truth(name: str, seed: int, plan: FilmPlan, scale: float, damage: Dama
         "transitions": transitions,
         "shots": shots,
         "events": events,
-        "damage": {**damage.to_dict(), "flash_frames": flash_stream,
-                   "applied_to": "pictures before cadence duplication (repeated frames stay identical)"},
+        "damage": {
+            **damage.to_dict(),
+            "flash_frames": flash_stream,
+            "applied_to": "pictures before cadence duplication (repeated frames stay identical)",
+        },
         "caption": captions.caption_film(shot_caps),
         "negative_prompt": NEGATIVE_PROMPT,
         "audio_scale": round(scale, 9),

@@ -4,6 +4,7 @@ render_pictures(plan) -> (pictures, H, W, 3) uint8 on the content clock; film.py
 pictures into stream frames. Each shot is drawn over its span in float32 and blended into
 its neighbours with the transition weights from world.py.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -62,7 +63,10 @@ def _wall(rng: np.random.Generator, h: int, w: int, tone: float) -> np.ndarray:
         yy, xx = np.mgrid[0:h, 0:w]
         row = yy // bh
         mortar = (yy % bh == 0) | ((xx + (row % 2) * (bw // 2)) % bw == 0)
-        base = base + 0.04 * rng.uniform(-1, 1, (h // bh + 2, w // bw + 2))[row, (xx + (row % 2) * (bw // 2)) // bw]
+        base = (
+            base
+            + 0.04 * rng.uniform(-1, 1, (h // bh + 2, w // bw + 2))[row, (xx + (row % 2) * (bw // 2)) // bw]
+        )
         base[mortar] -= 0.15
     elif kind == 1:  # vertical boards
         bw = int(rng.integers(6, 12))
@@ -92,7 +96,7 @@ def background_image(bg: Background, width: int, height: int) -> np.ndarray:
     elif bg.layout == "wall" or bg.layout == "interior":
         img[:gy] = _wall(rng, gy, W, b + 0.05)
         img[gy:] = _ground(rng, bg.surface, H - gy, W, b - 0.1)
-        img[max(gy - 2, 0):gy] *= 0.6  # skirting
+        img[max(gy - 2, 0) : gy] *= 0.6  # skirting
         if bg.layout == "interior":  # a window and a door frame on the back wall
             wx, wy = rng.uniform(0.1, 0.55) * W, rng.uniform(0.1, 0.3) * gy
             ww, wh = rng.uniform(0.18, 0.3) * W, rng.uniform(0.3, 0.45) * gy
@@ -101,7 +105,7 @@ def background_image(bg: Background, width: int, height: int) -> np.ndarray:
             img[y0:y1, (x0 + x1) // 2] = b - 0.3
             img[(y0 + y1) // 2, x0:x1] = b - 0.3
             dx = int(rng.uniform(0.65, 0.85) * W)
-            img[int(gy * 0.25):gy, dx:dx + int(W * 0.12)] *= 0.7
+            img[int(gy * 0.25) : gy, dx : dx + int(W * 0.12)] *= 0.7
     else:  # random textured tones
         tex = b + 0.14 * value_noise(rng, H, W, 2, 3) + 0.06 * value_noise(rng, H, W, 6, 8)
         img[:] = tex[:, :, None]
@@ -163,7 +167,16 @@ def _walker(img: np.ndarray, src: Source) -> None:
         draw.segments(img, t, kx, ky, fx, fy, lw, col)
         draw.segments(img, t, fx, fy, fx + d * 0.07 * hgt, fy, lw, col)
         swing = -0.8 * (fx - hip_x) / max(p["stride"], 1.0)  # the arm swings against the leg
-        draw.segments(img, t, hip_x, sh_y, hip_x + np.sin(swing) * 0.3 * hgt, sh_y + np.cos(swing) * 0.3 * hgt, lw * 0.8, col)
+        draw.segments(
+            img,
+            t,
+            hip_x,
+            sh_y,
+            hip_x + np.sin(swing) * 0.3 * hgt,
+            sh_y + np.cos(swing) * 0.3 * hgt,
+            lw * 0.8,
+            col,
+        )
     draw.segments(img, t, hip_x, hip_y, hip_x, sh_y, lw * 1.5, col)
     draw.ellipses(img, t, hip_x, sh_y - 0.09 * hgt, 0.075 * hgt, 0.085 * hgt, col)
 
@@ -179,8 +192,14 @@ def _streaks(img: np.ndarray, src: Source) -> None:
     y = rng.uniform(-L, H, t.size)
     k = np.arange(int(np.ceil(L)))
     tone = p["tone"]
-    draw.points(img, np.repeat(t, k.size), (x[:, None] + np.sin(a) * k).ravel(), (y[:, None] + np.cos(a) * k).ravel(),
-                (tone, tone, tone), p["alpha"])
+    draw.points(
+        img,
+        np.repeat(t, k.size),
+        (x[:, None] + np.sin(a) * k).ravel(),
+        (y[:, None] + np.cos(a) * k).ravel(),
+        (tone, tone, tone),
+        p["alpha"],
+    )
 
 
 def _sway(img: np.ndarray, src: Source, c: int) -> np.ndarray:
@@ -215,8 +234,15 @@ def _trees(img: np.ndarray, src: Source, c: int) -> None:
         draw.rects(img, t, x - 0.04 * L, y - 0.6 * L, x + 0.04 * L, y, (tone * 0.9, tone * 0.8, tone * 0.7))
         dx = sway[:, i] * 0.12 * L
         for j, (ox, oy, r) in enumerate(((0, 0.75, 0.28), (-0.18, 0.62, 0.2), (0.18, 0.6, 0.2))):
-            draw.ellipses(img, t, x + ox * L + dx * (1 + 0.3 * j), y - oy * L, r * L, r * L * 0.8,
-                          (tone * 0.8, tone * 1.0, tone * 0.75))
+            draw.ellipses(
+                img,
+                t,
+                x + ox * L + dx * (1 + 0.3 * j),
+                y - oy * L,
+                r * L,
+                r * L * 0.8,
+                (tone * 0.8, tone * 1.0, tone * 0.75),
+            )
 
 
 def _flag(img: np.ndarray, src: Source, c: int) -> None:
@@ -238,8 +264,12 @@ def _flag(img: np.ndarray, src: Source, c: int) -> None:
     t = np.repeat(np.arange(n), cols)
     x0 = np.minimum(xs, xs + p["direction"] * ext).ravel()
     shade = 0.75 + 0.25 * np.cos(0.9 * j - 2 * np.pi * e["freq"][0] * tau)
-    colour = np.stack([shade.ravel() * 0.9, shade.ravel() * 0.5, shade.ravel() * 0.45], axis=1) * (1 - tone + 0.2)
-    draw.rects(img, t, x0, y0.ravel(), x0 + np.broadcast_to(ext, xs.shape).ravel() + 0.5, (y0 + fh).ravel(), colour)
+    colour = np.stack([shade.ravel() * 0.9, shade.ravel() * 0.5, shade.ravel() * 0.45], axis=1) * (
+        1 - tone + 0.2
+    )
+    draw.rects(
+        img, t, x0, y0.ravel(), x0 + np.broadcast_to(ext, xs.shape).ravel() + 0.5, (y0 + fh).ravel(), colour
+    )
 
 
 def _vehicle(img: np.ndarray, src: Source) -> None:
@@ -252,7 +282,9 @@ def _vehicle(img: np.ndarray, src: Source) -> None:
     dark = np.clip(col * 0.5 + 0.05, 0, 1)
     if src.fine == "motorcycle":
         draw.segments(img, t, x - 0.3 * L, yr - r, x + 0.3 * L, yr - r * 1.6, r * 0.5, col)
-        draw.segments(img, t, x - 0.05 * d * L, yr - 1.6 * r, x - 0.05 * d * L, yr - 3.4 * r, r * 0.45, col)  # rider
+        draw.segments(
+            img, t, x - 0.05 * d * L, yr - 1.6 * r, x - 0.05 * d * L, yr - 3.4 * r, r * 0.45, col
+        )  # rider
         draw.ellipses(img, t, x - 0.05 * d * L, yr - 3.8 * r, 0.35 * r, 0.4 * r, col)
     elif src.fine == "truck":
         draw.rects(img, t, x - L / 2, yr - r - 0.42 * L, x + L / 2 - 0.3 * L * (d > 0), yr - r, col)
@@ -268,8 +300,16 @@ def _vehicle(img: np.ndarray, src: Source) -> None:
         draw.ellipses(img, t, cx, cy, r, r, dark)
         for k in (0, np.pi / 2):  # two spokes turning with the distance travelled
             ang = s["wheel_angle"] + k
-            draw.segments(img, t, cx - np.cos(ang) * r * 0.8, cy - np.sin(ang) * r * 0.8,
-                          cx + np.cos(ang) * r * 0.8, cy + np.sin(ang) * r * 0.8, 0.8, np.clip(col + 0.2, 0, 1))
+            draw.segments(
+                img,
+                t,
+                cx - np.cos(ang) * r * 0.8,
+                cy - np.sin(ang) * r * 0.8,
+                cx + np.cos(ang) * r * 0.8,
+                cy + np.sin(ang) * r * 0.8,
+                0.8,
+                np.clip(col + 0.2, 0, 1),
+            )
 
 
 def _water(img: np.ndarray, src: Source) -> None:
@@ -299,7 +339,9 @@ def _fire(img: np.ndarray, src: Source, c: int) -> None:
     if src.fine == "fireplace":
         draw.rects(img, t, bx - 0.8 * bw, by - 1.6 * p["h0"].max(), bx + 0.8 * bw, by + 1, (0.08, 0.07, 0.06))
     lvl = src.control
-    draw.ellipses(img, t, bx, by - 0.5 * p["h0"].mean(), 1.2 * bw, 1.1 * p["h0"].max(), (1.0, 0.8, 0.5), 0.12 * lvl)
+    draw.ellipses(
+        img, t, bx, by - 0.5 * p["h0"].mean(), 1.2 * bw, 1.1 * p["h0"].max(), (1.0, 0.8, 0.5), 0.12 * lvl
+    )
     draw.segments(img, t, bx - bw / 2, by, bx + bw / 2, by - 2, 2.0, (0.2, 0.12, 0.08))
     draw.segments(img, t, bx - bw / 2, by - 2, bx + bw / 2, by, 2.0, (0.25, 0.15, 0.1))
     h = p["h0"][None, :] * src.state["flicker"]  # (n, flames)

@@ -6,6 +6,7 @@ engine noise) are Gaussian noise shaped frame by frame in a short-time spectrum 
 window 512, hop 128: 75% overlap, so the squared windows sum to a constant), driven by the
 per-picture controls that also drive the drawing.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -60,7 +61,11 @@ def shaped_noise(rng: np.random.Generator, n: int, mag: np.ndarray) -> np.ndarra
     centred on sample f * HOP, so a row of ``mag`` is the spectrum at that sample.
     """
     frames = n // HOP + 1
-    mag = mag[:frames] if mag.shape[0] >= frames else np.pad(mag, ((0, frames - mag.shape[0]), (0, 0)), mode="edge")
+    mag = (
+        mag[:frames]
+        if mag.shape[0] >= frames
+        else np.pad(mag, ((0, frames - mag.shape[0]), (0, 0)), mode="edge")
+    )
     # complex Gaussian bins: white noise in every frame, scaled to E|X|^2 = mag^2
     spec = mag * (rng.standard_normal(mag.shape) + 1j * rng.standard_normal(mag.shape)) * np.sqrt(0.5)
     win = np.hanning(N_FFT + 1)[:-1]
@@ -90,8 +95,17 @@ def _freqs(sr: int) -> np.ndarray:
     return np.fft.rfftfreq(N_FFT, 1 / sr)
 
 
-def modal(rng: np.random.Generator, sr: int, freqs, decays, amps, length_s: float, click: float,
-          click_lo: float, click_hi: float) -> np.ndarray:
+def modal(
+    rng: np.random.Generator,
+    sr: int,
+    freqs,
+    decays,
+    amps,
+    length_s: float,
+    click: float,
+    click_lo: float,
+    click_hi: float,
+) -> np.ndarray:
     """Impact response: damped sinusoids (modal synthesis) plus a short contact noise burst.
 
     y(t) = sum_m a_m exp(-t / tau_m) sin(2 pi f_m t + phi_m) + click * burst(t); peak-normalised.
@@ -101,7 +115,11 @@ def modal(rng: np.random.Generator, sr: int, freqs, decays, amps, length_s: floa
     freqs, decays, amps = (np.asarray(v, dtype=np.float64) for v in (freqs, decays, amps))
     ok = freqs < 0.45 * sr
     phi = rng.uniform(0, 2 * np.pi, freqs.size)
-    y = (amps[ok, None] * np.exp(-t[None, :] / decays[ok, None]) * np.sin(2 * np.pi * freqs[ok, None] * t[None, :] + phi[ok, None])).sum(0)
+    y = (
+        amps[ok, None]
+        * np.exp(-t[None, :] / decays[ok, None])
+        * np.sin(2 * np.pi * freqs[ok, None] * t[None, :] + phi[ok, None])
+    ).sum(0)
     nb = int(0.004 * sr)
     burst = rng.standard_normal(nb) * np.exp(-np.arange(nb) / (0.0008 * sr))
     burst = _fir_band(burst, sr, click_lo, click_hi)
@@ -131,8 +149,20 @@ def _add(out: np.ndarray, at: int, y: np.ndarray) -> None:
 
 MATERIAL_MODES = {
     # (f1 range Hz, mode ratio ranges, decay of mode 1 range s, decay exponent over ratio, click band)
-    "wood": ((160, 420), ((1, 1), (2.0, 2.6), (3.4, 4.2), (5.0, 6.2), (7.0, 8.5)), (0.012, 0.04), 0.5, (300, 4000)),
-    "metal": ((330, 1100), ((1, 1), (2.7, 2.8), (5.3, 5.5), (8.8, 9.1), (1.4, 12.0), (1.4, 12.0)), (0.2, 0.7), 0.3, (1500, 12000)),
+    "wood": (
+        (160, 420),
+        ((1, 1), (2.0, 2.6), (3.4, 4.2), (5.0, 6.2), (7.0, 8.5)),
+        (0.012, 0.04),
+        0.5,
+        (300, 4000),
+    ),
+    "metal": (
+        (330, 1100),
+        ((1, 1), (2.7, 2.8), (5.3, 5.5), (8.8, 9.1), (1.4, 12.0), (1.4, 12.0)),
+        (0.2, 0.7),
+        0.3,
+        (1500, 12000),
+    ),
     "glass": ((1700, 3400), ((1, 1), (2.2, 2.5), (3.6, 4.2), (5.5, 6.5)), (0.05, 0.16), 0.5, (3000, 16000)),
 }
 
@@ -174,14 +204,22 @@ def footstep(rng: np.random.Generator, sr: int, surface: str, shoe: str) -> np.n
             grains = (rng.random(m) < 0.25) * rng.standard_normal(m)
             part = _fir_band(grains, sr, 900, 7000) * np.exp(-tt / 0.035)
         elif surface == "grass":  # a soft swish with a short attack
-            part = _fir_band(rng.standard_normal(m), sr, 200, 2500) * np.exp(-tt / 0.045) * np.minimum(1, tt / 0.004 + 0.05)
+            part = (
+                _fir_band(rng.standard_normal(m), sr, 200, 2500)
+                * np.exp(-tt / 0.045)
+                * np.minimum(1, tt / 0.004 + 0.05)
+            )
         elif surface == "wood":  # a hollow knock
             f = rng.uniform(110, 220)
-            part = modal(rng, sr, [f, f * 2.4, f * 3.9], [0.05, 0.03, 0.02], [1, 0.6, 0.35], m / sr, 0.4, 400, 5000)
+            part = modal(
+                rng, sr, [f, f * 2.4, f * 3.9], [0.05, 0.03, 0.02], [1, 0.6, 0.35], m / sr, 0.4, 400, 5000
+            )
         else:  # concrete: a hard click and a little thump
             bright = 1.6 if shoe == "heels" else 1.0
             part = _fir_band(rng.standard_normal(m), sr, 1200, 9000 * bright) * np.exp(-tt / (0.006 / bright))
-            part = part / (np.abs(part).max() + 1e-9) + 0.4 * modal(rng, sr, [rng.uniform(70, 110)], [0.015], [1], m / sr, 0.0, 50, 200)
+            part = part / (np.abs(part).max() + 1e-9) + 0.4 * modal(
+                rng, sr, [rng.uniform(70, 110)], [0.015], [1], m / sr, 0.0, 50, 200
+            )
         part = part / (np.abs(part).max() + 1e-9)
         ramp = int(0.0003 * sr)
         part[:ramp] *= np.linspace(0, 1, ramp, endpoint=False) + 1 / ramp
@@ -192,7 +230,11 @@ def footstep(rng: np.random.Generator, sr: int, surface: str, shoe: str) -> np.n
 def _footsteps(src: Source, clock: SpanClock, rng: np.random.Generator, span_start: int) -> np.ndarray:
     out = np.zeros(clock.n)
     for hit in src.hits:
-        _add(out, clock.hit_sample(hit.picture - span_start), hit.strength * footstep(rng, clock.sr, src.fine, src.params["shoe"]))
+        _add(
+            out,
+            clock.hit_sample(hit.picture - span_start),
+            hit.strength * footstep(rng, clock.sr, src.fine, src.params["shoe"]),
+        )
     return out
 
 
@@ -207,7 +249,9 @@ def _rain(src: Source, clock: SpanClock, rng: np.random.Generator, span_start: i
     # individual drops: tiny pings at random times, their rate following the visible density
     rate = 300 * clock.per_sample(src.control) / clock.sr
     drops = np.flatnonzero(rng.random(clock.n) < rate)
-    ping = np.sin(2 * np.pi * rng.uniform(2500, 4500) * np.arange(int(0.004 * clock.sr)) / clock.sr) * np.exp(-np.arange(int(0.004 * clock.sr)) / (0.001 * clock.sr))
+    ping = np.sin(2 * np.pi * rng.uniform(2500, 4500) * np.arange(int(0.004 * clock.sr)) / clock.sr) * np.exp(
+        -np.arange(int(0.004 * clock.sr)) / (0.001 * clock.sr)
+    )
     out = 0.12 * hiss
     amps = rng.uniform(0.02, 0.12, drops.size)
     for k in range(0, len(ping)):
@@ -229,7 +273,12 @@ def _wind(src: Source, clock: SpanClock, rng: np.random.Generator, span_start: i
     if src.fine == "flag":  # the cloth snaps at its flapping rate
         e = src.params["elements"]
         tau = np.arange(clock.n) / clock.sr
-        flap = 1 + 0.7 * clock.per_sample(src.control) * np.maximum(0, np.sin(2 * np.pi * e["freq"][0] * tau + e["phase"][0])) ** 4
+        flap = (
+            1
+            + 0.7
+            * clock.per_sample(src.control)
+            * np.maximum(0, np.sin(2 * np.pi * e["freq"][0] * tau + e["phase"][0])) ** 4
+        )
         y = y * flap
     return 0.14 * y
 
@@ -248,7 +297,13 @@ def _engine(src: Source, clock: SpanClock, rng: np.random.Generator, span_start:
         y += (1.3 if h % 2 else 1.0) / h**tilt * np.sin(h * phase + rng.uniform(0, 2 * np.pi))
     y /= np.sqrt((y**2).mean()) + 1e-9
     f = _freqs(clock.sr)
-    rough = shaped_noise(rng, clock.n, np.broadcast_to(unit(_band(f, 80, 2500 if src.fine != "truck" else 1200)), (clock.n // HOP + 1, f.size)))
+    rough = shaped_noise(
+        rng,
+        clock.n,
+        np.broadcast_to(
+            unit(_band(f, 80, 2500 if src.fine != "truck" else 1200)), (clock.n // HOP + 1, f.size)
+        ),
+    )
     y = y * (1 + 0.25 * np.cos(phase / 2)) + 0.35 * rough * (0.6 + 0.4 * np.maximum(np.cos(phase), 0))
     return 0.12 * y * clock.per_sample(src.control)
 
@@ -259,7 +314,10 @@ def _water(src: Source, clock: SpanClock, rng: np.random.Generator, span_start: 
     if src.fine == "waves":  # each crest reaching the near edge is a swell of wash
         ph = _frames_of(clock, src.state["phase"])
         swell = lvl * (0.3 + 0.7 * np.maximum(0, np.cos(ph)) ** 2)
-        mag = swell[:, None] * unit(_band(f, 60, 1400))[None, :] + 0.4 * (swell**2)[:, None] * unit(_band(f, 1500, 8000))[None, :]
+        mag = (
+            swell[:, None] * unit(_band(f, 60, 1400))[None, :]
+            + 0.4 * (swell**2)[:, None] * unit(_band(f, 1500, 8000))[None, :]
+        )
         return 0.16 * shaped_noise(rng, clock.n, mag)
     mag = lvl[:, None] * (unit(_band(f, 250, 4500))[None, :] * (0.8 + 0.2 * rng.random((lvl.size, 1))))
     y = 0.1 * shaped_noise(rng, clock.n, mag)
@@ -275,7 +333,10 @@ def _water(src: Source, clock: SpanClock, rng: np.random.Generator, span_start: 
 def _fire(src: Source, clock: SpanClock, rng: np.random.Generator, span_start: int) -> np.ndarray:
     f = _freqs(clock.sr)
     lvl = _frames_of(clock, src.control)
-    mag = lvl[:, None] * unit(_band(f, 30, 350))[None, :] + 0.15 * lvl[:, None] * unit(_band(f, 2000, 7000))[None, :]
+    mag = (
+        lvl[:, None] * unit(_band(f, 30, 350))[None, :]
+        + 0.15 * lvl[:, None] * unit(_band(f, 2000, 7000))[None, :]
+    )
     y = 0.12 * shaped_noise(rng, clock.n, mag)
     for hit in src.hits:  # a crackle on the picture where a spark first shows
         m = int(rng.uniform(0.002, 0.006) * clock.sr)
@@ -290,7 +351,9 @@ def _crowd(src: Source, clock: SpanClock, rng: np.random.Generator, span_start: 
     frames = clock.n // HOP + 1
     k = 14
     centres = rng.uniform(250, 2200, k)
-    bands = unit(np.exp(-0.5 * (np.log(np.maximum(f, 20)[None, :] / centres[:, None]) / 0.35) ** 2)) / np.sqrt(k * 0.6)
+    bands = unit(np.exp(-0.5 * (np.log(np.maximum(f, 20)[None, :] / centres[:, None]) / 0.35) ** 2)) / np.sqrt(
+        k * 0.6
+    )
     fr_s = HOP / clock.sr
     gates = np.empty((frames, k))
     for i in range(k):
@@ -305,8 +368,14 @@ def _crowd(src: Source, clock: SpanClock, rng: np.random.Generator, span_start: 
 
 
 SYNTHS = {
-    "impact": _impact, "footsteps": _footsteps, "rain": _rain, "wind": _wind,
-    "engine": _engine, "water": _water, "fire": _fire, "crowd": _crowd,
+    "impact": _impact,
+    "footsteps": _footsteps,
+    "rain": _rain,
+    "wind": _wind,
+    "engine": _engine,
+    "water": _water,
+    "fire": _fire,
+    "crowd": _crowd,
 }
 
 

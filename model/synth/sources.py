@@ -5,6 +5,7 @@ arrays span the shot's rendered pictures. Units: pixels, pictures (content clock
 Discrete onsets (impacts, footsteps) are placed on integer pictures inside the shot's clean
 region, and the motion is built so that the onset picture is the first one showing contact.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,12 +19,26 @@ MATERIAL_OBJECTS = {
 }
 # (width, height) relative to the object's size, and the bounce restitution range.
 SHAPES = {
-    "ball": (1.0, 1.0), "crate": (1.15, 1.0), "box": (1.35, 0.8), "block": (0.9, 0.6),
-    "pot": (1.2, 0.8), "can": (0.6, 0.95), "bucket": (0.9, 1.0), "bottle": (0.42, 1.35), "jar": (0.7, 0.95),
+    "ball": (1.0, 1.0),
+    "crate": (1.15, 1.0),
+    "box": (1.35, 0.8),
+    "block": (0.9, 0.6),
+    "pot": (1.2, 0.8),
+    "can": (0.6, 0.95),
+    "bucket": (0.9, 1.0),
+    "bottle": (0.42, 1.35),
+    "jar": (0.7, 0.95),
 }
 RESTITUTION = {
-    "ball": (0.45, 0.65), "crate": (0.15, 0.3), "box": (0.15, 0.3), "block": (0.2, 0.35),
-    "pot": (0.25, 0.4), "can": (0.3, 0.45), "bucket": (0.25, 0.4), "bottle": (0.2, 0.35), "jar": (0.2, 0.35),
+    "ball": (0.45, 0.65),
+    "crate": (0.15, 0.3),
+    "box": (0.15, 0.3),
+    "block": (0.2, 0.35),
+    "pot": (0.25, 0.4),
+    "can": (0.3, 0.45),
+    "bucket": (0.25, 0.4),
+    "bottle": (0.2, 0.35),
+    "jar": (0.2, 0.35),
 }
 MATERIAL_COLOURS = {"wood": (0.55, 0.36, 0.2), "metal": (0.72, 0.74, 0.78), "glass": (0.6, 0.85, 0.75)}
 
@@ -36,7 +51,9 @@ def _db(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(10 ** (rng.uniform(lo, hi) / 20))
 
 
-def smooth_curve(rng: np.random.Generator, n: int, c: int, lo: float, hi: float, knot_s: float = 0.6) -> np.ndarray:
+def smooth_curve(
+    rng: np.random.Generator, n: int, c: int, lo: float, hi: float, knot_s: float = 0.6
+) -> np.ndarray:
     """(n,) smooth random curve in [lo, hi]: cosine-interpolated knots every knot_s seconds."""
     step = max(knot_s * c, 1.0)
     knots = rng.uniform(lo, hi, int(np.ceil(n / step)) + 2)
@@ -121,10 +138,19 @@ def plan_impacts(rng: np.random.Generator, ctx: ShotContext) -> list[Source]:
             vx, x_lo, x_hi = 0.0, margin, W - margin
         x_c = rng.uniform(x_lo, x_hi)
         x = x_c + vx * t_move
-        hits = tuple(Hit(int(qc), float(st), float(x[qc - ctx.span_start]), float(y_f))
-                     for qc, st in zip(contacts, strengths))
-        params = {"material": material, "kind": kind, "w": w, "h": h, "y_floor": y_f,
-                  "colour": MATERIAL_COLOURS[material], "drop_height": h0}
+        hits = tuple(
+            Hit(int(qc), float(st), float(x[qc - ctx.span_start]), float(y_f))
+            for qc, st in zip(contacts, strengths)
+        )
+        params = {
+            "material": material,
+            "kind": kind,
+            "w": w,
+            "h": h,
+            "y_floor": y_f,
+            "colour": MATERIAL_COLOURS[material],
+            "drop_height": h0,
+        }
         state = {"x": x, "y": y_f - height, "height": height}
         out.append(Source("impact", material, kind, _db(rng, -6, 0), 30, _seed(rng), params, state, hits))
     return out
@@ -173,13 +199,36 @@ def _walker(rng: np.random.Generator, ctx: ShotContext, depth: float) -> Source 
         return None
     walking = (q >= walk0) & (q <= walk1)
     bob = np.where(walking, 0.025 * hgt * (1 - np.cos(2 * np.pi * (q - L0) / P)) / 2, 0.0)
-    params = {"surface": surface, "y_floor": y_f, "height": hgt, "direction": direction,
-              "colour": _contrast(ctx.background.brightness, rng), "stride": S, "step_pictures": P, "step_s": P / c,
-              "shoe": str(rng.choice(["boots", "shoes", "heels"]))}
-    state = {"body_x": body, "bob": bob, "foot0_x": feet_x[0], "foot0_h": feet_h[0],
-             "foot1_x": feet_x[1], "foot1_h": feet_h[1]}
-    return Source("footsteps", surface, "walker", _db(rng, -6, -1), 20 + int(depth * 9), _seed(rng),
-                  params, state, tuple(hits))
+    params = {
+        "surface": surface,
+        "y_floor": y_f,
+        "height": hgt,
+        "direction": direction,
+        "colour": _contrast(ctx.background.brightness, rng),
+        "stride": S,
+        "step_pictures": P,
+        "step_s": P / c,
+        "shoe": str(rng.choice(["boots", "shoes", "heels"])),
+    }
+    state = {
+        "body_x": body,
+        "bob": bob,
+        "foot0_x": feet_x[0],
+        "foot0_h": feet_h[0],
+        "foot1_x": feet_x[1],
+        "foot1_h": feet_h[1],
+    }
+    return Source(
+        "footsteps",
+        surface,
+        "walker",
+        _db(rng, -6, -1),
+        20 + int(depth * 9),
+        _seed(rng),
+        params,
+        state,
+        tuple(hits),
+    )
 
 
 def plan_walkers(rng: np.random.Generator, ctx: ShotContext) -> list[Source]:
@@ -203,8 +252,12 @@ def plan_rain(rng: np.random.Generator, ctx: ShotContext) -> list[Source]:
     lo, hi = (0.15, 0.5) if fine == "light" else (0.55, 1.0)
     level = smooth_curve(rng, ctx.n, ctx.content_fps, lo, hi)
     max_count = 0.03 * ctx.width * ctx.height
-    params = {"angle": float(rng.uniform(-0.35, 0.35)), "length": float(ctx.height * rng.uniform(0.05, 0.1)),
-              "tone": float(rng.uniform(0.75, 0.95)), "alpha": float(rng.uniform(0.35, 0.6))}
+    params = {
+        "angle": float(rng.uniform(-0.35, 0.35)),
+        "length": float(ctx.height * rng.uniform(0.05, 0.1)),
+        "tone": float(rng.uniform(0.75, 0.95)),
+        "alpha": float(rng.uniform(0.35, 0.6)),
+    }
     state = {"count": np.round(level * max_count).astype(np.int64)}
     return [Source("rain", fine, "streaks", _db(rng, -10, -4), 90, _seed(rng), params, state, (), level)]
 
@@ -221,16 +274,27 @@ def plan_wind(rng: np.random.Generator, ctx: ShotContext) -> list[Source]:
         elems = {"x": rng.uniform(0, W, n), "y": base_y, "len": H * rng.uniform(0.06, 0.16, n) * (base_y / H)}
     elif fine == "trees":
         n = int(rng.integers(1, 4))
-        elems = {"x": np.sort(rng.uniform(0.1, 0.9, n)) * W, "y": gy + (H - gy) * rng.uniform(0.1, 0.5, n),
-                 "len": H * rng.uniform(0.35, 0.55, n)}
+        elems = {
+            "x": np.sort(rng.uniform(0.1, 0.9, n)) * W,
+            "y": gy + (H - gy) * rng.uniform(0.1, 0.5, n),
+            "len": H * rng.uniform(0.35, 0.55, n),
+        }
     else:
         n = 1
-        elems = {"x": np.array([rng.uniform(0.2, 0.7) * W]), "y": np.array([gy + (H - gy) * 0.3]),
-                 "len": np.array([H * rng.uniform(0.45, 0.6)])}
+        elems = {
+            "x": np.array([rng.uniform(0.2, 0.7) * W]),
+            "y": np.array([gy + (H - gy) * 0.3]),
+            "len": np.array([H * rng.uniform(0.45, 0.6)]),
+        }
     elems["freq"] = rng.uniform(0.6, 1.6, n) if fine != "flag" else np.array([rng.uniform(2.0, 3.5)])
     elems["phase"] = rng.uniform(0, 2 * np.pi, n)
-    params = {"elements": elems, "direction": float(rng.choice([-1.0, 1.0])),
-              "tone": float(rng.uniform(0.1, 0.35)) if ctx.background.brightness > 0.5 else float(rng.uniform(0.65, 0.85))}
+    params = {
+        "elements": elems,
+        "direction": float(rng.choice([-1.0, 1.0])),
+        "tone": (
+            float(rng.uniform(0.1, 0.35)) if ctx.background.brightness > 0.5 else float(rng.uniform(0.65, 0.85))
+        ),
+    }
     layer = 10 if fine != "grass" else 12
     return [Source("wind", fine, fine, _db(rng, -12, -5), layer, _seed(rng), params, {}, (), level)]
 
@@ -239,7 +303,14 @@ def plan_engine(rng: np.random.Generator, ctx: ShotContext) -> list[Source]:
     """A vehicle crossing the frame at a varying speed; its engine pitch follows the speed."""
     H, W, c = ctx.height, ctx.width, ctx.content_fps
     fine = str(rng.choice(["car", "truck", "motorcycle"]))
-    length = W * {"car": rng.uniform(0.28, 0.38), "truck": rng.uniform(0.38, 0.5), "motorcycle": rng.uniform(0.14, 0.2)}[fine]
+    length = (
+        W
+        * {
+            "car": rng.uniform(0.28, 0.38),
+            "truck": rng.uniform(0.38, 0.5),
+            "motorcycle": rng.uniform(0.14, 0.2),
+        }[fine]
+    )
     y_road = _depth_y(ctx, float(rng.uniform(0.2, 0.8)))
     v0 = (W + length) / rng.uniform(1.6, 3.2)  # px/s
     speed = v0 * smooth_curve(rng, ctx.n, c, 0.5, 1.5, knot_s=0.7)  # px/s per picture
@@ -249,9 +320,17 @@ def plan_engine(rng: np.random.Generator, ctx: ShotContext) -> list[Source]:
     x = rng.uniform(0.35, 0.65) * W + direction * (travelled - travelled[i_mid])
     visible = np.clip((np.minimum(x + length / 2, W) - np.maximum(x - length / 2, 0)) / length, 0, 1)
     wheel_r = length * (0.1 if fine != "motorcycle" else 0.22)
-    params = {"length": length, "y_road": y_road, "direction": direction, "wheel_r": wheel_r,
-              "v_ref": v0, "colour": _contrast(ctx.background.brightness, rng),
-              "base_hz": float({"car": rng.uniform(40, 60), "truck": rng.uniform(28, 40), "motorcycle": rng.uniform(60, 90)}[fine])}
+    params = {
+        "length": length,
+        "y_road": y_road,
+        "direction": direction,
+        "wheel_r": wheel_r,
+        "v_ref": v0,
+        "colour": _contrast(ctx.background.brightness, rng),
+        "base_hz": float(
+            {"car": rng.uniform(40, 60), "truck": rng.uniform(28, 40), "motorcycle": rng.uniform(60, 90)}[fine]
+        ),
+    }
     state = {"x": x, "speed": speed, "wheel_angle": direction * travelled / wheel_r, "visible": visible}
     return [Source("engine", fine, fine, _db(rng, -8, -3), 25, _seed(rng), params, state, (), visible**0.7)]
 
@@ -263,8 +342,15 @@ def plan_water(rng: np.random.Generator, ctx: ShotContext) -> list[Source]:
     level = smooth_curve(rng, ctx.n, c, 0.35, 1.0, knot_s=0.8)
     rate = rng.uniform(0.5, 0.9) if fine == "waves" else rng.uniform(1.5, 3.0)  # cycles/s of crests
     phase = 2 * np.pi * rate * np.arange(ctx.n) / c + rng.uniform(0, 2 * np.pi)
-    params = {"y_top": ctx.background.ground_y, "y_bottom": ctx.background.floor_top if ctx.background.floor_top < ctx.height - 1 else float(ctx.height),
-              "rate": rate, "tone": float(rng.uniform(0.3, 0.6)), "bands": float(rng.uniform(3, 6))}
+    params = {
+        "y_top": ctx.background.ground_y,
+        "y_bottom": (
+            ctx.background.floor_top if ctx.background.floor_top < ctx.height - 1 else float(ctx.height)
+        ),
+        "rate": rate,
+        "tone": float(rng.uniform(0.3, 0.6)),
+        "bands": float(rng.uniform(3, 6)),
+    }
     state = {"phase": phase}
     return [Source("water", fine, fine, _db(rng, -10, -4), 5, _seed(rng), params, state, (), level)]
 
@@ -281,12 +367,24 @@ def plan_fire(rng: np.random.Generator, ctx: ShotContext) -> list[Source]:
     flick = np.stack([smooth_curve(rng, ctx.n, c, 0.45, 1.0, knot_s=0.12) for _ in range(n_fl)], axis=1)
     level = flick.mean(axis=1)
     births = np.flatnonzero(rng.random(ctx.n) < 0.35 * level)
-    sparks = {"birth": births, "x": base_x + rng.uniform(-0.5, 0.5, births.size) * width,
-              "vx": rng.uniform(-6, 6, births.size), "vy": rng.uniform(15, 35, births.size)}
-    hits = tuple(Hit(int(b + ctx.span_start), float(rng.uniform(0.3, 1.0)), float(x), base_y - h0.mean())
-                 for b, x in zip(births, sparks["x"]))
-    params = {"base_x": base_x, "base_y": base_y, "width": width, "h0": h0,
-              "offsets": np.linspace(-0.4, 0.4, n_fl) * width, "sparks": sparks}
+    sparks = {
+        "birth": births,
+        "x": base_x + rng.uniform(-0.5, 0.5, births.size) * width,
+        "vx": rng.uniform(-6, 6, births.size),
+        "vy": rng.uniform(15, 35, births.size),
+    }
+    hits = tuple(
+        Hit(int(b + ctx.span_start), float(rng.uniform(0.3, 1.0)), float(x), base_y - h0.mean())
+        for b, x in zip(births, sparks["x"])
+    )
+    params = {
+        "base_x": base_x,
+        "base_y": base_y,
+        "width": width,
+        "h0": h0,
+        "offsets": np.linspace(-0.4, 0.4, n_fl) * width,
+        "sparks": sparks,
+    }
     state = {"flicker": flick}
     return [Source("fire", fine, fine, _db(rng, -9, -4), 15, _seed(rng), params, state, hits, level)]
 
@@ -303,15 +401,29 @@ def plan_crowd(rng: np.random.Generator, ctx: ShotContext) -> list[Source]:
     x0 = rng.uniform(-0.1, 1.1, n) * W
     t = np.arange(ctx.n)[:, None] / c
     x = x0[None, :] + vx[None, :] * (t - t.mean())  # (n_pictures, n_figures)
-    bob = 0.04 * size[None, :] * np.abs(np.sin(2 * np.pi * rng.uniform(1.2, 2.2, n)[None, :] * t + rng.uniform(0, 6, n)))
+    bob = (
+        0.04
+        * size[None, :]
+        * np.abs(np.sin(2 * np.pi * rng.uniform(1.2, 2.2, n)[None, :] * t + rng.uniform(0, 6, n)))
+    )
     inside = ((x > -2) & (x < W + 2)).sum(axis=1)
     level = np.clip(inside / n, 0.0, 1.0)
-    params = {"y": y, "size": size, "tone": rng.uniform(0.05, 0.35, n) if ctx.background.brightness > 0.5 else rng.uniform(0.65, 0.95, n)}
+    params = {
+        "y": y,
+        "size": size,
+        "tone": rng.uniform(0.05, 0.35, n) if ctx.background.brightness > 0.5 else rng.uniform(0.65, 0.95, n),
+    }
     state = {"x": x, "bob": bob}
     return [Source("crowd", fine, "figures", _db(rng, -12, -6), 8, _seed(rng), params, state, (), level)]
 
 
 PLANNERS = {
-    "impact": plan_impacts, "footsteps": plan_walkers, "rain": plan_rain, "wind": plan_wind,
-    "engine": plan_engine, "water": plan_water, "fire": plan_fire, "crowd": plan_crowd,
+    "impact": plan_impacts,
+    "footsteps": plan_walkers,
+    "rain": plan_rain,
+    "wind": plan_wind,
+    "engine": plan_engine,
+    "water": plan_water,
+    "fire": plan_fire,
+    "crowd": plan_crowd,
 }

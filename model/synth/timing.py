@@ -5,6 +5,7 @@ the picture ``ceil((i + 1) * c / f) - 1``; a picture first appears on frame ``fl
 The repeated frames are therefore the last of each group (16 in 20: frames 4, 9, 14, ...).
 All arithmetic is on integers, so picture, frame and sample positions are exact.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -79,8 +80,13 @@ class Timing:
         """A JSON-ready description of the duplicate-frame cadence."""
         f, c = self.fps, self.content_fps
         if c == f:
-            return {"kind": "none", "content_fps": c, "stream_fps": f, "pattern": "none",
-                    "description": f"every frame is a new picture at {f} fps"}
+            return {
+                "kind": "none",
+                "content_fps": c,
+                "stream_fps": f,
+                "pattern": "none",
+                "description": f"every frame is a new picture at {f} fps",
+            }
         g = gcd(f, c)
         pattern = f"{(f - c) // g} in {f // g} repeated"
         return {
@@ -88,5 +94,6 @@ class Timing:
             "content_fps": c,
             "stream_fps": f,
             "pattern": pattern,
-            "description": f"{c} fps pictures in a {f} fps stream: {pattern}, each repeat is the last frame of its group",
+            "description": f"{c} fps pictures in a {f} fps stream: {pattern}, "
+            "each repeat is the last frame of its group",
         }

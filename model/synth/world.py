@@ -4,6 +4,7 @@ Everything here is "what is where, when": picture indices, positions and sound c
 from one numpy Generator. Pixels are drawn by render.py and samples by sound.py from this plan,
 so the picture and the sound cannot disagree about when something happens.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -35,9 +36,17 @@ LAYOUT_SURFACES: dict[str, tuple[str, ...]] = {
 }
 # Two sources at once: (primary, secondary); both must be in the config's classes.
 MIXES: tuple[tuple[str, str], ...] = (
-    ("impact", "rain"), ("footsteps", "rain"), ("footsteps", "engine"), ("impact", "wind"),
-    ("footsteps", "wind"), ("impact", "fire"), ("footsteps", "water"), ("engine", "rain"),
-    ("crowd", "engine"), ("footsteps", "crowd"), ("impact", "water"),
+    ("impact", "rain"),
+    ("footsteps", "rain"),
+    ("footsteps", "engine"),
+    ("impact", "wind"),
+    ("footsteps", "wind"),
+    ("impact", "fire"),
+    ("footsteps", "water"),
+    ("engine", "rain"),
+    ("crowd", "engine"),
+    ("footsteps", "crowd"),
+    ("impact", "water"),
 )
 TRANSITION_KINDS = ("hard", "fade_black", "dissolve")
 
@@ -187,8 +196,9 @@ def _timeline(rng: np.random.Generator, cfg: SynthConfig, fps: int, c: int):
     return starts, transitions, clean_start, clean_end
 
 
-def _background(rng: np.random.Generator, cfg: SynthConfig, recipe: tuple[str, ...],
-                prev: Background | None) -> Background:
+def _background(
+    rng: np.random.Generator, cfg: SynthConfig, recipe: tuple[str, ...], prev: Background | None
+) -> Background:
     layouts = set(LAYOUTS)
     for cls in recipe:
         layouts &= set(CLASS_LAYOUTS[cls])
@@ -200,8 +210,15 @@ def _background(rng: np.random.Generator, cfg: SynthConfig, recipe: tuple[str, .
         surfaces = tuple(s for s in surfaces if s in FOOTSTEP_SURFACES)
     surface = str(rng.choice(surfaces))
     h = cfg.height
-    ground_y = h * {"horizon": rng.uniform(0.38, 0.6), "wall": rng.uniform(0.55, 0.72),
-                    "interior": rng.uniform(0.5, 0.68), "texture": rng.uniform(0.6, 0.75)}[layout]
+    ground_y = (
+        h
+        * {
+            "horizon": rng.uniform(0.38, 0.6),
+            "wall": rng.uniform(0.55, 0.72),
+            "interior": rng.uniform(0.5, 0.68),
+            "texture": rng.uniform(0.6, 0.75),
+        }[layout]
+    )
     floor_top = ground_y
     if "water" in recipe:
         # water fills the ground; a bank below it when something must stand or land
@@ -212,8 +229,9 @@ def _background(rng: np.random.Generator, cfg: SynthConfig, recipe: tuple[str, .
         if prev is None or abs(brightness - prev.brightness) >= 0.2:
             break
     hue = tuple(float(v) for v in rng.uniform(0.75, 1.25, 3))
-    return Background(layout, surface, float(ground_y), float(floor_top), brightness, hue,
-                      int(rng.integers(2**32)))
+    return Background(
+        layout, surface, float(ground_y), float(floor_top), brightness, hue, int(rng.integers(2**32))
+    )
 
 
 def _recipe(rng: np.random.Generator, cfg: SynthConfig) -> tuple[str, ...]:
@@ -244,7 +262,7 @@ def plan_film(rng: np.random.Generator, cfg: SynthConfig) -> FilmPlan:
         if t_in and t_in.kind != "hard":
             gain[: t_in.end - t_in.start] = transition_gains(t_in.kind, t_in.end - t_in.start)[1]
         if t_out and t_out.kind != "hard":
-            gain[t_out.start - span_start:] = transition_gains(t_out.kind, t_out.end - t_out.start)[0]
+            gain[t_out.start - span_start :] = transition_gains(t_out.kind, t_out.end - t_out.start)[0]
         recipe = _recipe(rng, cfg)
         bg = _background(rng, cfg, recipe, prev_bg)
         ctx = ShotContext(cfg.width, cfg.height, c, span_start, span_end, clean_start[k], clean_end[k], bg)
@@ -252,8 +270,21 @@ def plan_film(rng: np.random.Generator, cfg: SynthConfig) -> FilmPlan:
         for cls in recipe:
             sources.extend(PLANNERS[cls](rng, ctx))
         sources.sort(key=lambda s: s.layer)
-        shots.append(ShotPlan(k, int(starts[k]), int(starts[k + 1]), span_start, span_end,
-                              clean_start[k], clean_end[k], bg, tuple(sources), gain, recipe))
+        shots.append(
+            ShotPlan(
+                k,
+                int(starts[k]),
+                int(starts[k + 1]),
+                span_start,
+                span_end,
+                clean_start[k],
+                clean_end[k],
+                bg,
+                tuple(sources),
+                gain,
+                recipe,
+            )
+        )
         prev_bg = bg
     timing = Timing(fps=fps, content_fps=c, pictures=n_pictures)
     return FilmPlan(timing, cfg.width, cfg.height, tuple(shots), tuple(transitions))

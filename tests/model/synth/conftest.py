@@ -1,4 +1,5 @@
 """Small, fast foley-world films shared by the synth tests (2-3 short shots, 128x96)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,7 +19,9 @@ def small_config() -> SynthConfig:
 @pytest.fixture(scope="session")
 def clean_films():
     """Undamaged films over a spread of seeds."""
-    cfg = SynthConfig(min_shots=2, max_shots=3, shot_seconds=(1.0, 2.0), cadence_prob=0.5, fade_prob=0.5, damage=0.0)
+    cfg = SynthConfig(
+        min_shots=2, max_shots=3, shot_seconds=(1.0, 2.0), cadence_prob=0.5, fade_prob=0.5, damage=0.0
+    )
     return [make_film(s, cfg) for s in range(12)]
 
 
@@ -35,7 +38,10 @@ def onset_ratio(audio: np.ndarray, sample: int, window: int = 480) -> float:
         pre = np.pad(pre, (window - pre.size, 0))
         post = np.pad(post, (0, window - post.size))
     f = np.fft.rfftfreq(window, 1 / 48000)
-    e_pre, e_post = np.abs(np.fft.rfft(pre * np.hanning(window))) ** 2, np.abs(np.fft.rfft(post * np.hanning(window))) ** 2
+    e_pre, e_post = (
+        np.abs(np.fft.rfft(pre * np.hanning(window))) ** 2,
+        np.abs(np.fft.rfft(post * np.hanning(window))) ** 2,
+    )
     ratios = []
     for lo, hi in BANDS_HZ:
         m = (f >= lo) & (f < hi)

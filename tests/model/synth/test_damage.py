@@ -44,7 +44,9 @@ def test_bad_input_is_refused(clip):
 def test_monochrome_and_sepia(clip):
     grey, _ = apply_damage(clip, DamageParams(strength=1.0, monochrome=True), np.random.default_rng(0))
     assert np.array_equal(grey[..., 0], grey[..., 1]) and np.array_equal(grey[..., 1], grey[..., 2])
-    sepia, _ = apply_damage(clip, DamageParams(strength=1.0, monochrome=True, sepia=1.0), np.random.default_rng(0))
+    sepia, _ = apply_damage(
+        clip, DamageParams(strength=1.0, monochrome=True, sepia=1.0), np.random.default_rng(0)
+    )
     assert (sepia[..., 0].astype(int) >= sepia[..., 2]).all() and (sepia[..., 0] > sepia[..., 2]).mean() > 0.9
 
 

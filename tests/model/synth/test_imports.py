@@ -12,9 +12,11 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def test_synth_needs_neither_beam_nor_torch():
-    code = ("import sys, model.synth; "
-            "bad = [m for m in ('apache_beam', 'torch') if m in sys.modules]; "
-            "sys.exit(f'imported {bad}' if bad else 0)")
+    code = (
+        "import sys, model.synth; "
+        "bad = [m for m in ('apache_beam', 'torch') if m in sys.modules]; "
+        "sys.exit(f'imported {bad}' if bad else 0)"
+    )
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
 

@@ -1,4 +1,5 @@
 """The CLI writes a collection whose manifest follows DESIGN.md's manifest contract."""
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,19 @@ from model.synth.__main__ import main
 from model.synth.captions import is_clean
 
 REPO = Path(__file__).resolve().parents[3]
-ARGS = ["--films", "3", "--seed", "4", "--max-shots", "2", "--seconds-per-shot", "1", "1.5", "--damage", "random"]
+ARGS = [
+    "--films",
+    "3",
+    "--seed",
+    "4",
+    "--max-shots",
+    "2",
+    "--seconds-per-shot",
+    "1",
+    "1.5",
+    "--damage",
+    "random",
+]
 
 
 @pytest.fixture(scope="module")
@@ -35,30 +48,65 @@ def test_manifest_rows(collection):
         assert row["positive_prompt"] and is_clean(row["positive_prompt"])
         truth = json.loads((collection / f"{row['film_id']}.json").read_text())
         assert truth["name"] == row["film_id"] and truth["collection_seed"] == 4 and truth["index"] == i
-        assert row["scenes"] == [{"start_s": s["start_s"], "end_s": s["end_s"], "positive_prompt": s["caption"]}
-                                 for s in truth["shots"]]
+        assert row["scenes"] == [
+            {"start_s": s["start_s"], "end_s": s["end_s"], "positive_prompt": s["caption"]}
+            for s in truth["shots"]
+        ]
         assert row["scenes"][0]["start_s"] == 0.0 and row["scenes"][-1]["end_s"] == truth["duration_s"]
         assert (collection / f"{row['film_id']}.flac").is_file()
 
 
 def test_truth_schema(collection):
     truth = json.loads((collection / "foley_s4_0000.json").read_text())
-    for key in ("name", "seed", "fps", "frames", "width", "height", "duration_s", "cadence", "duplicated_frames",
-                "cuts_at_frames", "transitions", "shots", "events", "damage", "caption", "static_frames"):
+    for key in (
+        "name",
+        "seed",
+        "fps",
+        "frames",
+        "width",
+        "height",
+        "duration_s",
+        "cadence",
+        "duplicated_frames",
+        "cuts_at_frames",
+        "transitions",
+        "shots",
+        "events",
+        "damage",
+        "caption",
+        "static_frames",
+    ):
         assert key in truth, key
     assert truth["fps"] in (16, 18, 20, 24) and (truth["width"], truth["height"]) == (128, 96)
     assert truth["duration_s"] == round(truth["frames"] / truth["fps"], 6)
     for shot in truth["shots"]:
-        assert {"index", "start_frame", "end_frame", "start_s", "end_s", "classes", "sources", "caption"} <= set(shot)
+        assert {
+            "index",
+            "start_frame",
+            "end_frame",
+            "start_s",
+            "end_s",
+            "classes",
+            "sources",
+            "caption",
+        } <= set(shot)
     for e in truth["events"]:
         assert {"time_s", "frame", "shot", "class", "fine", "gain"} <= set(e)
-    assert {"strength", "grain", "flicker", "scratch_rate", "weave_px", "monochrome", "flash_frames"} <= set(truth["damage"])
+    assert {"strength", "grain", "flicker", "scratch_rate", "weave_px", "monochrome", "flash_frames"} <= set(
+        truth["damage"]
+    )
 
 
 def test_cli_in_a_subprocess_with_workers_matches(tmp_path, collection):
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    res = subprocess.run([sys.executable, "-m", "model.synth", "--out", str(tmp_path), "--workers", "2", *ARGS],
-                         cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-m", "model.synth", "--out", str(tmp_path), "--workers", "2", *ARGS],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr
     assert "films/min" in res.stdout
     for name in sorted(p.name for p in collection.iterdir()):

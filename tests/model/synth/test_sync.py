@@ -1,4 +1,5 @@
 """Every onset is on the frame that first shows its cause, and the audio rises right there."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,10 +10,26 @@ from model.synth.render import draw_source
 
 from .conftest import onset_ratio
 
-IMPACTS = SynthConfig(classes=("impact",), mixed_prob=0.0, damage=0.0, min_shots=2, max_shots=3,
-                      shot_seconds=(1.0, 2.5), cadence_prob=0.5, fade_prob=0.5)
-STEPS = SynthConfig(classes=("footsteps",), mixed_prob=0.0, damage=0.0, min_shots=2, max_shots=3,
-                    shot_seconds=(1.5, 2.5), cadence_prob=0.5, fade_prob=0.5)
+IMPACTS = SynthConfig(
+    classes=("impact",),
+    mixed_prob=0.0,
+    damage=0.0,
+    min_shots=2,
+    max_shots=3,
+    shot_seconds=(1.0, 2.5),
+    cadence_prob=0.5,
+    fade_prob=0.5,
+)
+STEPS = SynthConfig(
+    classes=("footsteps",),
+    mixed_prob=0.0,
+    damage=0.0,
+    min_shots=2,
+    max_shots=3,
+    shot_seconds=(1.5, 2.5),
+    cadence_prob=0.5,
+    fade_prob=0.5,
+)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +59,9 @@ def _check_event_times(film):
 def test_impact_truth_is_consistent(impact_films):
     for film in impact_films:
         _check_event_times(film)
-        assert all(e["class"] == "impact" and e["fine"] in ("wood", "metal", "glass") for e in film.truth["events"])
+        assert all(
+            e["class"] == "impact" and e["fine"] in ("wood", "metal", "glass") for e in film.truth["events"]
+        )
 
 
 def test_impact_object_first_touches_the_ground_on_the_event_frame(impact_films):
@@ -53,9 +72,11 @@ def test_impact_object_first_touches_the_ground_on_the_event_frame(impact_films)
         timing = film.plan.timing
         for shot in film.plan.shots:
             for src in shot.sources:
-                canvas = np.zeros((shot.span_end - shot.span_start, film.plan.height, film.plan.width, 3), np.float32)
+                canvas = np.zeros(
+                    (shot.span_end - shot.span_start, film.plan.height, film.plan.width, 3), np.float32
+                )
                 draw_source(canvas, src, timing.content_fps)
-                rows = (canvas.max(axis=(2, 3)) > 0.02)  # (pictures, H)
+                rows = canvas.max(axis=(2, 3)) > 0.02  # (pictures, H)
                 bottom = np.where(rows.any(axis=1), rows.shape[1] - 1 - np.argmax(rows[:, ::-1], axis=1), -1)
                 floor = bottom.max()
                 for hit in src.hits:
@@ -98,7 +119,11 @@ def test_footstep_lands_on_the_event_frame(step_films):
                     i = hit.picture - shot.span_start
                     heights = [src.state["foot0_h"], src.state["foot1_h"]]
                     xs = [src.state["foot0_x"], src.state["foot1_x"]]
-                    landed = [f for f in (0, 1) if heights[f][i] == 0.0 and heights[f][i - 1] > 0.0 and xs[f][i] == pytest.approx(hit.x)]
+                    landed = [
+                        f
+                        for f in (0, 1)
+                        if heights[f][i] == 0.0 and heights[f][i - 1] > 0.0 and xs[f][i] == pytest.approx(hit.x)
+                    ]
                     assert len(landed) == 1, "exactly one foot comes down on the step picture"
                     assert 0 <= hit.x < film.plan.width, "the landing foot is in view"
                     frame = int(timing.frame_of_picture(hit.picture))

@@ -6,7 +6,10 @@ import pytest
 from model.synth.timing import Timing
 
 
-@pytest.mark.parametrize("fps,content,period,repeats", [(20, 16, 5, 1), (24, 18, 4, 1), (24, 20, 6, 1), (18, 12, 3, 1), (24, 16, 3, 1)])
+@pytest.mark.parametrize(
+    "fps,content,period,repeats",
+    [(20, 16, 5, 1), (24, 18, 4, 1), (24, 20, 6, 1), (18, 12, 3, 1), (24, 16, 3, 1)],
+)
 def test_cadence_repeats_the_last_frame_of_each_group(fps, content, period, repeats):
     t = Timing(fps, content, pictures=content * 3)
     dups = t.duplicated_frames()

@@ -1,4 +1,5 @@
 """The written files decode to exactly what the truth says."""
+
 from __future__ import annotations
 
 import json
@@ -11,14 +12,24 @@ import soundfile as sf
 from model.synth import SynthConfig, make_film, write_film
 
 
-@pytest.fixture(scope="module", params=[(20, 16), (18, 18), (24, 18), (16, 12)], ids=lambda p: f"{p[0]}fps_{p[1]}pictures")
+@pytest.fixture(
+    scope="module", params=[(20, 16), (18, 18), (24, 18), (16, 12)], ids=lambda p: f"{p[0]}fps_{p[1]}pictures"
+)
 def written(request, tmp_path_factory):
     fps, content = request.param
-    cfg = SynthConfig(min_shots=2, max_shots=2, shot_seconds=(1.0, 1.6), fps_choices=(fps,),
-                      cadence_prob=1.0 if content != fps else 0.0, damage=0.5)
+    cfg = SynthConfig(
+        min_shots=2,
+        max_shots=2,
+        shot_seconds=(1.0, 1.6),
+        fps_choices=(fps,),
+        cadence_prob=1.0 if content != fps else 0.0,
+        damage=0.5,
+    )
     seed = 0
     film = make_film(seed, cfg)
-    while film.truth["cadence"]["content_fps"] != content:  # the cadence rate is drawn; find a seed with this one
+    while (
+        film.truth["cadence"]["content_fps"] != content
+    ):  # the cadence rate is drawn; find a seed with this one
         seed += 1
         film = make_film(seed, cfg)
     paths = write_film(film, tmp_path_factory.mktemp("films"))
@@ -83,7 +94,9 @@ def test_repeated_frames_are_identical(written):
     assert len(dups) == t["frames"] - t["pictures"] and len(dups) >= (fps - c)
     for i in dups:
         assert np.array_equal(film.clean_frames[i], film.clean_frames[i - 1])
-        assert np.array_equal(film.frames[i], film.frames[i - 1]), "damage is on the print, so repeats stay repeats"
+        assert np.array_equal(
+            film.frames[i], film.frames[i - 1]
+        ), "damage is on the print, so repeats stay repeats"
     others = [i for i in range(1, t["frames"]) if i not in set(dups)]
     unchanged = [i for i in others if np.array_equal(film.clean_frames[i], film.clean_frames[i - 1])]
     assert unchanged == t["static_frames"], "every other repeat is a still scene, and the truth says so"
