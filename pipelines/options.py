@@ -6,8 +6,6 @@ may be declared by one class only: the jobs share these classes rather than each
 """
 from __future__ import annotations
 
-import math
-
 from apache_beam.options.pipeline_options import PipelineOptions
 
 
@@ -42,14 +40,12 @@ class ShardOptions(PipelineOptions):
         )
 
 
+class UsageError(ValueError):
+    """A job flag is missing or not accepted; the message names it and what it accepts."""
+
+
 def require(value: str | None, flag: str, accepted: str) -> str:
-    """``value``, or a ValueError naming the missing flag and what it accepts."""
+    """``value``, or a UsageError naming the missing flag and what it accepts."""
     if not value:
-        raise ValueError(f"{flag} is required: {accepted}")
-    return value
-
-
-def positive_seconds(value: float, flag: str) -> float:
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{flag} {value!r} must be a positive number of seconds")
+        raise UsageError(f"{flag} is required: {accepted}")
     return value

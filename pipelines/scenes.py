@@ -22,13 +22,13 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineState
 
 from media import storage
-from pipelines.options import ShardOptions, TalkieIOOptions, positive_seconds, require
+from pipelines.options import ShardOptions, TalkieIOOptions, UsageError, require
 from pipelines.provenance import code_version, options_json
 from transforms.dedupe import DeduplicateFilms
 from transforms.files import absolute_uri, match_files
 from transforms.manifest import ACCEPTED_INPUTS, ReadManifest
 from transforms.rows import failure_row, scene_rows
-from transforms.shard import ProbeAndShard
+from transforms.shard import ProbeAndShard, validate_min_scene_s
 from transforms.shotlist import WriteShotLists
 from transforms.tables import (
     WriteTable,
@@ -68,18 +68,47 @@ class RunSummary:
             f"{self.failures} failures" + (f" ({stages})" if stages else ""),
             f"  scenes table:   {table_folder(self.output, 'scenes')}/{self.run_id}-*.parquet",
             f"  failures table: {table_folder(self.output, 'failures')}/{self.run_id}-*.parquet",
-            f"  shot lists:     {self.output}/shotlists/<film_id>.csv, .edl",
+            f"  shot lists:     {storage.join(self.output, 'shotlists')}/<film_id>.csv, .edl",
             f"  runs row:       {self.runs_uri}",
         ])
 
 
-def build(pipeline: beam.Pipeline, *, input: str, output: str, run_id: str, min_scene_s: float) -> None:
+@dataclasses.dataclass(frozen=True)
+class ScenesSettings:
+    """The job's own flags, checked."""
+
+    input_spec: str  # manifest or glob, as given
+    output: str  # absolute path or URI
+    run_id: str
+    min_scene_s: float
+
+
+def settings_from(options: PipelineOptions) -> ScenesSettings:
+    """The job's flags from ``options``; raises UsageError naming a bad one. Reads no film."""
+    io_options = options.view_as(TalkieIOOptions)
+    input_spec = require(io_options.input, "--input", f"it accepts {ACCEPTED_INPUTS}")
+    output = absolute_uri(require(io_options.output, "--output", "a local folder or a URI such as gs://bucket/out"))
+    try:
+        min_scene_s = validate_min_scene_s(options.view_as(ShardOptions).min_scene_s)
+        run_id = validate_run_id(io_options.run_id) if io_options.run_id else new_run_id()
+    except ValueError as exc:  # both validators' messages begin with the flag's name
+        raise UsageError(f"--{exc}") from exc
+    if io_options.run_id:
+        used = match_files(storage.join(output, "meta", "*", f"{run_id}-*.parquet"))
+        if used:
+            raise UsageError(f"--run_id {run_id} was already used in {output} ({used[0]}); a run never "
+                             "rewrites another run's files")
+    return ScenesSettings(input_spec=input_spec, output=output, run_id=run_id, min_scene_s=min_scene_s)
+
+
+def build(pipeline: beam.Pipeline, settings: ScenesSettings) -> None:
     """Adds the shot-list job's steps to ``pipeline``."""
-    manifest = pipeline | "ReadManifest" >> ReadManifest(input)
+    output, run_id = settings.output, settings.run_id
+    manifest = pipeline | "ReadManifest" >> ReadManifest(settings.input_spec)
     sharded = (
         manifest.jobs
         | "SpreadFilms" >> beam.Reshuffle()  # rows come from one reader: spread them before probing
-        | "ProbeAndShard" >> ProbeAndShard(min_scene_s)
+        | "ProbeAndShard" >> ProbeAndShard(settings.min_scene_s)
     )
     films = sharded.films | "DeduplicateFilms" >> DeduplicateFilms()
     _ = (
@@ -97,22 +126,18 @@ def build(pipeline: beam.Pipeline, *, input: str, output: str, run_id: str, min_
 
 
 def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = None) -> RunSummary:
-    """Runs the job to completion with ``argv`` (job flags and Beam options); returns its summary."""
+    """Runs the job to completion with ``argv`` (job flags and Beam options); returns its summary.
+
+    Raises UsageError, before anything runs, when a job flag is missing or not accepted.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     options = PipelineOptions(argv)
-    io_options = options.view_as(TalkieIOOptions)
-    input_spec = require(io_options.input, "--input", f"it accepts {ACCEPTED_INPUTS}")
-    output = absolute_uri(require(io_options.output, "--output", "a local folder or a URI such as gs://bucket/out"))
-    min_scene_s = positive_seconds(options.view_as(ShardOptions).min_scene_s, "--min_scene_s")
-    if io_options.run_id:
-        run_id = validate_run_id(io_options.run_id)
-        _refuse_used_run_id(output, run_id)
-    else:
-        run_id = new_run_id()
+    settings = settings_from(options)
+    output, run_id = settings.output, settings.run_id
 
     started_at = dt.datetime.now(dt.timezone.utc)
     pipeline = test_pipeline or beam.Pipeline(options=options)
-    build(pipeline, input=input_spec, output=output, run_id=run_id, min_scene_s=min_scene_s)
+    build(pipeline, settings)
     result = pipeline.run()
     state = result.wait_until_finish()
     if state != PipelineState.DONE:
@@ -150,12 +175,6 @@ def summarize(output: str, run_id: str) -> RunSummary:
     )
 
 
-def _refuse_used_run_id(output: str, run_id: str) -> None:
-    used = match_files(storage.join(output, "meta", "*", f"{run_id}-*.parquet"))
-    if used:
-        raise ValueError(f"--run_id {run_id} was already used in {output} ({used[0]}); a run never rewrites another run's files")
-
-
 def main(argv: list[str] | None = None, prog: str = "python -m pipelines.scenes") -> int:
     """Command-line entry: ``--help``, or run the job. Returns the process exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -165,7 +184,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m pipelines.scenes"
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         run(argv)
-    except ValueError as exc:  # a bad flag: say which and what it accepts
+    except UsageError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -33,6 +33,13 @@ class ShardOutputs(NamedTuple):
     failures: beam.PCollection  # Failure
 
 
+def validate_min_scene_s(value: float) -> float:
+    """``value`` as float seconds when it is a usable minimum scene length; ValueError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+        raise ValueError(f"min_scene_s {value!r} must be a positive number of seconds")
+    return float(value)
+
+
 class SceneTilingError(ValueError):
     """Scenes that do not tile their film exactly, against media.shard's contract."""
 
@@ -115,9 +122,7 @@ class ProbeAndShard(beam.PTransform):
 
     def __init__(self, min_scene_s: float = 0.5, shard_fn: ShardFn | None = None) -> None:
         super().__init__()
-        if not (isinstance(min_scene_s, (int, float)) and 0 < min_scene_s < float("inf")):
-            raise ValueError(f"min_scene_s {min_scene_s!r} must be a positive number of seconds")
-        self._min_scene_s = float(min_scene_s)
+        self._min_scene_s = validate_min_scene_s(min_scene_s)
         self._shard_fn = shard_fn
 
     def expand(self, jobs: beam.PCollection) -> ShardOutputs:

@@ -60,6 +60,9 @@ def test_talkie_scenes_help_and_bad_flags(capsys, tmp_path):
     assert out.startswith("usage: talkie scenes") and "--min_scene_s" in out and "--run_id" in out
     assert talkie(["scenes", "--output", str(tmp_path)]) == 2
     assert "talkie scenes: --input is required" in capsys.readouterr().err
+    assert talkie(["scenes", "--input", "x.mp4", "--output", str(tmp_path), "--min_scene_s", "-1"]) == 2
+    assert "talkie scenes: --min_scene_s -1.0 must be a positive number of seconds" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("extra", [[], ["--min_scene_s", "0.25"]])
