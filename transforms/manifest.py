@@ -452,12 +452,15 @@ class _ParseRowFn(beam.DoFn):
     def process(self, row: ManifestRow):
         self._rows.inc()
         try:
-            yield parse_row(row)
+            job = parse_row(row)
         except ManifestError as exc:
             self._failed.inc()
             yield beam.pvalue.TaggedOutput(
                 FAILURES, failure_from(exc, uri=row_uri(row), film_id=None, stage=STAGE_READ_MANIFEST)
             )
+            return
+        # Yielded outside the try: a fused downstream step's error is not this row's failure.
+        yield job
 
 
 class ReadManifest(beam.PTransform):
