@@ -95,7 +95,28 @@ def _plural(noun: str) -> str:
     return noun + ("es" if noun.endswith(("s", "x", "ch", "sh")) else "s")
 
 
+def _door(rng: np.random.Generator, src: Source) -> str:
+    if src.fine == "metal":
+        return _pick(
+            rng, ("a metal door clangs shut", "an iron door slams with a clang", "a steel door bangs closed")
+        )
+    return _pick(
+        rng,
+        (
+            "a wooden door slams shut",
+            "a door bangs closed",
+            "someone slams a wooden door",
+            "a door swings shut with a thud",
+        ),
+    )
+
+
 def _impacts(rng: np.random.Generator, srcs: list[Source], surface: str) -> str:
+    doors = [s for s in srcs if s.visual == "door"]
+    srcs = [s for s in srcs if s.visual != "door"]
+    if doors:
+        said = _door(rng, doors[0])
+        return said if not srcs else said + " and " + _impacts(rng, srcs, surface)
     floor = _pick(rng, SURFACE_WORDS[surface])
     words: dict[tuple[str, str], tuple[str, str]] = {}  # one wording per (material, object) in a shot
     counts: dict[tuple[str, str], int] = {}

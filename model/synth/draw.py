@@ -76,6 +76,25 @@ def rects(img: np.ndarray, t, x0, y0, x1, y1, colour, alpha=1.0) -> None:
     blend(img, tt, ys, xs, cov_x * cov_y * alpha[:, None, None], colour)
 
 
+def trapezoids(img: np.ndarray, t, x0, x1, top0, top1, bot0, bot1, colour, alpha=1.0) -> None:
+    """Quadrilaterals with vertical sides at x0 < x1 whose top and bottom edges run linearly
+    from (top0, bot0) at x0 to (top1, bot1) at x1: a door or panel seen in perspective."""
+    t, x0, x1, top0, top1, bot0, bot1, alpha = _arrays(t, x0, x1, top0, top1, bot0, bot1, alpha)
+    if t.size == 0:
+        return
+    ymin, ymax = np.minimum(top0, top1), np.maximum(bot0, bot1)
+    ix0, iy0 = np.floor(x0).astype(np.int64), np.floor(ymin).astype(np.int64)
+    w = int(np.ceil((x1 - ix0).max())) + 1
+    h = int(np.ceil((ymax - iy0).max())) + 1
+    tt, ys, xs = _grid(ix0, iy0, h, w, t.astype(np.int64))
+    c = lambda v: v[:, None, None]  # noqa: E731  (K,) -> (K, 1, 1)
+    u = np.clip((xs + 0.5 - c(x0)) / np.maximum(c(x1 - x0), 1e-9), 0, 1)
+    top, bot = c(top0) + u * c(top1 - top0), c(bot0) + u * c(bot1 - bot0)
+    cov_x = np.clip(np.minimum(xs + 1, c(x1)) - np.maximum(xs, c(x0)), 0, 1)
+    cov_y = np.clip(np.minimum(ys + 1, bot) - np.maximum(ys, top), 0, 1)
+    blend(img, tt, ys, xs, cov_x * cov_y * c(alpha), colour)
+
+
 def segments(img: np.ndarray, t, xa, ya, xb, yb, width, colour, alpha=1.0) -> None:
     """Thick line segments from (xa, ya) to (xb, yb) with round caps."""
     t, xa, ya, xb, yb, width, alpha = _arrays(t, xa, ya, xb, yb, width, alpha)

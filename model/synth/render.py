@@ -145,6 +145,31 @@ def _impact(img: np.ndarray, src: Source) -> None:
             draw.rects(img, t, x - w / 2 - 1, y - h, x + w / 2 + 1, y - h + max(1.0, h * 0.15), dark)
 
 
+def _door(img: np.ndarray, src: Source) -> None:
+    """The doorway, then the leaf in perspective: its free edge swings towards the camera, so
+    it moves in from the frame and grows taller as the door opens."""
+    p = src.params
+    n = img.shape[0]
+    t = np.arange(n)
+    x0, wd, hd, yb = p["x0"], p["w"], p["h"], p["y_floor"]
+    draw.rects(img, t, x0 - 1, yb - hd - 1, x0 + wd + 1, yb, (0.3, 0.25, 0.2))  # frame
+    draw.rects(img, t, x0, yb - hd, x0 + wd, yb, (0.04, 0.04, 0.05))  # dark room behind
+    ang = src.state["angle"]
+    span = wd * np.cos(ang)
+    grow = hd * 0.45 * np.sin(ang)  # the near edge looks taller
+    hinge = x0 if p["hinge"] == "left" else x0 + wd
+    sgn = 1.0 if p["hinge"] == "left" else -1.0
+    free = hinge + sgn * span
+    shade = np.asarray(p["colour"])[None, :] * (0.75 + 0.25 * np.cos(ang))[:, None]
+    near_top, near_bot = yb - hd - grow / 2, yb + grow / 2
+    if sgn > 0:
+        draw.trapezoids(img, t, hinge, free, yb - hd, near_top, yb, near_bot, shade)
+    else:
+        draw.trapezoids(img, t, free, hinge, near_top, yb - hd, near_bot, yb, shade)
+    knob_x = hinge + sgn * 0.85 * span
+    draw.ellipses(img, t, knob_x, yb - 0.47 * hd, 0.9, 0.9, (0.15, 0.12, 0.08))
+
+
 def _walker(img: np.ndarray, src: Source) -> None:
     p, s = src.params, src.state
     n = img.shape[0]
@@ -380,7 +405,9 @@ def _crowd(img: np.ndarray, src: Source) -> None:
 def draw_source(img: np.ndarray, src: Source, content_fps: int) -> None:
     """Draw one source's visible cause over a shot's span canvas (n, H, W, 3)."""
     v = src.visual
-    if src.cls == "impact":
+    if v == "door":
+        _door(img, src)
+    elif src.cls == "impact":
         _impact(img, src)
     elif v == "walker":
         _walker(img, src)

@@ -179,7 +179,13 @@ def _impact(src: Source, clock: SpanClock, rng: np.random.Generator, span_start:
     for _ in range(2):  # two contact points; each hit blends them so bounces differ slightly
         amps = rng.uniform(0.4, 1.0, rat.size) / rat**0.6
         ir = modal(rng, clock.sr, f1 * rat, tau, amps, min(1.5, 5 * tau.max()), 0.9, clo, chi)
-        if src.fine == "wood" and src.visual in ("crate", "box", "block"):  # the body's low thump
+        if src.visual == "door":  # the latch clicks a moment after the slam
+            at = int(rng.uniform(0.015, 0.035) * clock.sr)
+            m = int(0.004 * clock.sr)
+            click = _fir_band(rng.standard_normal(m), clock.sr, 2000, 12000) * np.exp(-np.arange(m) / (m / 5))
+            if len(ir) > at + m:
+                ir[at : at + m] += 0.5 * click / (np.abs(click).max() + 1e-9)
+        if src.fine == "wood" and src.visual in ("crate", "box", "block", "door"):  # the body's low thump
             thump = modal(rng, clock.sr, [rng.uniform(70, 130)], [0.025], [1.0], 0.15, 0.0, 50, 200)
             m = min(len(ir), len(thump))
             ir[:m] += 0.5 * thump[:m]

@@ -74,8 +74,54 @@ def _depth_y(ctx: ShotContext, depth: float) -> float:
     return top + depth * (ctx.height - 2 - top)
 
 
+def _pick_contact(rng: np.random.Generator, ctx: ShotContext, used: list[int]) -> int | None:
+    """A contact picture inside the clean region, at least 3 pictures from the others."""
+    lo_q, hi_q = ctx.clean_start + 1, ctx.clean_end - 1
+    if lo_q > hi_q:
+        return None
+    for _try in range(8):
+        q1 = int(rng.integers(lo_q, hi_q + 1))
+        if all(abs(q1 - u) >= 3 for u in used):
+            used.append(q1)
+            return q1
+    return None
+
+
+def _door(rng: np.random.Generator, ctx: ShotContext, used: list[int]) -> Source | None:
+    """A door in the back wall swings shut; the onset is the first picture on which it is closed.
+
+    The opening angle falls as (time left)^0.4, so the door is fast (and visibly open) just
+    before it shuts, as a slammed door is.
+    """
+    H, W, c = ctx.height, ctx.width, ctx.content_fps
+    bottom = ctx.background.ground_y
+    hd = min(H * rng.uniform(0.42, 0.58), bottom - 3)
+    wd = hd * rng.uniform(0.42, 0.5)
+    x0 = rng.uniform(0.08 * W, 0.92 * W - wd)
+    q1 = _pick_contact(rng, ctx, used)
+    if q1 is None or hd < 12:
+        return None
+    F = rng.uniform(0.35, 0.7) * c  # pictures of swing
+    theta0 = rng.uniform(0.9, 1.3)  # rad
+    q = ctx.pictures().astype(np.float64)
+    angle = theta0 * np.clip((q1 - q) / F, 0, 1) ** 0.4
+    material = "wood" if rng.random() < 0.75 else "metal"
+    params = {
+        "material": material,
+        "kind": "door",
+        "x0": x0,
+        "w": wd,
+        "h": hd,
+        "y_floor": bottom,
+        "hinge": str(rng.choice(["left", "right"])),
+        "colour": MATERIAL_COLOURS[material],
+    }
+    hit = Hit(q1, float(rng.uniform(0.75, 1.0)), float(x0 + wd / 2), float(bottom))
+    return Source("impact", material, "door", _db(rng, -5, 0), 2, _seed(rng), params, {"angle": angle}, (hit,))
+
+
 def plan_impacts(rng: np.random.Generator, ctx: ShotContext) -> list[Source]:
-    """1-3 objects fall into frame and bounce; an onset on every picture of ground contact."""
+    """1-3 objects fall into frame and bounce (or a door slams); an onset on every contact picture."""
     H, W, c = ctx.height, ctx.width, ctx.content_fps
     g = 10.0 * H  # px/s^2: falling the frame height takes about 0.45 s
     v_ref = np.sqrt(2 * g * H)
@@ -84,6 +130,11 @@ def plan_impacts(rng: np.random.Generator, ctx: ShotContext) -> list[Source]:
     n_obj = int(min(rng.integers(1, 4), max(1, clean_len // max(1, c // 2))))
     used: list[int] = []
     out: list[Source] = []
+    if ctx.background.layout in ("wall", "interior") and rng.random() < 0.35:
+        door = _door(rng, ctx, used)
+        if door is not None:
+            out.append(door)
+            n_obj = int(rng.integers(0, n_obj))
     for _ in range(n_obj):
         material = str(rng.choice(list(MATERIAL_OBJECTS)))
         kind = str(rng.choice(MATERIAL_OBJECTS[material]))
@@ -93,16 +144,9 @@ def plan_impacts(rng: np.random.Generator, ctx: ShotContext) -> list[Source]:
         w, h = size * SHAPES[kind][0], size * SHAPES[kind][1]
         h0 = y_f + 2.0  # released with its bottom just above the top edge
         T = np.sqrt(2 * h0 / g)
-        lo_q, hi_q = ctx.clean_start + 1, ctx.clean_end - 1
-        if lo_q > hi_q:
+        q1 = _pick_contact(rng, ctx, used)
+        if q1 is None:
             break
-        for _try in range(8):
-            q1 = int(rng.integers(lo_q, hi_q + 1))
-            if all(abs(q1 - u) >= 3 for u in used):
-                break
-        else:
-            break
-        used.append(q1)
         # loudness grows slower than contact speed, so late small bounces stay audible
         contacts, strengths, arcs = [q1], [float(np.clip((g * T / v_ref) ** 0.6, 0.1, 1.0))], []
         e_lo, e_hi = RESTITUTION[kind]
@@ -113,7 +157,8 @@ def plan_impacts(rng: np.random.Generator, ctx: ShotContext) -> list[Source]:
             if d < 2:
                 break
             peak = g * (d / c) ** 2 / 8
-            if peak * 4 * (d - 1) / d**2 < 1.0 or contacts[-1] + d > ctx.clean_end - 1:
+            # the pictures next to a contact must show the object clearly (2 px) off the floor
+            if peak * 4 * (d - 1) / d**2 < 2.0 or contacts[-1] + d > ctx.clean_end - 1:
                 break
             arcs.append((contacts[-1], contacts[-1] + d, peak))
             contacts.append(contacts[-1] + d)
