@@ -1,9 +1,9 @@
 """Anti-aliased drawing primitives, vectorised over many shapes and pictures at once.
 
 Canvas: float32 (n, H, W, C) in [0, 1], C = 3 (colour) or 1 (grey). Coordinates are continuous
-pixels: pixel (y, x) covers [x, x + 1) x [y, y + 1) and its centre is (x + 0.5, y + 0.5). Every primitive takes 1-d arrays of
-equal length K (one entry per shape; scalars broadcast), builds a small patch per shape and
-alpha-blends it into the canvas with one fancy-indexed write. Overlapping shapes in one call do
+pixels: pixel (y, x) covers [x, x + 1) x [y, y + 1) and its centre is (x + 0.5, y + 0.5). Every
+primitive takes 1-d arrays of equal length K (one entry per shape; scalars broadcast), builds a
+small patch per shape and alpha-blends it into the canvas with one fancy-indexed write. Overlapping shapes in one call do
 not composite with each other (the last written wins), so draw overlapping parts in separate calls.
 """
 
