@@ -62,12 +62,12 @@ class Timing:
     def frame_of_picture(self, q) -> np.ndarray:
         return frame_of_picture(q, self.fps, self.content_fps)
 
-    def sample_of_frame(self, i):
+    def sample_of_frame(self, i) -> np.ndarray:
         """round(i / fps * sample_rate), exactly (no half-way cases arise for the allowed rates)."""
         i = np.asarray(i, dtype=np.int64)
         return (2 * i * self.sample_rate + self.fps) // (2 * self.fps)
 
-    def picture_time(self, q):
+    def picture_time(self, q) -> np.ndarray:
         """Seconds (from frame 0) at which picture ``q`` first appears."""
         return self.frame_of_picture(q) / self.fps
 
