@@ -24,7 +24,8 @@ import av
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from media.cuts import LUMA_SIZE, TRANSNET_SIZE  # noqa: E402
+from media.cut_features import LUMA_SIZE  # noqa: E402
+from media.transnet import INPUT_SIZE as TRANSNET_SIZE  # noqa: E402
 from media.decode import iter_analysis_frames, open_video  # noqa: E402
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "testdata" / "real"

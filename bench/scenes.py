@@ -80,11 +80,14 @@ def main() -> None:
     parser.add_argument("--damage", default="1.0")
     parser.add_argument("--keep", help="render the foley films into this folder and keep them")
     parser.add_argument("--verbose", action="store_true", help="print each clip's misses")
+    parser.add_argument("--only", nargs="+", help="detectors to run (default: all)")
     args = parser.parse_args()
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="talkie-scenes-"))
     clips = collection(args, workdir)
     detectors = {"talkie": talkie, "ContentDetector": pyscenedetect("ContentDetector"),
                  "AdaptiveDetector": pyscenedetect("AdaptiveDetector")}
+    if args.only:
+        detectors = {k: v for k, v in detectors.items() if k in args.only}
     talkie(clips[0]["path"])  # load TransNetV2 once before timing
     print(f"{len(clips)} clips: " + ", ".join(f"{s} {sum(c['set'] == s for c in clips)}" for s in ("real", "foley")))
     print(f"{'detector':<18} {'set':<6} {'cuts':>5} {'found':>6} {'hits':>5} {'P':>6} {'R':>6} {'F1 ±1':>6} {'fps':>7}")

@@ -12,16 +12,10 @@ import numpy as np
 
 from media import storage
 from media.cadence import describe_cadence, duplicate_mask
-from media.cuts import (
-    LUMA_SIZE,
-    TRANSNET_SIZE,
-    Cut,
-    FrameScores,
-    LumaScorer,
-    TransNetScorer,
-    candidate_cuts,
-    enforce_min_length,
-)
+from media.cut_features import LUMA_SIZE, LumaChangeScorer
+from media.cuts import Cut, FrameScores, candidate_cuts, enforce_min_length
+from media.transnet import INPUT_SIZE as TRANSNET_SIZE
+from media.transnet import TransNetScorer
 from media.decode import iter_analysis_frames, open_video
 from media.errors import UnreadableMedia
 from media.records import FilmProbe, Scene
@@ -51,7 +45,7 @@ def shard_film(
     sha, size = content_sha256(uri)
     if size == 0:
         raise UnreadableMedia(f"{uri}: the file is empty (0 bytes)")
-    luma = LumaScorer()
+    luma = LumaChangeScorer()
     transnet = TransNetScorer(device=device) if use_transnet else None
     pts: list[int] = []
     with open_video(uri) as (container, stream):
@@ -75,12 +69,14 @@ def shard_film(
             height=stream.codec_context.height,
             has_audio=bool(container.streams.audio),
         )
+    luma.finish()
     duplicate = duplicate_mask(np.asarray(luma.raw_diff))
     scores = FrameScores(
-        step=np.asarray(luma.step),
-        skip=np.asarray(luma.skip),
-        span=np.asarray(luma.span),
+        boundary=np.asarray(luma.boundary),
+        transition=np.asarray(luma.transition),
         duplicate=duplicate,
+        brightness=np.asarray(luma.brightness),
+        contrast=np.asarray(luma.contrast),
         transnet=transnet.finish() if transnet is not None else None,
     )
     cuts = candidate_cuts(scores)
