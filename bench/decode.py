@@ -1,7 +1,8 @@
 """Decode rate at analysis size: Talkie's streaming decode against the ffmpeg CLI.
 
-Both use the same libavcodec and swscale, decode with the same thread count, and scale every
-frame to the two analysis sizes (48x27 RGB for TransNetV2, 64x48 gray for the luma detector)
+Both decode with libavcodec and scale with swscale (PyAV's wheel bundles its own FFmpeg build,
+the CLI is the system's: the script prints both versions), decode with the same thread count, and
+scale every frame to the two analysis sizes (48x27 RGB for TransNetV2, 64x48 gray for the luma detector)
 with area interpolation. The ratio Talkie/ffmpeg should be >= 0.9: Talkie adds no overhead.
 
     python bench/decode.py [FILE ...] [--threads N] [--repeats R]
@@ -92,6 +93,8 @@ def main() -> None:
         synthetic = os.path.join(tmp, "noise_720p.mp4")
         render_test_film(synthetic)
         files.append(synthetic)
+    cli = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True).stdout.split("\n")[0]
+    print(f"PyAV {av.__version__} with FFmpeg {av.ffmpeg_version_info}; CLI: {cli}")
     print(f"threads={args.threads}, best of {args.repeats}")
     print(f"{'file':<34} {'frames':>6} {'talkie fps':>10} {'ffmpeg fps':>10} {'ratio':>6}")
     for path in files:
