@@ -15,7 +15,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from media import storage
-from media.errors import NoDecodableFrames, NoVideoStream, UnreadableMedia
+from media.errors import NoDecodableFrames, NoVideoStream, StillImage, UnreadableMedia
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,8 @@ class AnalysisFrame:
 def open_video(uri: str, *, threads: int = 0):
     """Open a film's container; yields (container, video_stream).
 
-    Raises UnreadableMedia for a missing, empty or undecodable file and NoVideoStream for a
-    container without video. ``threads=0`` lets FFmpeg pick (frame and slice threads).
+    Raises UnreadableMedia for an empty or undecodable file, StillImage for a picture,
+    NoVideoStream for a container without video, and FileNotFoundError for a missing path. ``threads=0`` lets FFmpeg pick (frame and slice threads).
     """
     handle = None
     try:
@@ -51,6 +51,11 @@ def open_video(uri: str, *, threads: int = 0):
             if not container.streams.video:
                 kinds = sorted({s.type for s in container.streams}) or ["no streams"]
                 raise NoVideoStream(f"{uri}: container has no video stream (found: {', '.join(kinds)})")
+            # FFmpeg's image demuxers (png_pipe, jpeg_pipe, image2, ...) open a picture as a
+            # one-frame video; a picture is not a film.
+            demuxer = container.format.name
+            if demuxer == "image2" or demuxer.endswith("_pipe"):
+                raise StillImage(f"{uri}: a still image ({demuxer}), not a film")
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             stream.codec_context.thread_count = threads

@@ -15,3 +15,7 @@ class NoVideoStream(MediaError):
 
 class NoDecodableFrames(MediaError):
     """The video stream yielded no frame (truncated before the first keyframe, say)."""
+
+
+class StillImage(MediaError):
+    """The file is a still picture (PNG, JPEG, ...) that FFmpeg would show as a one-frame video."""

@@ -67,8 +67,8 @@ def _audio_only(path: Path) -> Path:
 def odd_films(tmp_path_factory) -> dict[str, str]:
     """Inputs a collection really contains, by kind: unusable files, a missing path, a one-frame film.
 
-    Every kind but ``one_frame`` and ``png_named_mp4`` must fail; a PNG opens in FFmpeg as a
-    one-frame still, which media/ may accept as a film.
+    Every kind but ``one_frame`` must fail (a PNG opens in FFmpeg as a one-frame still, and a
+    still is not a film).
     """
     folder = tmp_path_factory.mktemp("odd")
     rng = np.random.default_rng(7)

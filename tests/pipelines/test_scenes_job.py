@@ -31,7 +31,7 @@ from tests.media.conftest import encode, textured_shots
 from transforms.manifest import validate_film_id
 from transforms.tables import read_table
 
-UNUSABLE = ["zero_bytes", "random_bytes", "truncated", "audio_only", "missing"]
+UNUSABLE = ["zero_bytes", "random_bytes", "truncated", "png_named_mp4", "audio_only", "missing"]
 MEDIA_ERRORS = {cls.__name__ for cls in (errors.MediaError, *errors.MediaError.__subclasses__())}
 TWO_WORKERS = ["--runner=DirectRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2"]
 
@@ -58,7 +58,6 @@ def collection(tmp_path_factory, odd_films) -> Collection:
     rows = [
         {"video_input": "Three Shots.mp4", "positive_prompt": "a door\x00 slams", "archive": "test"},
         {"video_input": odd_films["one_frame"], "film_id": "one-frame"},
-        {"video_input": odd_films["png_named_mp4"]},
         *({"video_input": odd_films[kind]} for kind in UNUSABLE),
         {"video_input": "Three Shots.mp4", "film_id": "../../escape"},
     ]
@@ -173,10 +172,6 @@ def test_unusable_files_become_failures_with_their_stage(collection, finished):
         assert failure["error_type"] in MEDIA_ERRORS | {"FileNotFoundError"}, failure
         assert failure["error"], failure
         assert path not in scenes
-    # FFmpeg opens a PNG as a one-frame still: media/ may accept it as a film or refuse it.
-    png = collection.odd["png_named_mp4"]
-    png_failed = [f for f in failures if f["uri"] == png]
-    assert (len(png_failed), len(scenes.get(png, []))) in {(1, 0), (0, 1)}
 
 
 def test_an_unsafe_film_id_fails_its_row_and_writes_nothing_outside_output(collection, finished):
@@ -190,10 +185,8 @@ def test_an_unsafe_film_id_fails_its_row_and_writes_nothing_outside_output(colle
 
 def test_failure_count_is_exact(collection, finished):
     summary = finished.summary
-    png_is_a_film = collection.odd["png_named_mp4"] in scenes_by_uri(finished.output, summary.run_id)
-    assert summary.failures_by_stage == {"probe_and_shard": len(UNUSABLE) + (0 if png_is_a_film else 1),
-                                         "read_manifest": 1}
-    assert summary.films == 2 + len(collection.real) + png_is_a_film
+    assert summary.failures_by_stage == {"probe_and_shard": len(UNUSABLE), "read_manifest": 1}
+    assert summary.films == 2 + len(collection.real)
 
 
 # ----------------------------------------------------------------------------------- outputs
