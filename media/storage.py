@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import uuid
 from typing import IO
 
 import fsspec
@@ -76,5 +75,3 @@ def read_bytes(uri: str) -> bytes:
     return fs.cat_file(path)
 
 
-def unique_suffix() -> str:
-    return uuid.uuid4().hex[:8]
