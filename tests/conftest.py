@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 
-from tests.media.conftest import encode, textured_shots
+from tests.films import encode, textured_shots
 
 TestPipeline.__test__ = False  # a Beam class whose name pytest would otherwise try to collect
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from media.shard import shard_film
-from tests.media.conftest import textured_shots
+from tests.films import textured_shots
 
 
 def layout_shots(lengths: list[int], seed: int) -> np.ndarray:

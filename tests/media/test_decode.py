@@ -10,7 +10,7 @@ import pytest
 from media.cadence import describe_cadence, duplicate_mask
 from media.decode import decode_range
 from media.timing import timeline_from_pts
-from tests.media.conftest import textured_shots
+from tests.films import textured_shots
 
 
 def gray_frames(path: str, width: int, height: int) -> list[np.ndarray]:

@@ -10,7 +10,7 @@ import pytest
 
 from media.errors import NoVideoStream, StillImage, UnreadableMedia
 from media.shard import shard_film
-from tests.media.conftest import textured_shots
+from tests.films import textured_shots
 
 
 def assert_tiles(probe, scenes):

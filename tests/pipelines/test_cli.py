@@ -9,7 +9,7 @@ import pytest
 
 from pipelines.cli import main as talkie
 from tests.conftest import REAL_CLIPS, REPO
-from tests.media.conftest import encode, textured_shots
+from tests.films import encode, textured_shots
 from transforms.tables import read_table
 
 

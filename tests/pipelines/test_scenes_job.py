@@ -27,7 +27,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from media import errors
 from pipelines.scenes import RunSummary, run
 from tests.conftest import IN_PROCESS, REAL_CLIPS
-from tests.media.conftest import encode, textured_shots
+from tests.films import encode, textured_shots
 from transforms.manifest import validate_film_id
 from transforms.tables import read_table
 
