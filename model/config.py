@@ -102,10 +102,10 @@ class AudioConfig:
             raise ValueError(f"AudioConfig.win_length={self.win_length}: must be <= n_fft={self.n_fft}")
         if self.n_fft % 2:
             raise ValueError(f"AudioConfig.n_fft={self.n_fft}: must be even")
-        if self.hop_length > self.win_length:
+        if 2 * self.hop_length > self.win_length:
             raise ValueError(
-                f"AudioConfig.hop_length={self.hop_length}: must be <= win_length={self.win_length}, "
-                "or samples fall between frames"
+                f"AudioConfig.hop_length={self.hop_length}: must be <= win_length // 2 = "
+                f"{self.win_length // 2} (windows overlapping by half or more), or the inverse STFT has gaps"
             )
         nyquist = self.sample_rate / 2
         if not 0.0 <= self.f_min < self.f_max <= nyquist:
