@@ -6,7 +6,8 @@ network predicts the path's velocity v = dx_t/dt = x1 - x0. Sampling integrates 
 from t = 0 to t = 1 over a grid of times.
 
 A ``Velocity`` is ``velocity(x, t) -> v`` with x of shape (B, ...), t of shape (B,) (every row at
-the same time, in x's dtype and device) and v shaped like x. Samplers know nothing of networks,
+the same time, on x's device, float32 or x's dtype if wider, so that bf16 states still get
+precise times) and v shaped like x. Samplers know nothing of networks,
 conditioning or guidance; ``make_guided_velocity`` builds a ``Velocity`` from a network.
 
 Gradients are left to the caller (wrap sampling in ``torch.inference_mode()`` for generation).
@@ -51,7 +52,13 @@ def _check_times(times: Tensor) -> None:
 
 def _at(t: Tensor, x: Tensor) -> Tensor:
     """Time ``t`` (a 0-d tensor) as the (B,) vector a ``Velocity`` receives."""
-    return torch.full((x.shape[0],), float(t), dtype=x.dtype, device=x.device)
+    dtype = torch.promote_types(x.dtype, torch.float32)
+    return torch.full((x.shape[0],), float(t), dtype=dtype, device=x.device)
+
+
+def _step(times: Tensor, i: int) -> float:
+    """times[i + 1] - times[i] in double precision, so the steps add up to exactly the span."""
+    return float(times[i + 1]) - float(times[i])
 
 
 def sample_euler(velocity: Velocity, x0: Tensor, times: Tensor) -> Tensor:
@@ -62,7 +69,7 @@ def sample_euler(velocity: Velocity, x0: Tensor, times: Tensor) -> Tensor:
     _check_times(times)
     x = x0
     for i in range(times.numel() - 1):
-        dt = float(times[i + 1] - times[i])
+        dt = _step(times, i)
         x = x + dt * velocity(x, _at(times[i], x))
     return x
 
@@ -78,7 +85,7 @@ def sample_heun(velocity: Velocity, x0: Tensor, times: Tensor) -> Tensor:
     x = x0
     last = times.numel() - 2
     for i in range(last + 1):
-        dt = float(times[i + 1] - times[i])
+        dt = _step(times, i)
         v = velocity(x, _at(times[i], x))
         if i == last:
             x = x + dt * v

@@ -122,15 +122,20 @@ def test_number_of_velocity_evaluations():
     assert calls["n"] == 19
 
 
-def test_velocity_receives_a_time_per_row_in_x_dtype():
+@pytest.mark.parametrize(
+    "x_dtype, t_dtype",
+    [(torch.float64, torch.float64), (torch.float32, torch.float32), (torch.bfloat16, torch.float32)],
+)
+def test_velocity_receives_one_precise_time_per_row(x_dtype, t_dtype):
     seen = []
 
     def velocity(x, t):
-        seen.append((t.shape, t.dtype, torch.unique(t).numel()))
+        seen.append((t.shape, t.dtype, torch.unique(t).numel(), t[0].item()))
         return torch.zeros_like(x)
 
-    sample_heun(velocity, torch.zeros(4, 2, 3, dtype=torch.float64), time_grid(3))
-    assert seen and all(s == (torch.Size([4]), torch.float64, 1) for s in seen)
+    sample_heun(velocity, torch.zeros(4, 2, 3, dtype=x_dtype), time_grid(3))
+    assert [s[:3] for s in seen] == [(torch.Size([4]), t_dtype, 1)] * 5
+    assert [s[3] for s in seen] == pytest.approx([0, 1 / 3, 1 / 3, 2 / 3, 2 / 3], abs=1e-7)
 
 
 def test_get_sampler_names_and_errors():
