@@ -6,9 +6,9 @@ network predicts the path's velocity v = dx_t/dt = x1 - x0. Sampling integrates 
 from t = 0 to t = 1 over a grid of times.
 
 A ``Velocity`` is ``velocity(x, t) -> v`` with x of shape (B, ...), t of shape (B,) (every row at
-the same time, on x's device, float32 or x's dtype if wider, so that bf16 states still get
-precise times) and v shaped like x. Samplers know nothing of networks,
-conditioning or guidance; ``make_guided_velocity`` builds a ``Velocity`` from a network.
+the same time, on x's device, in float32 or x's dtype if wider, so that bf16 states still get
+precise times) and v shaped like x. Samplers know nothing of networks, conditioning or
+guidance; ``make_guided_velocity`` builds a ``Velocity`` from a network.
 
 Gradients are left to the caller (wrap sampling in ``torch.inference_mode()`` for generation).
 """
@@ -57,7 +57,7 @@ def _at(t: Tensor, x: Tensor) -> Tensor:
 
 
 def _step(times: Tensor, i: int) -> float:
-    """times[i + 1] - times[i] in double precision, so the steps add up to exactly the span."""
+    """times[i + 1] - times[i] in double precision: exact, whatever the grid's dtype."""
     return float(times[i + 1]) - float(times[i])
 
 
