@@ -1,0 +1,310 @@
+"""Generation: frames + prompts -> audio windows, deterministic per row (DESIGN.md "Determinism").
+
+``load_generator(checkpoint)`` builds a ``Generator`` from a safetensors checkpoint (a path or any
+fsspec URI); with no argument it loads the shipped ``model/weights/tiny.safetensors``.
+``Generator.generate`` samples one window per row:
+
+- each row's noise comes from its own ``torch.Generator`` seeded with its seed;
+- rows run in batches of a fixed size, padded with copies of the batch's first row that are
+  then dropped, so the network always sees the same shapes and a row's audio does not depend
+  on its batch-mates;
+- every sampler step runs one forward over [conditional; negative text; no video]
+  (``model.sampling.make_guided_velocity``); an empty negative prompt means the learned null text;
+- the log-mel is turned into audio by the config's Griffin-Lim vocoder (``model.codec``).
+
+The network works on a normalised log-mel, ``log_mel_to_latent``: the range from the silence
+floor log(log_floor) to log(1) = 0 is mapped onto [-1, 1], the scale of the unit Gaussian noise
+the flow starts from. Training must use the same map.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from model import sampling
+from model.checkpoint import load_checkpoint
+from model.codec import GriffinLim, Vocoder
+from model.conditioning import TextBatch, TextEncoder, TextEncoderLike
+from model.config import AudioConfig, ModelConfig
+from model.networks import build_network
+from model.networks.dit import DiT
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "tiny.safetensors"
+DEFAULT_BATCH_SIZE = 8
+_MAX_SEED = 2**63 - 1
+
+
+# ----------------------------------------------------------------------------- latent scaling
+
+
+def log_mel_to_latent(log_mel: Tensor, audio: AudioConfig) -> Tensor:
+    """Log-mel -> the network's space: log(log_floor) (silence) -> -1, log(1) = 0 -> +1."""
+    half_range = -math.log(audio.log_floor) / 2.0
+    return (log_mel + half_range) / half_range
+
+
+def latent_to_log_mel(latent: Tensor, audio: AudioConfig) -> Tensor:
+    """The inverse of ``log_mel_to_latent``, floored at the silence level log(log_floor)."""
+    half_range = -math.log(audio.log_floor) / 2.0
+    return (latent * half_range - half_range).clamp(min=math.log(audio.log_floor))
+
+
+# ----------------------------------------------------------------------------- the generator
+
+
+def _resolve_device(device: str | torch.device | None) -> torch.device:
+    if device is None:
+        if torch.cuda.is_available():
+            device = "cuda"
+        else:
+            logger.warning("no CUDA device: generating on the CPU in float32")
+            device = "cpu"
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={str(device)!r} was asked for but CUDA is not available (accepted: 'cpu')")
+    logger.info("generator on %s (%s)", device, "bf16 autocast" if device.type == "cuda" else "float32")
+    return device
+
+
+class Generator:
+    """A denoiser with its config, text encoder and vocoder, ready to generate windows of audio."""
+
+    def __init__(
+        self,
+        config: ModelConfig,
+        network: DiT,
+        *,
+        text_encoder: TextEncoderLike | None = None,
+        vocoder: Vocoder | None = None,
+        device: str | torch.device | None = None,
+        checkpoint_sha256: str | None = None,
+    ):
+        self.config = config
+        self.device = _resolve_device(device)
+        self.network = network.to(self.device).eval()
+        self.text_encoder = text_encoder if text_encoder is not None else TextEncoder()
+        self.vocoder = vocoder if vocoder is not None else GriffinLim(config.audio)
+        if isinstance(self.vocoder, torch.nn.Module):
+            self.vocoder = self.vocoder.to(self.device)
+        self.checkpoint_sha256 = checkpoint_sha256
+
+    @classmethod
+    def from_config(
+        cls,
+        config: ModelConfig,
+        seed: int = 0,
+        *,
+        text_encoder: TextEncoderLike | None = None,
+        vocoder: Vocoder | None = None,
+        device: str | torch.device | None = None,
+    ) -> Generator:
+        """An untrained generator, its weights drawn from ``seed`` (the benchmarks' floor)."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            network = build_network(config)
+        return cls(config, network, text_encoder=text_encoder, vocoder=vocoder, device=device)
+
+    # ------------------------------------------------------------------------- generate
+
+    def generate(
+        self,
+        frames: Tensor | np.ndarray,
+        positive_prompts: Sequence[str],
+        negative_prompts: Sequence[str | None] | None,
+        *,
+        seeds: Sequence[int],
+        steps: int | None = None,
+        text_guidance: float | None = None,
+        video_guidance: float | None = None,
+        sampler: str | None = None,
+        batch_size: int | None = None,
+    ) -> Tensor:
+        """One window of audio per row: (B, window_samples) float32 on the CPU at the model rate.
+
+        ``frames`` is (B, video_frames, height, width) uint8 grayscale at the config's fps and size.
+        A negative prompt of None (or ``negative_prompts=None``) takes the config's default; ""
+        uses the learned null text (plain classifier-free guidance). Settings left None come
+        from ``config.sampler``. Rows run ``batch_size`` (default 8) at a time on padded batches.
+        """
+        frames = self._check_frames(frames)
+        rows = frames.shape[0]
+        positive = _check_prompts("positive_prompts", positive_prompts, rows)
+        default_negative = self.config.sampler.negative_prompt
+        if negative_prompts is None:
+            negative_prompts = [None] * rows
+        negative = [default_negative if p is None else p for p in _check_prompts("negative_prompts", negative_prompts, rows, allow_none=True)]
+        seeds = _check_seeds(seeds, rows)
+        settings = self.config.sampler
+        steps = settings.steps if steps is None else steps
+        text_guidance = settings.text_guidance if text_guidance is None else text_guidance
+        video_guidance = settings.video_guidance if video_guidance is None else video_guidance
+        sample = sampling.get_sampler(settings.sampler if sampler is None else sampler)
+        times = sampling.time_grid(steps, shift=settings.shift)
+        batch_size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size={batch_size!r}: need an integer >= 1")
+
+        outputs = []
+        for start in range(0, rows, batch_size):
+            chunk = list(range(start, min(start + batch_size, rows)))
+            padded = chunk + [chunk[0]] * (batch_size - len(chunk))  # fixed shape: pad with the first row
+            audio = self._generate_batch(
+                frames[padded],
+                [positive[i] for i in padded],
+                [negative[i] for i in padded],
+                [seeds[i] for i in padded],
+                sample=sample,
+                times=times,
+                text_guidance=float(text_guidance),
+                video_guidance=float(video_guidance),
+            )
+            outputs.append(audio[: len(chunk)])
+        return torch.cat(outputs, dim=0)
+
+    @torch.inference_mode()
+    def _generate_batch(
+        self,
+        frames: Tensor,
+        positive: list[str],
+        negative: list[str],
+        seeds: list[int],
+        *,
+        sample,
+        times: Tensor,
+        text_guidance: float,
+        video_guidance: float,
+    ) -> Tensor:
+        device, batch = self.device, frames.shape[0]
+        on_cuda = device.type == "cuda"
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if on_cuda else contextlib.nullcontext()
+
+        # (B, Tv, H, W) uint8 -> (B, Tv, 1, H, W) in [0, 1]
+        pixels = frames.to(device=device, dtype=torch.float32).div(255.0)[:, :, None]
+        with autocast:
+            video = self.network.encode_video(pixels)  # (B, Tv, width), once for every step
+        no_rows = torch.zeros(batch, dtype=torch.bool, device=device)
+        all_rows = torch.ones(batch, dtype=torch.bool, device=device)
+        null_negative = torch.tensor([p == "" for p in negative], dtype=torch.bool, device=device)
+        text = _to(self.text_encoder.encode(positive), device)
+        # the null text row needs no real embedding: encode the positive prompt in its place
+        negative_text = _to(self.text_encoder.encode([n or p for n, p in zip(negative, positive)]), device)
+
+        def conditioning(text: TextBatch, drop_text: Tensor, drop_video: Tensor) -> dict[str, Tensor]:
+            return {
+                "text_tokens": text.tokens,
+                "text_mask": text.mask,
+                "text_pooled": text.pooled,
+                "video": video,
+                "drop_text": drop_text,
+                "drop_video": drop_video,
+            }
+
+        def model_fn(x: Tensor, t: Tensor, cond) -> Tensor:
+            with autocast:
+                return self.network(x, t, cond).float()
+
+        velocity = sampling.make_guided_velocity(
+            model_fn,
+            conditioning(text, no_rows, no_rows),
+            conditioning(negative_text, null_negative, no_rows),
+            conditioning(text, no_rows, all_rows),
+            text_scale=text_guidance,
+            video_scale=video_guidance,
+        )
+        shape = (self.config.audio.n_mels, self.config.window_frames)
+        noise = torch.stack([torch.randn(shape, generator=torch.Generator().manual_seed(s)) for s in seeds])
+        latent = sample(velocity, noise.to(device), times.to(device))  # (B, n_mels, F)
+        log_mel = latent_to_log_mel(latent.float(), self.config.audio)
+        return self.vocoder(log_mel).float().cpu()
+
+    def _check_frames(self, frames: Tensor | np.ndarray) -> Tensor:
+        if isinstance(frames, np.ndarray):
+            frames = torch.from_numpy(frames)
+        if not isinstance(frames, Tensor):
+            raise TypeError(f"frames is a {type(frames).__name__}: need a uint8 tensor or numpy array")
+        video = self.config.video
+        if not video.grayscale:
+            raise ValueError("this config wants colour frames; generate takes grayscale (B, Tv, H, W) only")
+        expected = (self.config.video_frames, video.height, video.width)
+        if frames.ndim != 4 or tuple(frames.shape[1:]) != expected or frames.shape[0] < 1:
+            raise ValueError(
+                f"frames have shape {tuple(frames.shape)}: need (batch >= 1, {expected[0]}, {expected[1]}, "
+                f"{expected[2]}) ({video.fps} fps x {self.config.window.window_s} s, {video.height}x{video.width})"
+            )
+        if frames.dtype != torch.uint8:
+            raise ValueError(f"frames have dtype {frames.dtype}: need uint8 grayscale")
+        return frames
+
+
+def _to(text: TextBatch, device: torch.device) -> TextBatch:
+    return TextBatch(*(tensor.to(device) for tensor in text))
+
+
+def _check_prompts(name: str, prompts: Sequence, rows: int, *, allow_none: bool = False) -> list:
+    if isinstance(prompts, str):
+        raise TypeError(f"{name}={prompts!r} is one string: need a sequence of {rows} prompts")
+    prompts = list(prompts)
+    if len(prompts) != rows:
+        raise ValueError(f"{name} has {len(prompts)} prompts for {rows} rows of frames")
+    for prompt in prompts:
+        if not (isinstance(prompt, str) or (allow_none and prompt is None)):
+            raise TypeError(f"{name} holds {prompt!r}: need strings{' or None' if allow_none else ''}")
+    return prompts
+
+
+def _check_seeds(seeds: Sequence[int], rows: int) -> list[int]:
+    seeds = list(seeds)
+    if len(seeds) != rows:
+        raise ValueError(f"seeds has {len(seeds)} values for {rows} rows of frames")
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= _MAX_SEED:
+            raise ValueError(f"seed {seed!r}: need an integer in [0, 2**63 - 1]")
+    return [int(s) for s in seeds]
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def load_generator(
+    checkpoint: str | None = None,
+    *,
+    device: str | torch.device | None = None,
+    text_encoder: TextEncoderLike | None = None,
+    vocoder: Vocoder | None = None,
+) -> Generator:
+    """A ``Generator`` from a safetensors checkpoint at a local path or fsspec URI.
+
+    With ``checkpoint=None`` it loads the shipped default, ``model/weights/tiny.safetensors``.
+    The network is built from the checkpoint's own config and must match its tensors exactly.
+    """
+    if checkpoint is None:
+        if not DEFAULT_CHECKPOINT.exists():
+            raise FileNotFoundError(
+                f"the shipped default checkpoint {DEFAULT_CHECKPOINT} does not exist (it is not trained "
+                "yet); pass a checkpoint path or URI, e.g. load_generator('gs://bucket/tiny.safetensors')"
+            )
+        checkpoint = str(DEFAULT_CHECKPOINT)
+    loaded = load_checkpoint(checkpoint)
+    network = build_network(loaded.config)
+    try:
+        network.load_state_dict(loaded.state_dict, strict=True)
+    except RuntimeError as e:
+        raise ValueError(f"{checkpoint}: its tensors do not fit the network its config describes: {e}") from None
+    return Generator(
+        loaded.config,
+        network,
+        text_encoder=text_encoder,
+        vocoder=vocoder,
+        device=device,
+        checkpoint_sha256=loaded.sha256,
+    )
