@@ -48,3 +48,49 @@ def test_foley_world_cuts_match_ground_truth(tmp_path):
         found = [s.start_frame for s in scenes[1:]]
         assert len(found) == len(truth["cuts_at_frames"]), (truth_file.name, found, truth["cuts_at_frames"])
         assert all(abs(f - t) <= 1 for f, t in zip(found, truth["cuts_at_frames"])), (found, truth["cuts_at_frames"])
+
+
+def series(n: int = 60, **overrides) -> "FrameScores":
+    from media.cuts import FrameScores
+
+    rng = np.random.default_rng(0)
+    fields = dict(
+        boundary=rng.uniform(0.9, 1.1, n),
+        transition=rng.uniform(0.9, 1.1, n),
+        duplicate=np.zeros(n, dtype=bool),
+        transnet=np.zeros(n, dtype=np.float32),
+        brightness=np.full(n, 120.0),
+        contrast=np.full(n, 40.0),
+    )
+    fields.update(overrides)
+    return FrameScores(**fields)
+
+
+def test_fusion_rules_on_hand_made_evidence():
+    from media.cuts import HARD_ALONE, HARD_CONFIRM, candidate_cuts
+
+    strong = series()
+    strong.boundary[20] = HARD_ALONE + 1
+    assert [(c.frame, c.kind) for c in candidate_cuts(strong)] == [(20, "hard")]
+
+    weak = series()
+    weak.boundary[20] = HARD_CONFIRM + 0.5
+    assert candidate_cuts(weak) == []  # luma evidence too weak on its own
+    weak.transnet[19] = 0.9  # TransNetV2 marks the last frame of the old shot
+    assert [c.frame for c in candidate_cuts(weak)] == [20]
+
+    marked_only = series()
+    marked_only.transnet[30] = 0.99
+    assert candidate_cuts(marked_only) == []  # TransNetV2 alone is not trusted
+
+    fade = series()
+    fade.contrast[28:33] = 2.0
+    fade.brightness[28:33] = 5.0
+    fade.transition[24:37] = 2.5
+    assert [(c.frame, c.kind) for c in candidate_cuts(fade)] == [(30, "fade")]
+
+    flash = series()  # a washed-out bright frame has no contrast either, but it is not a fade
+    flash.contrast[28:31] = 2.0
+    flash.brightness[28:31] = 250.0
+    flash.transition[24:37] = 2.5
+    assert candidate_cuts(flash) == []
