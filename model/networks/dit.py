@@ -5,7 +5,7 @@ DiT with adaLN-Zero (Peebles & Xie 2023, "Scalable Diffusion Models with Transfo
 shift, scale and gate around each block's self-attention and MLP; the gates and the final layer
 start at zero, so an untrained network predicts zero velocity and every block starts as the
 identity. Text tokens and video tokens are reached by cross-attention (unmodulated, as in
-PixArt-alpha, Chen et al. 2023); per-frame visual features, linearly interpolated onto the audio
+PixArt-alpha, Chen et al. 2023, but with a zero-initialised output projection); per-frame visual features, linearly interpolated onto the audio
 token clock, are added to the audio tokens before the first block, which ties a sound to the frame
 where its cause is seen. Self-attention positions are rotary (RoFormer, Su et al. 2021).
 
@@ -149,8 +149,11 @@ class DiTBlock(nn.Module):
         self.cross_attention = CrossAttention(width, heads)
         self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, width))
         self.modulation = nn.Linear(width, 6 * width)
-        nn.init.zeros_(self.modulation.weight)  # adaLN-Zero: gates (and shifts, scales) start at 0
-        nn.init.zeros_(self.modulation.bias)
+        # adaLN-Zero: gates (and shifts, scales) start at 0; the cross-attention, which has no gate,
+        # starts with a zero output projection, so each block starts as the identity
+        for layer in (self.modulation, self.cross_attention.out):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
 
     def forward(
         self, x: Tensor, c: Tensor, context: Tensor, context_mask: Tensor, rotary: tuple[Tensor, Tensor]
