@@ -7,6 +7,7 @@ import sys
 # subcommand -> (module with main(argv, prog), one-line description)
 COMMANDS: dict[str, tuple[str, str]] = {
     "scenes": ("pipelines.scenes", "cut films into scenes: tables and CSV + EDL shot lists"),
+    "featurize": ("pipelines.featurize", "turn films with sound into training shards (frames, log-mel, captions)"),
 }
 
 

@@ -1,0 +1,234 @@
+"""The featurize job: a paired audio-visual corpus in, training shards out.
+
+    python -m pipelines.featurize --input GLOB_OR_MANIFEST --output DIR_OR_URI [--preset tiny]
+        [--windows_per_film N] [--window_hop_s S] [--shard_size 256] [Beam options]
+
+Any video with a sound track works (foley-world renders from ``python -m model.synth``, or a
+user's own sound films). For run R it writes:
+
+    OUTPUT/shards/R-NNNNN.safetensors              training windows (format: model/data.py)
+    OUTPUT/meta/failures/R-SSSSS-of-NNNNN.parquet  one row per film, window or shard that failed
+    OUTPUT/meta/runs/R-00000-of-00001.parquet      written last, once the pipeline has finished
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import logging
+import sys
+from collections import Counter
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.runners.runner import PipelineState
+
+from media import storage
+from model.config import PRESET_NAMES, ModelConfig, preset
+from pipelines.options import TalkieIOOptions, UsageError, require
+from pipelines.provenance import code_version, options_json
+from transforms.featurize import CutTrainingWindows, FeaturizeWindows, WriteShards
+from transforms.files import absolute_uri, match_files
+from transforms.manifest import ACCEPTED_INPUTS, ReadManifest
+from transforms.rows import failure_row
+from transforms.tables import WriteTable, new_run_id, read_table, table_folder, validate_run_id, write_table_file
+
+JOB = "featurize"
+
+
+class FeaturizeOptions(PipelineOptions):
+    """How films are cut into training windows and grouped into shards."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser) -> None:
+        parser.add_argument("--preset", default="tiny", help=f"Model config preset, one of {PRESET_NAMES} (default tiny).")
+        parser.add_argument(
+            "--windows_per_film", type=int, default=None,
+            help="Keep this many windows per film, spread evenly (default: every window).",
+        )
+        parser.add_argument(
+            "--window_hop_s", type=float, default=None,
+            help="Seconds between window starts (default: the config's window minus its overlap).",
+        )
+        parser.add_argument("--shard_size", type=int, default=256, help="Windows per shard (default 256).")
+
+
+@dataclasses.dataclass(frozen=True)
+class FeaturizeSettings:
+    """The job's own flags, checked."""
+
+    input_spec: str
+    output: str  # absolute path or URI
+    run_id: str
+    config: ModelConfig
+    windows_per_film: int | None
+    hop_s: float | None
+    shard_size: int
+
+
+@dataclasses.dataclass(frozen=True)
+class FeaturizeSummary:
+    """What one run wrote, read back from its shard headers and failures table."""
+
+    run_id: str
+    output: str
+    shards: tuple[str, ...]
+    windows: int
+    films: int
+    failures_by_stage: dict[str, int] = dataclasses.field(default_factory=dict)
+    runs_uri: str = ""
+
+    @property
+    def failures(self) -> int:
+        return sum(self.failures_by_stage.values())
+
+    def counts(self) -> dict[str, int]:
+        by_stage = {f"failures_{stage}": n for stage, n in sorted(self.failures_by_stage.items())}
+        return {"films": self.films, "windows": self.windows, "shards": len(self.shards),
+                "failures": self.failures, **by_stage}
+
+    def text(self) -> str:
+        stages = ", ".join(f"{stage} {n}" for stage, n in sorted(self.failures_by_stage.items()))
+        return "\n".join([
+            f"talkie featurize: run {self.run_id}: {self.films} films, {self.windows} windows in "
+            f"{len(self.shards)} shards, {self.failures} failures" + (f" ({stages})" if stages else ""),
+            f"  shards:         {storage.join(self.output, 'shards')}/{self.run_id}-*.safetensors",
+            f"  failures table: {table_folder(self.output, 'failures')}/{self.run_id}-*.parquet",
+            f"  runs row:       {self.runs_uri}",
+        ])
+
+
+def settings_from(options: PipelineOptions) -> FeaturizeSettings:
+    """The job's flags from ``options``; raises UsageError naming a bad one. Reads no film."""
+    io_options = options.view_as(TalkieIOOptions)
+    own = options.view_as(FeaturizeOptions)
+    input_spec = require(io_options.input, "--input", f"it accepts {ACCEPTED_INPUTS}")
+    output = absolute_uri(require(io_options.output, "--output", "a local folder or a URI such as gs://bucket/out"))
+    try:
+        config = preset(own.preset)
+    except ValueError as exc:
+        raise UsageError(f"--preset: {exc}") from exc
+    if own.windows_per_film is not None and own.windows_per_film < 1:
+        raise UsageError(f"--windows_per_film {own.windows_per_film}: need 1 or more (leave it out for every window)")
+    if own.window_hop_s is not None and not 0 < own.window_hop_s < float("inf"):
+        raise UsageError(f"--window_hop_s {own.window_hop_s}: need a positive number of seconds")
+    if own.shard_size < 1:
+        raise UsageError(f"--shard_size {own.shard_size}: need 1 or more windows per shard")
+    try:
+        run_id = validate_run_id(io_options.run_id) if io_options.run_id else new_run_id()
+    except ValueError as exc:
+        raise UsageError(f"--{exc}") from exc
+    if io_options.run_id:
+        used = match_files(storage.join(output, "shards", f"{run_id}-*.safetensors")) + match_files(
+            storage.join(output, "meta", "*", f"{run_id}-*.parquet"))
+        if used:
+            raise UsageError(f"--run_id {run_id} was already used in {output} ({used[0]}); a run never "
+                             "rewrites another run's files")
+    return FeaturizeSettings(
+        input_spec=input_spec, output=output, run_id=run_id, config=config,
+        windows_per_film=own.windows_per_film, hop_s=own.window_hop_s, shard_size=own.shard_size,
+    )
+
+
+def build(pipeline: beam.Pipeline, settings: FeaturizeSettings) -> None:
+    """Adds the featurize job's steps to ``pipeline``."""
+    config = settings.config
+    manifest = pipeline | "ReadManifest" >> ReadManifest(settings.input_spec)
+    cut = (
+        manifest.jobs
+        | "SpreadFilms" >> beam.Reshuffle()
+        | "CutTrainingWindows" >> CutTrainingWindows(
+            config, windows_per_film=settings.windows_per_film, hop_s=settings.hop_s
+        )
+    )
+    featurized = (
+        cut.windows
+        | "SpreadWindows" >> beam.Reshuffle()  # a long film's windows decode on many workers
+        | "FeaturizeWindows" >> FeaturizeWindows(config)
+    )
+    shards = featurized.examples | "WriteShards" >> WriteShards(
+        settings.output, settings.run_id, config, windows=cut.windows, shard_size=settings.shard_size
+    )
+    _ = (
+        (manifest.failures, cut.failures, featurized.failures, shards.failures)
+        | "AllFailures" >> beam.Flatten()
+        | "FailureRows" >> beam.Map(failure_row)
+        | "WriteFailures" >> WriteTable(settings.output, "failures", settings.run_id)
+    )
+
+
+def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = None) -> FeaturizeSummary:
+    """Runs the job to completion with ``argv`` (job flags and Beam options); returns its summary.
+
+    Raises UsageError, before anything runs, when a job flag is missing or not accepted.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    options = PipelineOptions(argv)
+    settings = settings_from(options)
+    started_at = dt.datetime.now(dt.timezone.utc)
+    pipeline = test_pipeline or beam.Pipeline(options=options)
+    build(pipeline, settings)
+    state = pipeline.run().wait_until_finish()
+    if state != PipelineState.DONE:
+        raise RuntimeError(f"the {JOB} pipeline for run {settings.run_id} ended in state {state}, not DONE")
+    finished_at = dt.datetime.now(dt.timezone.utc)
+    summary = summarize(settings.output, settings.run_id)
+    runs_uri = write_table_file(settings.output, "runs", settings.run_id, [{
+        "job": JOB,
+        "started_at": started_at,
+        "finished_at": finished_at,
+        "code_version": code_version(),
+        "options": options_json(pipeline.options, options),
+        "counts": summary.counts(),
+    }])
+    summary = dataclasses.replace(summary, runs_uri=runs_uri)
+    print(summary.text())
+    return summary
+
+
+def summarize(output: str, run_id: str) -> FeaturizeSummary:
+    """Counts what run ``run_id`` wrote, from its shard headers (not their tensors) and failures table."""
+    from model.data import read_shard_metadata  # brings torch: never at import time
+
+    shards = tuple(match_files(storage.join(output, "shards", f"{run_id}-*.safetensors")))
+    films: set[tuple[str, str]] = set()
+    windows = 0
+    for uri in shards:
+        meta = read_shard_metadata(uri)
+        windows += len(meta["film_ids"])
+        films.update(zip(meta["film_ids"], meta["uris"]))
+    failures = read_table(output, "failures", run_id=run_id)
+    return FeaturizeSummary(
+        run_id=run_id, output=output, shards=shards, windows=windows, films=len(films),
+        failures_by_stage=dict(Counter(failures["stage"].to_pylist())),
+    )
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m pipelines.featurize") -> int:
+    """Command-line entry: ``--help``, or run the job. Returns the process exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "-h" in argv or "--help" in argv:
+        _help_parser(prog).print_help()
+        return 0
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        run(argv)
+    except UsageError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _help_parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Turn films with sound into training shards: frames, log-mel targets, captions, events.",
+        epilog="Any Beam pipeline option (--runner, --direct_num_workers, --setup_file, ...) is passed to Beam.",
+    )
+    TalkieIOOptions._add_argparse_args(parser)
+    FeaturizeOptions._add_argparse_args(parser)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())
