@@ -16,6 +16,7 @@ import dataclasses
 import json
 import logging
 import math
+import time
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, NamedTuple
@@ -343,8 +344,6 @@ class _FeaturizeFn(beam.DoFn):
             return self._mel(self._torch.from_numpy(audio)[None])[0].numpy()  # (n_mels, F)
 
     def process(self, window: TrainingWindow):
-        import time
-
         began = time.perf_counter()
         try:
             example = featurize_window(window, self._config, self._mel_fn)
