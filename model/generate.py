@@ -9,7 +9,10 @@ fsspec URI); with no argument it loads the shipped ``model/weights/tiny.safetens
   then dropped, so the network always sees the same shapes and a row's audio does not depend
   on its batch-mates;
 - every sampler step runs one forward over [conditional; negative text; no video]
-  (``model.sampling.make_guided_velocity``); an empty negative prompt means the learned null text;
+  (``model.sampling.make_guided_velocity``); an empty negative prompt means the learned null text.
+  On the CPU that forward runs one row at a time: oneDNN/MKL GEMMs give a row different low bits
+  at different positions in a batch (measured: 2e-7 in the velocity), and one-row calls are the
+  only shape whose arithmetic is the same for every row;
 - the log-mel is turned into audio by the config's Griffin-Lim vocoder (``model.codec``).
 
 The network works on a normalised log-mel, ``log_mel_to_latent``: the range from the silence
@@ -190,8 +193,12 @@ class Generator:
 
         # (B, Tv, H, W) uint8 -> (B, Tv, 1, H, W) in [0, 1]
         pixels = frames.to(device=device, dtype=torch.float32).div(255.0)[:, :, None]
-        with autocast:
-            video = self.network.encode_video(pixels)  # (B, Tv, width), once for every step
+        with autocast:  # (B, Tv, width), once for every step; row by row on the CPU, as in model_fn
+            video = (
+                self.network.encode_video(pixels)
+                if on_cuda
+                else torch.cat([self.network.encode_video(pixels[i : i + 1]) for i in range(batch)])
+            )
         no_rows = torch.zeros(batch, dtype=torch.bool, device=device)
         all_rows = torch.ones(batch, dtype=torch.bool, device=device)
         null_negative = torch.tensor([p == "" for p in negative], dtype=torch.bool, device=device)
@@ -210,8 +217,13 @@ class Generator:
             }
 
         def model_fn(x: Tensor, t: Tensor, cond) -> Tensor:
-            with autocast:
-                return self.network(x, t, cond).float()
+            if on_cuda:
+                with autocast:
+                    return self.network(x, t, cond).float()
+            # CPU GEMM kernels treat a batch's remainder tiles differently, so a row's bits can depend
+            # on its position in the batch; one row per call gives every row the same arithmetic
+            rows = [self.network(x[i : i + 1], t[i : i + 1], _rows(cond, i)) for i in range(x.shape[0])]
+            return torch.cat(rows, dim=0)
 
         velocity = sampling.make_guided_velocity(
             model_fn,
@@ -244,6 +256,10 @@ class Generator:
         if frames.dtype != torch.uint8:
             raise ValueError(f"frames have dtype {frames.dtype}: need uint8 grayscale")
         return frames
+
+
+def _rows(cond, i: int) -> dict[str, Tensor]:
+    return {name: tensor[i : i + 1] for name, tensor in cond.items()}
 
 
 def _to(text: TextBatch, device: torch.device) -> TextBatch:
