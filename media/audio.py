@@ -17,14 +17,10 @@ import numpy as np
 from av.audio.resampler import AudioResampler
 
 from media import storage
-from media.errors import MediaError, UnreadableMedia
+from media.errors import NoAudioStream, UnreadableMedia
 
 # Seek this far before the range so the resampler's filter has real history at the first sample.
 SEEK_LEAD_S = 0.25
-
-
-class NoAudioStream(MediaError):
-    """The container opened but holds no audio stream (a silent film, say)."""
 
 
 @contextlib.contextmanager

@@ -13,6 +13,10 @@ class NoVideoStream(MediaError):
     """The container opened but holds no video stream (an audio-only file, say)."""
 
 
+class NoAudioStream(MediaError):
+    """The container opened but holds no audio stream (a silent film, say)."""
+
+
 class NoDecodableFrames(MediaError):
     """The video stream yielded no frame (truncated before the first keyframe, say)."""
 
