@@ -16,7 +16,7 @@ import av
 import numpy as np
 from av.audio.resampler import AudioResampler
 
-from media import storage
+from media.container import open_container, stream_kinds
 from media.errors import NoAudioStream, UnreadableMedia
 
 # Seek this far before the range so the resampler's filter has real history at the first sample.
@@ -25,29 +25,12 @@ SEEK_LEAD_S = 0.25
 
 @contextlib.contextmanager
 def _open_audio(uri: str):
-    """Yields (container, first audio stream); raises UnreadableMedia or NoAudioStream."""
-    handle = None
-    try:
-        if storage.is_local(uri):
-            source = storage.local_path(uri)
-        else:
-            handle = source = storage.open_input(uri)
-        try:
-            container = av.open(source, mode="r", metadata_errors="ignore")
-        except FileNotFoundError as e:
-            raise UnreadableMedia(f"{uri}: no such file") from e
-        except (av.FFmpegError, ValueError, OSError) as e:
-            raise UnreadableMedia(f"{uri}: FFmpeg cannot open it as a media container ({e})") from e
-        try:
-            if not container.streams.audio:
-                kinds = sorted({s.type for s in container.streams}) or ["no streams"]
-                raise NoAudioStream(f"{uri}: container has no audio stream (found: {', '.join(kinds)})")
-            yield container, container.streams.audio[0]
-        finally:
-            container.close()
-    finally:
-        if handle is not None:
-            handle.close()
+    """Yields (container, first audio stream); raises FileNotFoundError, UnreadableMedia or
+    NoAudioStream."""
+    with open_container(uri) as container:
+        if not container.streams.audio:
+            raise NoAudioStream(f"{uri}: container has no audio stream (found: {stream_kinds(container)})")
+        yield container, container.streams.audio[0]
 
 
 def has_audio(uri: str) -> bool:

@@ -14,7 +14,7 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from media import storage
+from media.container import open_container, stream_kinds
 from media.errors import NoDecodableFrames, NoVideoStream, StillImage, UnreadableMedia
 
 
@@ -33,38 +33,21 @@ def open_video(uri: str, *, threads: int = 0):
     """Open a film's container; yields (container, video_stream).
 
     Raises UnreadableMedia for an empty or undecodable file, StillImage for a picture,
-    NoVideoStream for a container without video, and FileNotFoundError for a missing path. ``threads=0`` lets FFmpeg pick (frame and slice threads).
+    NoVideoStream for a container without video, and FileNotFoundError for a missing path.
+    ``threads=0`` lets FFmpeg pick (frame and slice threads).
     """
-    handle = None
-    try:
-        if storage.is_local(uri):
-            source = storage.local_path(uri)
-        else:
-            handle = source = storage.open_input(uri)
-        try:
-            container = av.open(source, mode="r", metadata_errors="ignore")
-        except FileNotFoundError:
-            raise
-        except (av.FFmpegError, ValueError, OSError) as e:
-            raise UnreadableMedia(f"{uri}: FFmpeg cannot open it as a media container ({e})") from e
-        try:
-            if not container.streams.video:
-                kinds = sorted({s.type for s in container.streams}) or ["no streams"]
-                raise NoVideoStream(f"{uri}: container has no video stream (found: {', '.join(kinds)})")
-            # FFmpeg's image demuxers (png_pipe, jpeg_pipe, image2, ...) open a picture as a
-            # one-frame video; a picture is not a film.
-            demuxer = container.format.name
-            if demuxer == "image2" or demuxer.endswith("_pipe"):
-                raise StillImage(f"{uri}: a still image ({demuxer}), not a film")
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            stream.codec_context.thread_count = threads
-            yield container, stream
-        finally:
-            container.close()
-    finally:
-        if handle is not None:
-            handle.close()
+    with open_container(uri) as container:
+        if not container.streams.video:
+            raise NoVideoStream(f"{uri}: container has no video stream (found: {stream_kinds(container)})")
+        # FFmpeg's image demuxers (png_pipe, jpeg_pipe, image2, ...) open a picture as a
+        # one-frame video; a picture is not a film.
+        demuxer = container.format.name
+        if demuxer == "image2" or demuxer.endswith("_pipe"):
+            raise StillImage(f"{uri}: a still image ({demuxer}), not a film")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        stream.codec_context.thread_count = threads
+        yield container, stream
 
 
 def _decoded(container, stream, uri: str) -> Iterator[av.VideoFrame]:

@@ -346,7 +346,7 @@ def plan_wind(rng: np.random.Generator, ctx: ShotContext) -> list[Source]:
 
 def plan_engine(rng: np.random.Generator, ctx: ShotContext) -> list[Source]:
     """A vehicle crossing the frame at a varying speed; its engine pitch follows the speed."""
-    H, W, c = ctx.height, ctx.width, ctx.content_fps
+    W, c = ctx.width, ctx.content_fps
     fine = str(rng.choice(["car", "truck", "motorcycle"]))
     length = (
         W

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 
+from media.cuts import FrameScores
 from media.shard import shard_film
 from tests.films import textured_shots
 
@@ -50,9 +50,7 @@ def test_foley_world_cuts_match_ground_truth(tmp_path):
         assert all(abs(f - t) <= 1 for f, t in zip(found, truth["cuts_at_frames"])), (found, truth["cuts_at_frames"])
 
 
-def series(n: int = 60, **overrides) -> "FrameScores":
-    from media.cuts import FrameScores
-
+def series(n: int = 60, **overrides) -> FrameScores:
     rng = np.random.default_rng(0)
     fields = dict(
         boundary=rng.uniform(0.9, 1.1, n),

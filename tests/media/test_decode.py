@@ -5,7 +5,6 @@ from fractions import Fraction
 
 import av
 import numpy as np
-import pytest
 
 from media.cadence import describe_cadence, duplicate_mask
 from media.decode import decode_range
