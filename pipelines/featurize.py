@@ -12,26 +12,22 @@ user's own sound films). For run R it writes:
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import datetime as dt
-import logging
 import sys
 from collections import Counter
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
-from apache_beam.runners.runner import PipelineState
 
 from media import storage
 from model.config import PRESET_NAMES, ModelConfig, preset
+from pipelines.launch import job_main, run_job
 from pipelines.options import TalkieIOOptions, UsageError, require
-from pipelines.provenance import code_version, options_json
 from transforms.featurize import CutTrainingWindows, FeaturizeWindows, WriteShards
 from transforms.files import absolute_uri, match_files
 from transforms.manifest import ACCEPTED_INPUTS, ReadManifest
 from transforms.rows import failure_row
-from transforms.tables import WriteTable, new_run_id, read_table, table_folder, validate_run_id, write_table_file
+from transforms.tables import WriteTable, new_run_id, read_table, table_folder, validate_run_id
 
 JOB = "featurize"
 
@@ -162,28 +158,7 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
 
     Raises UsageError, before anything runs, when a job flag is missing or not accepted.
     """
-    argv = list(sys.argv[1:] if argv is None else argv)
-    options = PipelineOptions(argv)
-    settings = settings_from(options)
-    started_at = dt.datetime.now(dt.timezone.utc)
-    pipeline = test_pipeline or beam.Pipeline(options=options)
-    build(pipeline, settings)
-    state = pipeline.run().wait_until_finish()
-    if state != PipelineState.DONE:
-        raise RuntimeError(f"the {JOB} pipeline for run {settings.run_id} ended in state {state}, not DONE")
-    finished_at = dt.datetime.now(dt.timezone.utc)
-    summary = summarize(settings.output, settings.run_id)
-    runs_uri = write_table_file(settings.output, "runs", settings.run_id, [{
-        "job": JOB,
-        "started_at": started_at,
-        "finished_at": finished_at,
-        "code_version": code_version(),
-        "options": options_json(pipeline.options, options),
-        "counts": summary.counts(),
-    }])
-    summary = dataclasses.replace(summary, runs_uri=runs_uri)
-    print(summary.text())
-    return summary
+    return run_job(JOB, argv, test_pipeline, settings_from=settings_from, build=build, summarize=summarize)
 
 
 def summarize(output: str, run_id: str) -> FeaturizeSummary:
@@ -206,28 +181,7 @@ def summarize(output: str, run_id: str) -> FeaturizeSummary:
 
 def main(argv: list[str] | None = None, prog: str = "python -m pipelines.featurize") -> int:
     """Command-line entry: ``--help``, or run the job. Returns the process exit status."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if "-h" in argv or "--help" in argv:
-        _help_parser(prog).print_help()
-        return 0
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        run(argv)
-    except UsageError as exc:
-        print(f"{prog}: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def _help_parser(prog: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description="Turn films with sound into training shards: frames, log-mel targets, captions, events.",
-        epilog="Any Beam pipeline option (--runner, --direct_num_workers, --setup_file, ...) is passed to Beam.",
-    )
-    TalkieIOOptions._add_argparse_args(parser)
-    FeaturizeOptions._add_argparse_args(parser)
-    return parser
+    return job_main(argv, prog=prog, description="Turn films with sound into training shards: frames, log-mel targets, captions, events.", run=run, option_classes=[TalkieIOOptions, FeaturizeOptions])
 
 
 if __name__ == "__main__":

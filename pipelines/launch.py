@@ -1,0 +1,93 @@
+"""What every job's launcher does: run the pipeline to completion, write its runs row, and the
+command-line entry (``--help``, exit statuses)."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.runners.runner import PipelineState
+
+from pipelines.options import UsageError
+from pipelines.provenance import code_version, options_json
+from transforms.tables import write_table_file
+
+
+def run_job(
+    job: str,
+    argv: list[str] | None,
+    test_pipeline: beam.Pipeline | None,
+    *,
+    settings_from: Callable[[PipelineOptions], Any],
+    build: Callable[[beam.Pipeline, Any], None],
+    summarize: Callable[[str, str], Any],
+) -> Any:
+    """Runs job ``job`` to completion and returns its summary with the runs row's URI.
+
+    ``settings_from`` checks the job's flags (raising UsageError before anything runs) and gives
+    settings with ``output`` and ``run_id``; ``summarize(output, run_id)`` gives a frozen
+    dataclass with ``counts()``, ``text()`` and a ``runs_uri`` field.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    options = PipelineOptions(argv)
+    settings = settings_from(options)
+    started_at = dt.datetime.now(dt.timezone.utc)
+    pipeline = test_pipeline or beam.Pipeline(options=options)
+    build(pipeline, settings)
+    state = pipeline.run().wait_until_finish()
+    if state != PipelineState.DONE:
+        raise RuntimeError(f"the {job} pipeline for run {settings.run_id} ended in state {state}, not DONE")
+    finished_at = dt.datetime.now(dt.timezone.utc)
+
+    # The runs row is written here, by the launcher, after the pipeline has finished: it needs
+    # the finish time and the counts of what the run wrote, which only exist once every output
+    # is final. Counts are read back from those outputs rather than taken from metrics, whose
+    # support differs between runners. A run that fails leaves no runs row.
+    summary = summarize(settings.output, settings.run_id)
+    runs_uri = write_table_file(settings.output, "runs", settings.run_id, [{
+        "job": job,
+        "started_at": started_at,
+        "finished_at": finished_at,
+        "code_version": code_version(),
+        "options": options_json(pipeline.options, options),
+        "counts": summary.counts(),
+    }])
+    summary = dataclasses.replace(summary, runs_uri=runs_uri)
+    print(summary.text())
+    return summary
+
+
+def job_main(
+    argv: list[str] | None,
+    *,
+    prog: str,
+    description: str,
+    run: Callable[[list[str]], Any],
+    option_classes: Sequence[type[PipelineOptions]],
+) -> int:
+    """Command-line entry of a job: ``--help``, or run it. Returns the process exit status
+    (2 for a flag that is missing or not accepted)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "-h" in argv or "--help" in argv:
+        parser = argparse.ArgumentParser(
+            prog=prog,
+            description=description,
+            epilog="Any Beam pipeline option (--runner, --direct_num_workers, --setup_file, ...) is passed to Beam.",
+        )
+        for options_class in option_classes:
+            options_class._add_argparse_args(parser)
+        parser.print_help()
+        return 0
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        run(argv)
+    except UsageError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    return 0
