@@ -21,7 +21,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from media import storage
 from model.config import PRESET_NAMES, ModelConfig, preset
-from pipelines.launch import job_main, run_job
+from pipelines.launch import FailureTally, job_main, run_job
 from pipelines.options import TalkieIOOptions, UsageError, require
 from transforms.featurize import CutTrainingWindows, FeaturizeWindows, WriteShards
 from transforms.files import absolute_uri, match_files
@@ -63,7 +63,7 @@ class FeaturizeSettings:
 
 
 @dataclasses.dataclass(frozen=True)
-class FeaturizeSummary:
+class FeaturizeSummary(FailureTally):
     """What one run wrote, read back from its shard headers and failures table."""
 
     run_id: str
@@ -74,20 +74,13 @@ class FeaturizeSummary:
     failures_by_stage: dict[str, int] = dataclasses.field(default_factory=dict)
     runs_uri: str = ""
 
-    @property
-    def failures(self) -> int:
-        return sum(self.failures_by_stage.values())
-
     def counts(self) -> dict[str, int]:
-        by_stage = {f"failures_{stage}": n for stage, n in sorted(self.failures_by_stage.items())}
-        return {"films": self.films, "windows": self.windows, "shards": len(self.shards),
-                "failures": self.failures, **by_stage}
+        return {"films": self.films, "windows": self.windows, "shards": len(self.shards), **self.failure_counts()}
 
     def text(self) -> str:
-        stages = ", ".join(f"{stage} {n}" for stage, n in sorted(self.failures_by_stage.items()))
         return "\n".join([
             f"talkie featurize: run {self.run_id}: {self.films} films, {self.windows} windows in "
-            f"{len(self.shards)} shards, {self.failures} failures" + (f" ({stages})" if stages else ""),
+            f"{len(self.shards)} shards, {self.failure_phrase()}",
             f"  shards:         {storage.join(self.output, 'shards')}/{self.run_id}-*.safetensors",
             f"  failures table: {table_folder(self.output, 'failures')}/{self.run_id}-*.parquet",
             f"  runs row:       {self.runs_uri}",

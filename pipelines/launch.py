@@ -19,6 +19,26 @@ from pipelines.provenance import code_version, options_json
 from transforms.tables import write_table_file
 
 
+class FailureTally:
+    """For job summaries (frozen dataclasses) with a ``failures_by_stage`` field."""
+
+    failures_by_stage: dict[str, int]
+
+    @property
+    def failures(self) -> int:
+        return sum(self.failures_by_stage.values())
+
+    def failure_counts(self) -> dict[str, int]:
+        """{"failures": total, "failures_<stage>": n, ...} for the runs row."""
+        by_stage = {f"failures_{stage}": n for stage, n in sorted(self.failures_by_stage.items())}
+        return {"failures": self.failures, **by_stage}
+
+    def failure_phrase(self) -> str:
+        """E.g. "3 failures (probe_and_shard 2, read_manifest 1)"."""
+        stages = ", ".join(f"{stage} {n}" for stage, n in sorted(self.failures_by_stage.items()))
+        return f"{self.failures} failures" + (f" ({stages})" if stages else "")
+
+
 def run_job(
     job: str,
     argv: list[str] | None,

@@ -18,7 +18,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from media import storage
-from pipelines.launch import job_main, run_job
+from pipelines.launch import FailureTally, job_main, run_job
 from pipelines.options import ShardOptions, TalkieIOOptions, UsageError, require
 from transforms.dedupe import DeduplicateFilms
 from transforms.files import absolute_uri, match_files
@@ -38,7 +38,7 @@ JOB = "scenes"
 
 
 @dataclasses.dataclass(frozen=True)
-class RunSummary:
+class RunSummary(FailureTally):
     """What one run of the job wrote, read back from its own table files."""
 
     run_id: str
@@ -48,19 +48,12 @@ class RunSummary:
     failures_by_stage: dict[str, int] = dataclasses.field(default_factory=dict)
     runs_uri: str = ""
 
-    @property
-    def failures(self) -> int:
-        return sum(self.failures_by_stage.values())
-
     def counts(self) -> dict[str, int]:
-        by_stage = {f"failures_{stage}": n for stage, n in sorted(self.failures_by_stage.items())}
-        return {"films": self.films, "scenes": self.scenes, "failures": self.failures, **by_stage}
+        return {"films": self.films, "scenes": self.scenes, **self.failure_counts()}
 
     def text(self) -> str:
-        stages = ", ".join(f"{stage} {n}" for stage, n in sorted(self.failures_by_stage.items()))
         return "\n".join([
-            f"talkie scenes: run {self.run_id}: {self.films} films, {self.scenes} scenes, "
-            f"{self.failures} failures" + (f" ({stages})" if stages else ""),
+            f"talkie scenes: run {self.run_id}: {self.films} films, {self.scenes} scenes, {self.failure_phrase()}",
             f"  scenes table:   {table_folder(self.output, 'scenes')}/{self.run_id}-*.parquet",
             f"  failures table: {table_folder(self.output, 'failures')}/{self.run_id}-*.parquet",
             f"  shot lists:     {storage.join(self.output, 'shotlists')}/<film_id>.csv, .edl",
