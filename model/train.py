@@ -1,0 +1,807 @@
+"""Rectified-flow training of the denoiser over featurize shards (DESIGN.md "Objective").
+
+    python -m model.train --shards DIR_OR_GLOB --out model/weights/tiny.safetensors --preset tiny \
+        --steps N [--batch 16] [--minutes M] [--seed 0] [--resume] [--device auto|cpu|cuda] \
+        [--text_embeddings FILE]
+
+Objective (Liu et al. 2022, "Flow Straight and Fast", eq. 1): with x1 = ``log_mel_to_latent(mel)``
+(the same map ``model.generate`` inverts) and noise x0 ~ N(0, I),
+
+    x_t = (1 - t) x0 + t x1,    v = x1 - x0,    loss = || v_theta(x_t, t, cond) - v ||^2
+
+averaged over the mel frames that lie inside the film (``valid_mel``): past a film's end the
+target is replaced by the silence latent (-1) and masked out of the loss, and frames past
+``valid_frames`` are zeroed, so whatever a shard stores there changes nothing. t is logit-normal,
+t = sigmoid(N(m, s)) (Esser et al. 2024, "Scaling Rectified Flow Transformers", section 3.1).
+Text and video are each replaced by their learned null with the config's dropout probabilities
+(``sample_condition_dropout``), so both guidances work at sampling time. Half of the clips get
+archival damage on the fly (``model.synth.damage.degrade`` at a random strength, now and then a
+lower picture rate), so the shards can hold clean renders.
+
+Optimisation: AdamW, linear warmup then cosine decay, gradient clipping, an exponential moving
+average of the weights (the EMA is what the model checkpoint holds). CPU runs in float32; CUDA
+runs the network under bf16 autocast with float32 weights and loss.
+
+Files beside ``--out`` (``X.safetensors``):
+
+    X.safetensors        the model: EMA weights, ``model.checkpoint.save_checkpoint`` format
+    X.train.safetensors  training state: raw weights, EMA, AdamW moments, step, data cursor, RNG
+                         states (tensors plus one JSON metadata entry; never pickle)
+    X.train.jsonl        the loss log: one JSON object per ``log_every`` steps (step, loss, lr, seconds)
+
+Determinism. Every random draw of step k (condition dropout, t, noise, damage) comes from
+generators seeded with (seed, k), and the data order from (seed, epoch) with a saved cursor, so
+a run stopped and resumed (``--resume``) gives the same weights, bit for bit on the CPU, as one
+that never stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import math
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from media import storage
+from model.checkpoint import SUFFIX, save_checkpoint
+from model.conditioning import PrecomputedTextEncoder, TextEncoder, TextEncoderLike
+from model.config import PRESET_NAMES, ModelConfig, preset
+from model.data import ShardDataset, collate, read_shard_metadata, shard_uris
+from model.generate import log_mel_to_latent
+from model.networks import build_network
+from model.networks.dit import DiT, sample_condition_dropout
+
+logger = logging.getLogger(__name__)
+
+STATE_FORMAT = "talkie-train-state/1"
+STATE_KEY = "talkie_train"
+SILENCE_LATENT = -1.0  # log_mel_to_latent(log(log_floor)): the silence level
+_DRAW_NOISE, _DRAW_DAMAGE = 0, 1  # stream ids of the per-step seeds
+
+
+# ----------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Hyperparameters of one training run (the model's shape lives in ``ModelConfig``)."""
+
+    steps: int  # the schedule's length: warmup + cosine decay reach their end at this step
+    batch_size: int = 16
+    seed: int = 0
+    lr: float = 3e-4
+    min_lr_ratio: float = 0.1  # the cosine decays to lr * min_lr_ratio
+    warmup_steps: int | None = None  # None: min(500, steps // 10)
+    weight_decay: float = 0.01  # on matrices and conv kernels only
+    beta1: float = 0.9
+    beta2: float = 0.99
+    grad_clip: float = 1.0  # max global gradient norm; 0 turns clipping off
+    ema_decay: float = 0.999
+    t_mean: float = 0.0  # logit-normal t: sigmoid(N(t_mean, t_std))
+    t_std: float = 1.0
+    damage_prob: float = 0.5  # chance that a clip is damaged
+    damage_min: float = 0.1  # damage strength ~ U(damage_min, damage_max)
+    damage_max: float = 1.0
+    hold_prob: float = 0.25  # chance that a damaged clip also gets a lower picture rate
+    save_every: int = 500
+    log_every: int = 10
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "save_every", "log_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"TrainSettings.{name}={value!r}: need an integer >= 1")
+        if self.warmup_steps is not None and not 0 <= self.warmup_steps <= self.steps:
+            raise ValueError(f"TrainSettings.warmup_steps={self.warmup_steps}: need 0..steps={self.steps}")
+        if not self.lr > 0 or not 0 <= self.min_lr_ratio <= 1:
+            raise ValueError(f"TrainSettings lr={self.lr}, min_lr_ratio={self.min_lr_ratio}: need lr > 0, ratio in [0, 1]")
+        for name in ("ema_decay", "beta1", "beta2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"TrainSettings.{name}={getattr(self, name)}: need a value in [0, 1)")
+        for name in ("damage_prob", "hold_prob"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"TrainSettings.{name}={getattr(self, name)}: need a probability in [0, 1]")
+        if not 0 <= self.damage_min <= self.damage_max <= 1:
+            raise ValueError(
+                f"TrainSettings damage_min={self.damage_min}, damage_max={self.damage_max}: need 0 <= min <= max <= 1"
+            )
+        if self.weight_decay < 0 or self.grad_clip < 0 or not self.t_std > 0:
+            raise ValueError("TrainSettings: weight_decay and grad_clip must be >= 0 and t_std > 0")
+
+    @property
+    def warmup(self) -> int:
+        return min(500, self.steps // 10) if self.warmup_steps is None else self.warmup_steps
+
+
+def learning_rate(step: int, settings: TrainSettings) -> float:
+    """The rate for update ``step`` (0-based): linear warmup to ``lr``, then cosine to ``lr * min_lr_ratio``."""
+    warmup = settings.warmup
+    if step < warmup:
+        return settings.lr * (step + 1) / warmup
+    span = max(1, settings.steps - warmup)
+    progress = min(1.0, (step - warmup) / span)
+    floor = settings.lr * settings.min_lr_ratio
+    return floor + (settings.lr - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def step_seed(seed: int, step: int, stream: int) -> int:
+    """A 63-bit seed for ``stream`` of update ``step``: every draw of a step is a function of (seed, step)."""
+    return int(np.random.SeedSequence([seed, step, stream]).generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+# ----------------------------------------------------------------------------- augmentation
+
+
+def _to_gray(rgb: np.ndarray) -> np.ndarray:
+    luma = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return np.clip(np.rint(luma), 0, 255).astype(np.uint8)
+
+
+def damage_frames(
+    frames: Tensor,
+    valid_frames: Tensor,
+    rng: np.random.Generator,
+    *,
+    fps: int,
+    prob: float = 0.5,
+    strength: tuple[float, float] = (0.1, 1.0),
+    hold_prob: float = 0.25,
+) -> Tensor:
+    """Archival damage on a batch of grayscale clips, each with probability ``prob``.
+
+    frames (B, T, H, W) uint8 -> the same shape and dtype. A damaged clip's valid frames go
+    through ``degrade`` (grain, flicker, scratches, dust, weave, blur, flashes) at a strength
+    drawn from ``strength``, as three equal channels and back to luma; with ``hold_prob`` its
+    picture rate also drops to a random lower rate (repeated frames, as a slow camera gives).
+    Frames past ``valid_frames`` are left as they are.
+    """
+    from model.synth.damage import degrade, hold_frames
+
+    if frames.ndim != 4 or frames.dtype != torch.uint8:
+        raise ValueError(f"frames are {frames.dtype} {tuple(frames.shape)}: need uint8 (batch, time, height, width)")
+    out = frames.clone()
+    for row in range(frames.shape[0]):
+        damaged, level, hold = rng.random() < prob, rng.uniform(*strength), rng.random() < hold_prob
+        valid = int(valid_frames[row])
+        if not damaged or valid == 0:
+            continue
+        clip = frames[row, :valid].numpy()
+        if hold and fps > 1:
+            clip, _ = hold_frames(clip, int(rng.integers(max(1, fps // 2), fps)), fps)
+        rgb = np.repeat(clip[..., None], 3, axis=-1)  # degrade takes (T, H, W, 3)
+        out[row, :valid] = torch.from_numpy(_to_gray(degrade(rgb, rng, float(level))))
+    return out
+
+
+# ----------------------------------------------------------------------------- the loss
+
+
+def valid_mask(valid_mel: Tensor, frames: int) -> Tensor:
+    """(B,) counts -> (B, frames) bool, True on mel frames inside the film."""
+    return torch.arange(frames, device=valid_mel.device)[None, :] < valid_mel[:, None]
+
+
+def rectified_flow_loss(
+    network: DiT,
+    x1: Tensor,
+    valid_mel: Tensor,
+    cond: Mapping[str, Tensor],
+    t: Tensor,
+    noise: Tensor,
+    *,
+    autocast: contextlib.AbstractContextManager | None = None,
+) -> Tensor:
+    """Masked rectified-flow MSE: x_t = (1 - t) noise + t x1, target x1 - noise.
+
+    x1, noise (B, M, F) float32; t (B,) in (0, 1); valid_mel (B,) mel frames that count.
+    Returns the mean squared error over the valid (mel bin, frame) entries of the batch.
+    """
+    tt = t[:, None, None]
+    x_t = (1.0 - tt) * noise + tt * x1
+    target = x1 - noise
+    with autocast if autocast is not None else contextlib.nullcontext():
+        prediction = network(x_t, t, cond)
+    mask = valid_mask(valid_mel, x1.shape[-1])[:, None, :].to(torch.float32)  # (B, 1, F)
+    squared = (prediction.float() - target).square() * mask
+    return squared.sum() / (mask.sum() * x1.shape[1]).clamp(min=1.0)
+
+
+# ----------------------------------------------------------------------------- the trainer
+
+
+class Trainer:
+    """The network, its EMA, AdamW and the per-step recipe; ``train`` drives it over shards."""
+
+    def __init__(
+        self,
+        config: ModelConfig,
+        settings: TrainSettings,
+        *,
+        text_encoder: TextEncoderLike,
+        device: str | torch.device = "cpu",
+    ):
+        self.config, self.settings = config, settings
+        self.device = torch.device(device)
+        self.text_encoder = text_encoder
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(settings.seed)
+            self.network = build_network(config).to(self.device).train()
+        self.ema = {name: p.detach().clone() for name, p in self.network.named_parameters()}
+        decay, no_decay = [], []
+        for p in self.network.parameters():
+            (decay if p.ndim >= 2 else no_decay).append(p)
+        self.optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=settings.lr,
+            betas=(settings.beta1, settings.beta2),
+        )
+        self.step = 0  # updates done
+        on_cuda = self.device.type == "cuda"
+        self.autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if on_cuda else contextlib.nullcontext
+
+    # ------------------------------------------------------------------------- one batch
+
+    def inputs(
+        self, batch: Mapping[str, Any], step: int, *, augment: bool = True
+    ) -> tuple[Tensor, Tensor, dict[str, Tensor], Tensor, Tensor]:
+        """(x1, valid_mel, cond, t, noise) for a collated batch; every draw seeded by (seed, step)."""
+        config, s = self.config, self.settings
+        frames, valid_frames = batch["frames"], batch["valid_frames"]
+        mel, valid_mel = batch["mel"], batch["valid_mel"]
+        rows, _, mel_frames = mel.shape
+        expected_mel = (config.audio.n_mels, config.window_frames)
+        expected_frames = (config.video_frames, config.video.height, config.video.width)
+        if tuple(mel.shape[1:]) != expected_mel or tuple(frames.shape[1:]) != expected_frames:
+            raise ValueError(
+                f"batch has mel {tuple(mel.shape)} and frames {tuple(frames.shape)}: this config needs "
+                f"(B, {expected_mel[0]}, {expected_mel[1]}) and (B, {', '.join(map(str, expected_frames))})"
+            )
+        frame_mask = torch.arange(frames.shape[1])[None, :] < valid_frames[:, None]  # (B, T)
+        frames = frames * frame_mask[:, :, None, None].to(frames.dtype)
+        if augment and s.damage_prob > 0:
+            rng = np.random.default_rng(step_seed(s.seed, step, _DRAW_DAMAGE))
+            frames = damage_frames(
+                frames, valid_frames, rng, fps=config.video.fps, prob=s.damage_prob,
+                strength=(s.damage_min, s.damage_max), hold_prob=s.hold_prob,
+            )
+        generator = torch.Generator().manual_seed(step_seed(s.seed, step, _DRAW_NOISE))
+        drop_text, drop_video = sample_condition_dropout(rows, config, generator=generator)
+        t = torch.sigmoid(s.t_mean + s.t_std * torch.randn(rows, generator=generator))  # logit-normal
+        noise = torch.randn(rows, *expected_mel, generator=generator)
+
+        x1 = log_mel_to_latent(mel.float(), config.audio)
+        x1 = torch.where(valid_mask(valid_mel, mel_frames)[:, None, :], x1, SILENCE_LATENT)
+        text = self.text_encoder.encode(list(batch["captions"]))
+        device = self.device
+        cond = {
+            "text_tokens": text.tokens.to(device),
+            "text_mask": text.mask.to(device),
+            "text_pooled": text.pooled.to(device),
+            "video": frames.to(device=device, dtype=torch.float32).div(255.0)[:, :, None],  # (B, T, 1, H, W)
+            "drop_text": drop_text.to(device),
+            "drop_video": drop_video.to(device),
+        }
+        return x1.to(device), valid_mel.to(device), cond, t.to(device), noise.to(device)
+
+    def loss(self, batch: Mapping[str, Any], step: int, *, augment: bool = True) -> Tensor:
+        """The batch's loss under the draws of ``step``, without updating anything."""
+        x1, valid_mel, cond, t, noise = self.inputs(batch, step, augment=augment)
+        with torch.no_grad():
+            return rectified_flow_loss(self.network, x1, valid_mel, cond, t, noise, autocast=self.autocast())
+
+    def train_step(self, batch: Mapping[str, Any]) -> tuple[float, float, float]:
+        """One AdamW update on ``batch``; returns (loss, learning rate, gradient norm before clipping)."""
+        step, s = self.step, self.settings
+        x1, valid_mel, cond, t, noise = self.inputs(batch, step)
+        lr = learning_rate(step, s)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = rectified_flow_loss(self.network, x1, valid_mel, cond, t, noise, autocast=self.autocast())
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"step {step}: the loss is {loss.item()}; lower --lr (now {s.lr}) or check the shards")
+        loss.backward()
+        max_norm = s.grad_clip if s.grad_clip > 0 else float("inf")
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.network.parameters(), max_norm)
+        self.optimizer.step()
+        self._update_ema()
+        self.step += 1
+        return float(loss.detach()), lr, float(grad_norm)
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        # the decay ramps up ((1 + n) / (10 + n), as in TensorFlow's ExponentialMovingAverage with
+        # num_updates), so early EMA weights are not dominated by the random initialisation
+        decay = min(self.settings.ema_decay, (1 + self.step) / (10 + self.step))
+        for name, p in self.network.named_parameters():
+            self.ema[name].lerp_(p.detach(), 1.0 - decay)
+
+    # ------------------------------------------------------------------------- state
+
+    def ema_state_dict(self) -> dict[str, Tensor]:
+        """The network's state_dict with the EMA in place of each parameter (what the model file holds)."""
+        return {name: self.ema.get(name, tensor).detach().cpu() for name, tensor in self.network.state_dict().items()}
+
+    def state_tensors(self) -> dict[str, Tensor]:
+        """Raw weights, EMA, AdamW moments and global RNG states, flat for safetensors."""
+        tensors = {f"model.{k}": v.detach().cpu() for k, v in self.network.state_dict().items()}
+        tensors.update({f"ema.{k}": v.detach().cpu() for k, v in self.ema.items()})
+        names = {id(p): name for name, p in self.network.named_parameters()}
+        for p, state in self.optimizer.state.items():
+            for key, value in state.items():
+                tensors[f"optim.{names[id(p)]}.{key}"] = torch.as_tensor(value).detach().cpu()
+        tensors["rng.torch_cpu"] = torch.get_rng_state()
+        if self.device.type == "cuda":
+            tensors["rng.torch_cuda"] = torch.cuda.get_rng_state(self.device)
+        return tensors
+
+    def load_state_tensors(self, tensors: Mapping[str, Tensor], step: int) -> None:
+        """The inverse of ``state_tensors``, for a network of the same config."""
+        model = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+        self.network.load_state_dict(model, strict=True)
+        params = dict(self.network.named_parameters())
+        missing = [n for n in params if f"ema.{n}" not in tensors]
+        if missing:
+            raise ValueError(f"training state lacks EMA tensors for {missing[:3]}")
+        self.ema = {n: tensors[f"ema.{n}"].to(self.device).clone() for n in params}
+        index = {id(p): i for i, p in enumerate(q for g in self.optimizer.param_groups for q in g["params"])}
+        optim_state: dict[int, dict[str, Tensor]] = {}
+        for key, value in tensors.items():
+            if key.startswith("optim."):
+                name, slot = key[len("optim."):].rsplit(".", 1)
+                if name not in params:
+                    raise ValueError(f"training state has optimizer moments for unknown parameter {name!r}")
+                optim_state.setdefault(index[id(params[name])], {})[slot] = value.clone()
+        saved = self.optimizer.state_dict()
+        self.optimizer.load_state_dict({"state": optim_state, "param_groups": saved["param_groups"]})
+        torch.set_rng_state(tensors["rng.torch_cpu"])
+        if self.device.type == "cuda" and "rng.torch_cuda" in tensors:
+            torch.cuda.set_rng_state(tensors["rng.torch_cuda"], self.device)
+        self.step = step
+
+
+# ----------------------------------------------------------------------------- data
+
+
+class BatchStream:
+    """Endless batches over shuffled epochs of the shards, with a resumable cursor (epoch, position).
+
+    The order of epoch e is ``ShardDataset(shuffle=True, seed)``'s; batches run across epoch
+    boundaries, so every batch has ``batch_size`` rows even when the corpus is smaller.
+    """
+
+    def __init__(self, uris: Sequence[str], batch_size: int, *, seed: int, epoch: int = 0, position: int = 0):
+        self.dataset = ShardDataset(list(uris), shuffle=True, seed=seed)
+        self.batch_size = batch_size
+        self.epoch, self.position = epoch, position
+        self._examples = self._iterate()
+
+    def _iterate(self) -> Iterator[dict[str, Any]]:
+        while True:
+            self.dataset.set_epoch(self.epoch)
+            seen = 0
+            for index, example in enumerate(self.dataset):
+                seen += 1
+                if index < self.position:
+                    continue
+                self.position = index + 1
+                yield example
+            if seen == 0:
+                raise ValueError(f"the shards {self.dataset.uris[:3]} hold no training windows")
+            self.epoch, self.position = self.epoch + 1, 0
+
+    def next_batch(self) -> dict[str, Any]:
+        return collate([next(self._examples) for _ in range(self.batch_size)])
+
+    @property
+    def cursor(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "position": self.position}
+
+
+def _data_fields(config: ModelConfig) -> dict[str, Any]:
+    return {"audio": asdict(config.audio), "video": asdict(config.video), "window": asdict(config.window)}
+
+
+def check_shards(uris: Sequence[str], config: ModelConfig) -> tuple[int, list[str]]:
+    """(windows, distinct captions) of the shards, after checking that each was featurized with
+    this config's audio, video and window settings (the network's shape may differ)."""
+    windows, captions = 0, {}
+    wanted = _data_fields(config)
+    for uri in uris:
+        meta = read_shard_metadata(uri)
+        try:
+            theirs = _data_fields(ModelConfig.from_json(meta.get("config", "")))
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{uri}: the shard's config is unreadable ({e})") from None
+        if theirs != wanted:
+            differ = [
+                f"{group}.{key}={theirs[group][key]!r} (model: {value!r})"
+                for group, values in wanted.items()
+                for key, value in values.items()
+                if theirs[group][key] != value
+            ]
+            raise ValueError(
+                f"{uri} was featurized for other audio/video/window settings: {', '.join(differ)}; "
+                "featurize again with this model's preset"
+            )
+        windows += len(meta["captions"])
+        captions.update(dict.fromkeys(meta["captions"]))
+    return windows, list(captions)
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def sibling_paths(out: str) -> tuple[str, str]:
+    """(training state, loss log) beside the model checkpoint ``out`` (``X.safetensors``)."""
+    if not out.endswith(SUFFIX):
+        raise ValueError(f"--out {out!r} must end in {SUFFIX!r} (the model is a safetensors checkpoint)")
+    stem = out[: -len(SUFFIX)]
+    return stem + ".train" + SUFFIX, stem + ".train.jsonl"
+
+
+def save_training_state(uri: str, trainer: Trainer, meta: Mapping[str, Any]) -> None:
+    from safetensors.torch import save
+
+    text = json.dumps({"format": STATE_FORMAT, **meta}, sort_keys=True)
+    tensors = {k: v.contiguous() for k, v in trainer.state_tensors().items()}
+    storage.write_bytes(uri, save(tensors, metadata={STATE_KEY: text}))
+
+
+def load_training_state(uri: str) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    from safetensors.torch import load
+
+    data = storage.read_bytes(uri)
+    length = int.from_bytes(data[:8], "little")
+    try:
+        header = json.loads(data[8 : 8 + length])
+        meta = json.loads((header.get("__metadata__") or {})[STATE_KEY])
+    except (ValueError, KeyError, UnicodeDecodeError):
+        raise ValueError(f"{uri} is not a Talkie training state (no {STATE_KEY!r} metadata)") from None
+    if meta.get("format") != STATE_FORMAT:
+        raise ValueError(f"{uri}: training state format {meta.get('format')!r}; this trainer reads {STATE_FORMAT!r}")
+    return load(data), meta
+
+
+class LossLog:
+    """JSON Lines of (step, loss, lr, seconds, grad_norm): appended as it goes on local disk,
+    published whole at every save for object stores."""
+
+    def __init__(self, uri: str, *, keep_through: int | None):
+        self.uri, self.lines = uri, []
+        if keep_through is not None and storage.exists(uri):  # resuming: drop steps that will be redone
+            for line in storage.read_bytes(uri).decode("utf-8").splitlines():
+                if line.strip() and json.loads(line)["step"] <= keep_through:
+                    self.lines.append(line)
+        if storage.is_local(uri):
+            storage.write_bytes(uri, "".join(l + "\n" for l in self.lines).encode("utf-8"))
+            self._file = open(storage.local_path(uri), "a", encoding="utf-8")
+        else:
+            self._file = None
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        line = json.dumps(record, sort_keys=True)
+        self.lines.append(line)
+        if self._file is not None:
+            self._file.write(line + "\n")
+            self._file.flush()
+
+    def publish(self) -> None:
+        if self._file is None:
+            storage.write_bytes(self.uri, "".join(l + "\n" for l in self.lines).encode("utf-8"))
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+# ----------------------------------------------------------------------------- train
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What one ``train`` call did."""
+
+    checkpoint: str  # the model (EMA weights)
+    state: str  # the training state, for --resume
+    log: str  # the loss log (JSON Lines)
+    step: int  # updates done in total (this call and any it resumed)
+    steps_this_run: int
+    stopped_by: str  # "steps", "minutes", "session_steps" or "interrupted"
+    device: str
+    seconds: float  # this call's training loop
+    seconds_per_step: float
+    losses: tuple[float, ...] = field(repr=False)  # this call's per-step losses
+    checkpoint_sha256: str = ""
+
+    @property
+    def first_loss(self) -> float:
+        return self.losses[0] if self.losses else float("nan")
+
+    @property
+    def last_loss(self) -> float:
+        return self.losses[-1] if self.losses else float("nan")
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """"auto" -> CUDA when there is one, else the CPU (logged); "cuda" without CUDA is an error."""
+    if str(device) == "auto":
+        if torch.cuda.is_available():
+            device = "cuda"
+        else:
+            logger.warning("no CUDA device: training on the CPU in float32")
+            device = "cpu"
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={str(device)!r} was asked for but CUDA is not available (accepted: auto, cpu)")
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device={str(device)!r}: accepted devices are auto, cpu, cuda")
+    logger.info("training on %s (%s)", device, "bf16 autocast" if device.type == "cuda" else "float32")
+    return device
+
+
+def _progress(total: int, initial: int, enabled: bool):
+    if not enabled:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True)
+
+
+def train(
+    config: ModelConfig,
+    shards: str | Sequence[str],
+    out: str,
+    *,
+    steps: int,
+    batch_size: int = 16,
+    minutes: float | None = None,
+    seed: int = 0,
+    resume: bool = False,
+    overwrite: bool = False,
+    device: str | torch.device = "auto",
+    text_embeddings: str | None = None,
+    text_encoder: TextEncoderLike | None = None,
+    session_steps: int | None = None,
+    progress: bool = True,
+    **hyperparameters: Any,
+) -> TrainResult:
+    """Train the denoiser of ``config`` on featurize ``shards`` and save its EMA weights to ``out``.
+
+    ``steps`` is the total number of updates (and the schedule's length); with ``resume`` the run
+    continues from ``out``'s training state, else it starts from ``seed`` (refusing to replace an
+    earlier run's files unless ``overwrite``). ``minutes`` and ``session_steps`` stop this call
+    early, cleanly: the model and training state are saved, and a later ``resume`` goes on.
+    Text comes from ``text_encoder``, else the embeddings file ``text_embeddings``, else MiniLM.
+    Other keyword arguments are ``TrainSettings`` fields (lr, warmup_steps, ema_decay, ...).
+    """
+    known = {f.name for f in fields(TrainSettings)} - {"steps", "batch_size", "seed"}
+    unknown = sorted(set(hyperparameters) - known)
+    if unknown:
+        raise TypeError(f"train() got unknown settings {unknown}; accepted: {sorted(known)}")
+    settings = TrainSettings(steps=steps, batch_size=batch_size, seed=seed, **hyperparameters)
+    if minutes is not None and not minutes > 0:
+        raise ValueError(f"minutes={minutes}: need a positive budget")
+    if session_steps is not None and session_steps < 1:
+        raise ValueError(f"session_steps={session_steps}: need 1 or more")
+    state_uri, log_uri = sibling_paths(out)
+    uris = shard_uris(shards)
+    windows, captions = check_shards(uris, config)
+    logger.info("%d training windows in %d shards, %d distinct captions", windows, len(uris), len(captions))
+
+    device = resolve_device(device)
+    if text_encoder is None:
+        text_encoder = PrecomputedTextEncoder.load(text_embeddings) if text_embeddings else TextEncoder()
+    for start in range(0, len(captions), 256):  # fills TextEncoder's cache; checks precomputed coverage
+        text_encoder.encode(captions[start : start + 256])
+
+    trainer = Trainer(config, settings, text_encoder=text_encoder, device=device)
+    cursor, elapsed_before, resumed_from = {"epoch": 0, "position": 0}, 0.0, None
+    if resume and storage.exists(state_uri):
+        tensors, meta = load_training_state(state_uri)
+        if meta["config_hash"] != config.config_hash():
+            raise ValueError(
+                f"{state_uri} trains config {meta['config_hash']}, not {config.config_hash()}: resume with the "
+                "same preset, or start a new --out"
+            )
+        for name in ("seed", "batch_size"):
+            if meta["settings"][name] != getattr(settings, name):
+                raise ValueError(
+                    f"{state_uri} was trained with {name}={meta['settings'][name]}, not {getattr(settings, name)}: "
+                    "a resumed run must keep them"
+                )
+        if meta["settings"]["steps"] != settings.steps:
+            logger.warning("resuming with steps=%d (was %d): the LR schedule changes", settings.steps, meta["settings"]["steps"])
+        trainer.load_state_tensors(tensors, int(meta["step"]))
+        cursor, elapsed_before, resumed_from = meta["cursor"], float(meta["seconds"]), int(meta["step"])
+        logger.info("resumed from %s at step %d", state_uri, resumed_from)
+    else:
+        if resume:
+            logger.warning("--resume: no training state at %s, so training starts from step 0", state_uri)
+        elif not overwrite and (storage.exists(state_uri) or storage.exists(out)):
+            raise FileExistsError(
+                f"{out if storage.exists(out) else state_uri} exists: pass resume=True (--resume) to continue "
+                "that run, or overwrite=True (--overwrite) to start a new one over it"
+            )
+    stream = BatchStream(uris, settings.batch_size, seed=settings.seed, **cursor)
+    log = LossLog(log_uri, keep_through=resumed_from)
+
+    def save() -> str:
+        meta = {
+            "step": trainer.step,
+            "seconds": elapsed_before + (time.perf_counter() - began),
+            "cursor": stream.cursor,
+            "config_hash": config.config_hash(),
+            "settings": asdict(settings),
+            "shards": uris,
+        }
+        digest = save_checkpoint(
+            out,
+            trainer.ema_state_dict(),
+            config,
+            extra_metadata={
+                "train_step": str(trainer.step),
+                "train_seconds": f"{meta['seconds']:.1f}",
+                "train_settings": json.dumps(asdict(settings), sort_keys=True),
+                "train_windows": str(windows),
+            },
+        )
+        save_training_state(state_uri, trainer, meta)
+        log.publish()
+        return digest
+
+    losses: list[float] = []
+    window_losses: list[float] = []
+    stopped_by, digest = "steps", ""
+    bar = _progress(settings.steps, trainer.step, progress)
+    began = time.perf_counter()
+    try:
+        while trainer.step < settings.steps:
+            if session_steps is not None and len(losses) >= session_steps:
+                stopped_by = "session_steps"
+                break
+            if minutes is not None and time.perf_counter() - began >= minutes * 60:
+                stopped_by = "minutes"
+                break
+            loss, lr, grad_norm = trainer.train_step(stream.next_batch())
+            losses.append(loss)
+            window_losses.append(loss)
+            step = trainer.step
+            if step % settings.log_every == 0 or step == settings.steps:
+                seconds = time.perf_counter() - began
+                record = {
+                    "step": step,
+                    "loss": sum(window_losses) / len(window_losses),
+                    "lr": lr,
+                    "grad_norm": grad_norm,
+                    "seconds": round(elapsed_before + seconds, 3),
+                }
+                log.add(record)
+                window_losses = []
+                if bar is not None:
+                    bar.set_postfix(loss=f"{record['loss']:.4f}", lr=f"{lr:.2e}")
+                elif progress:
+                    logger.info(
+                        "step %d/%d loss %.4f lr %.2e %.3f s/step",
+                        step, settings.steps, record["loss"], lr, seconds / len(losses),
+                    )
+            if bar is not None:
+                bar.update(1)
+            if step % settings.save_every == 0 and step < settings.steps:
+                save()
+    except KeyboardInterrupt:
+        stopped_by = "interrupted"
+        logger.warning("interrupted at step %d: saving", trainer.step)
+    finally:
+        if bar is not None:
+            bar.close()
+    seconds = time.perf_counter() - began
+    digest = save()
+    log.close()
+    done = len(losses)
+    logger.info(
+        "stopped by %s at step %d: %d steps in %.1f s (%.3f s/step); model %s",
+        stopped_by, trainer.step, done, seconds, seconds / max(done, 1), out,
+    )
+    return TrainResult(
+        checkpoint=out,
+        state=state_uri,
+        log=log_uri,
+        step=trainer.step,
+        steps_this_run=done,
+        stopped_by=stopped_by,
+        device=str(device),
+        seconds=seconds,
+        seconds_per_step=seconds / max(done, 1),
+        losses=tuple(losses),
+        checkpoint_sha256=digest,
+    )
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m model.train", description="Rectified-flow training of Talkie's denoiser over featurize shards."
+    )
+    parser.add_argument("--shards", required=True, help="featurize --output folder, a glob, or one shard file")
+    parser.add_argument("--out", required=True, help="model checkpoint to write (X.safetensors; state and log go beside it)")
+    parser.add_argument("--preset", default="tiny", choices=PRESET_NAMES, help="model config preset (default tiny)")
+    parser.add_argument("--steps", type=int, required=True, help="total updates (the LR schedule's length)")
+    parser.add_argument("--batch", type=int, default=16, help="windows per update (default 16)")
+    parser.add_argument("--minutes", type=float, default=None, help="stop cleanly and save after this many minutes")
+    parser.add_argument("--session_steps", type=int, default=None, help="stop cleanly and save after this many updates")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resume", action="store_true", help="continue from --out's training state")
+    parser.add_argument("--overwrite", action="store_true", help="start afresh over an earlier run's files")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--text_embeddings", default=None, help="precomputed MiniLM embeddings (safetensors) of every caption")
+    parser.add_argument("--lr", type=float, default=TrainSettings.lr)
+    parser.add_argument("--warmup_steps", type=int, default=None, help="default min(500, steps // 10)")
+    parser.add_argument("--ema_decay", type=float, default=TrainSettings.ema_decay)
+    parser.add_argument("--save_every", type=int, default=TrainSettings.save_every)
+    parser.add_argument("--log_every", type=int, default=TrainSettings.log_every)
+    parser.add_argument(
+        "--threads", type=int, default=None,
+        help="CPU intra-op threads (default: torch's choice); 1 can be much faster on a busy machine",
+    )
+    parser.add_argument("--no_progress", action="store_true", help="no progress bar or progress lines")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            print(f"python -m model.train: --threads {args.threads}: need 1 or more", file=sys.stderr)
+            return 2
+        torch.set_num_threads(args.threads)
+    logger.info("%d CPU threads", torch.get_num_threads())
+    try:
+        result = train(
+            preset(args.preset),
+            args.shards,
+            args.out,
+            steps=args.steps,
+            batch_size=args.batch,
+            minutes=args.minutes,
+            seed=args.seed,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            device=args.device,
+            text_embeddings=args.text_embeddings,
+            session_steps=args.session_steps,
+            progress=not args.no_progress,
+            lr=args.lr,
+            warmup_steps=args.warmup_steps,
+            ema_decay=args.ema_decay,
+            save_every=args.save_every,
+            log_every=args.log_every,
+        )
+    except (ValueError, FileExistsError, FileNotFoundError, TypeError) as e:
+        print(f"python -m model.train: {e}", file=sys.stderr)
+        return 2
+    print(
+        f"trained to step {result.step} ({result.steps_this_run} steps this run, stopped by {result.stopped_by}) "
+        f"on {result.device}: {result.seconds_per_step:.3f} s/step, loss {result.first_loss:.4f} -> "
+        f"{result.last_loss:.4f}\n  model: {result.checkpoint}\n  state: {result.state}\n  log:   {result.log}"
+    )
+    return 130 if result.stopped_by == "interrupted" else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
