@@ -630,10 +630,12 @@ def train(
     else:
         if resume:
             logger.warning("--resume: no training state at %s, so training starts from step 0", state_uri)
-        elif not overwrite and (storage.exists(state_uri) or storage.exists(out)):
+        if not overwrite and (storage.exists(state_uri) or storage.exists(out)):
             raise FileExistsError(
-                f"{out if storage.exists(out) else state_uri} exists: pass resume=True (--resume) to continue "
-                "that run, or overwrite=True (--overwrite) to start a new one over it"
+                f"{out if storage.exists(out) else state_uri} exists"
+                + (" without a training state to resume from" if resume else "")
+                + ": pass resume=True (--resume) to continue its run, or overwrite=True (--overwrite) to "
+                "start a new one over it"
             )
     stream = BatchStream(uris, settings.batch_size, seed=settings.seed, **cursor)
     log = LossLog(log_uri, keep_through=resumed_from)

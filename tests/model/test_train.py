@@ -205,6 +205,9 @@ def test_precomputed_embeddings_overwrite_guard_and_shard_check(shard, text_enco
     assert result.step == 2 and Path(out).exists()
     with pytest.raises(FileExistsError, match="--resume"):
         train(CONFIG, shard, out, text_encoder=PrecomputedTextEncoder.load(str(embeddings)), **common)
+    Path(out[: -len(".safetensors")] + ".train.safetensors").unlink()  # a model without its training state
+    with pytest.raises(FileExistsError, match="without a training state"):
+        train(CONFIG, shard, out, resume=True, text_encoder=text_encoder, **common)
     # the CLI's tiny preset wants 4 s windows of 64x64 frames: these 1 s shards are refused by name
     code = main(["--shards", shard, "--out", str(tmp_path / "t.safetensors"), "--steps", "1", "--no_progress"])
     assert code == 2 and "window.window_s=1.0" in capsys.readouterr().err
