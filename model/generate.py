@@ -37,6 +37,7 @@ from model.checkpoint import load_checkpoint
 from model.codec import GriffinLim, Vocoder
 from model.conditioning import TextBatch, TextEncoder, TextEncoderLike
 from model.config import AudioConfig, ModelConfig
+from model.device import resolve_device
 from model.networks import build_network
 from model.networks.dit import DiT
 
@@ -65,20 +66,6 @@ def latent_to_log_mel(latent: Tensor, audio: AudioConfig) -> Tensor:
 # ----------------------------------------------------------------------------- the generator
 
 
-def _resolve_device(device: str | torch.device | None) -> torch.device:
-    if device is None:
-        if torch.cuda.is_available():
-            device = "cuda"
-        else:
-            logger.warning("no CUDA device: generating on the CPU in float32")
-            device = "cpu"
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={str(device)!r} was asked for but CUDA is not available (accepted: 'cpu')")
-    logger.info("generator on %s (%s)", device, "bf16 autocast" if device.type == "cuda" else "float32")
-    return device
-
-
 class Generator:
     """A denoiser with its config, text encoder and vocoder, ready to generate windows of audio."""
 
@@ -93,7 +80,7 @@ class Generator:
         checkpoint_sha256: str | None = None,
     ):
         self.config = config
-        self.device = _resolve_device(device)
+        self.device = resolve_device(device, task="generating")
         self.network = network.to(self.device).eval()
         self.text_encoder = text_encoder if text_encoder is not None else TextEncoder()
         self.vocoder = vocoder if vocoder is not None else GriffinLim(config.audio)

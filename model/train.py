@@ -57,6 +57,7 @@ from model.checkpoint import SUFFIX, save_checkpoint
 from model.conditioning import PrecomputedTextEncoder, TextEncoder, TextEncoderLike
 from model.config import PRESET_NAMES, ModelConfig, preset
 from model.data import ShardDataset, collate, read_shard_metadata, shard_uris
+from model.device import resolve_device
 from model.generate import log_mel_to_latent
 from model.networks import build_network
 from model.networks.dit import DiT, sample_condition_dropout
@@ -533,23 +534,6 @@ class TrainResult:
         return self.losses[-1] if self.losses else float("nan")
 
 
-def resolve_device(device: str | torch.device) -> torch.device:
-    """"auto" -> CUDA when there is one, else the CPU (logged); "cuda" without CUDA is an error."""
-    if str(device) == "auto":
-        if torch.cuda.is_available():
-            device = "cuda"
-        else:
-            logger.warning("no CUDA device: training on the CPU in float32")
-            device = "cpu"
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={str(device)!r} was asked for but CUDA is not available (accepted: auto, cpu)")
-    if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"device={str(device)!r}: accepted devices are auto, cpu, cuda")
-    logger.info("training on %s (%s)", device, "bf16 autocast" if device.type == "cuda" else "float32")
-    return device
-
-
 def _progress(total: int, initial: int, enabled: bool):
     if not enabled:
         return None
@@ -601,7 +585,7 @@ def train(
     windows, captions = check_shards(uris, config)
     logger.info("%d training windows in %d shards, %d distinct captions", windows, len(uris), len(captions))
 
-    device = resolve_device(device)
+    device = resolve_device(device, task="training")
     if text_encoder is None:
         text_encoder = PrecomputedTextEncoder.load(text_embeddings) if text_embeddings else TextEncoder()
     for start in range(0, len(captions), 256):  # fills TextEncoder's cache; checks precomputed coverage
