@@ -23,7 +23,6 @@ the flow starts from. Training must use the same map.
 from __future__ import annotations
 
 import contextlib
-import logging
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,7 +40,6 @@ from model.device import resolve_device
 from model.networks import build_network
 from model.networks.dit import DiT
 
-logger = logging.getLogger(__name__)
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "tiny.safetensors"
 DEFAULT_BATCH_SIZE = 8
