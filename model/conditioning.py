@@ -229,9 +229,17 @@ def frames_with_differences(frames: Tensor) -> Tensor:
 class VisualEncoder(nn.Module):
     """Frames (B, T, C, H, W) in [0, 1] -> per-frame features (B, T, width), trained jointly.
 
-    Four stride-2 3x3 convolutions (GELU) over each frame's ``VideoConfig.channels`` input planes,
-    global average pooling and a linear map: cheap enough for CPU training, and each frame is
-    encoded alone, so time stays exact at the frame.
+    Each frame's ``VideoConfig.channels`` input planes (normalised frame, |difference|) go through
+    a 4x4 stride-4 patch stem and two stride-2 3x3 convolutions (GELU): 64x64 -> 16x16 -> 8x8 ->
+    4x4 maps of 64 channels, flattened (so the feature knows *where* in the frame motion is, which
+    a global pool would lose) and projected to ``width``. A residual temporal convolution over
+    three neighbouring frames (symmetric, so a feature stays centred on its frame) lets a frame's
+    feature see the motion just before and after it: a contact is a change of motion. About 4x
+    cheaper than a four-layer stride-2 stack at 64x64, which dominated a CPU training step.
+
+    ``onset_logits(features)`` is an auxiliary head (B, T, width) -> (B, T): training supervises it
+    with the foley world's event frames, so the encoder learns contact moments directly
+    (DESIGN.md's "timing head"); generation does not use it.
 
     Hook for a pretrained vision model: pass ``backbone``, any module mapping a batch of
     normalised frames (N, C, H, W) to (N, backbone_dim) (e.g. a CLIP or DINO image tower loaded
@@ -246,14 +254,18 @@ class VisualEncoder(nn.Module):
         self.frame_differences = video.frame_differences
         self.in_channels = video.channels
         self.frame_channels = 1 if video.grayscale else 3
-        hidden = (16, 32, 64, 64)
-        layers: list[nn.Module] = []
-        previous = self.in_channels
-        for channels in hidden:
-            layers += [nn.Conv2d(previous, channels, 3, stride=2, padding=1), nn.GELU()]
-            previous = channels
-        self.convs = nn.Sequential(*layers)
-        self.project = nn.Linear(previous, width)
+        if video.height < 4 or video.width < 4:
+            raise ValueError(f"frames of {video.height}x{video.width}: the visual encoder needs at least 4x4")
+        self.convs = nn.Sequential(
+            nn.Conv2d(self.in_channels, 32, 4, stride=4), nn.GELU(),
+            nn.Conv2d(32, 48, 3, stride=2, padding=1), nn.GELU(),
+            nn.Conv2d(48, 64, 3, stride=2, padding=1), nn.GELU(),
+        )
+        # map size after the stem (floor(x / 4)) and two padded stride-2 convs (ceil(x / 2) each)
+        cells = (-(-(video.height // 4) // 4)) * (-(-(video.width // 4) // 4))
+        self.project = nn.Linear(64 * cells, width)
+        self.temporal = nn.Conv1d(width, width, 3, padding=1)
+        self.onset_head = nn.Linear(width, 1)
         self.backbone = backbone
         if backbone is not None:
             if backbone_dim <= 0:
@@ -269,7 +281,12 @@ class VisualEncoder(nn.Module):
         normalised = normalise_frames(frames.float())
         stacked = frames_with_differences(normalised) if self.frame_differences else normalised
         flat = stacked.flatten(0, 1)  # (B*T, channels, H, W)
-        features = self.project(self.convs(flat).mean(dim=(-2, -1)))  # (B*T, width)
+        features = self.project(self.convs(flat).flatten(1))  # (B*T, width)
         if self.backbone is not None:
             features = features + self.backbone_project(self.backbone(normalised.flatten(0, 1)))
-        return features.view(b, t, -1)
+        features = features.view(b, t, -1)
+        return features + self.temporal(features.transpose(1, 2)).transpose(1, 2)
+
+    def onset_logits(self, features: Tensor) -> Tensor:
+        """(B, T, width) features -> (B, T) logits that an event (impact, footstep) lands on each frame."""
+        return self.onset_head(features).squeeze(-1)

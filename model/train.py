@@ -18,6 +18,12 @@ Text and video are each replaced by their learned null with the config's dropout
 archival damage on the fly (``model.synth.damage.degrade`` at a random strength, now and then a
 lower picture rate), so the shards can hold clean renders.
 
+Timing head. The visual encoder's per-frame features also feed a one-unit head whose logits are
+trained (BCE, weighted ``onset_weight``) to mark the frames where the shard's truth events (impacts,
+footsteps) land, so the picture path learns contact moments from a direct signal instead of only
+through the flow loss (DESIGN.md's calibration, "a timing head"); windows without events teach
+it where nothing lands.
+
 Optimisation: AdamW, linear warmup then cosine decay, gradient clipping, an exponential moving
 average of the weights (the EMA is what the model checkpoint holds). CPU runs in float32; CUDA
 runs the network under bf16 autocast with float32 weights and loss.
@@ -27,7 +33,8 @@ Files beside ``--out`` (``X.safetensors``):
     X.safetensors        the model: EMA weights, ``model.checkpoint.save_checkpoint`` format
     X.train.safetensors  training state: raw weights, EMA, AdamW moments, step, data cursor, RNG
                          states (tensors plus one JSON metadata entry; never pickle)
-    X.train.jsonl        the loss log: one JSON object per ``log_every`` steps (step, loss, lr, seconds)
+    X.train.jsonl        the loss log: one JSON object per ``log_every`` steps (step, loss, flow,
+                         onset, lr, grad_norm, seconds)
 
 Determinism. Every random draw of step k (condition dropout, t, noise, damage) comes from
 generators seeded with (seed, k), and the data order from (seed, epoch) with a saved cursor, so
@@ -46,11 +53,11 @@ import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from media import storage
 from model.checkpoint import SUFFIX, save_checkpoint
@@ -94,6 +101,8 @@ class TrainSettings:
     damage_min: float = 0.1  # damage strength ~ U(damage_min, damage_max)
     damage_max: float = 1.0
     hold_prob: float = 0.25  # chance that a damaged clip also gets a lower picture rate
+    onset_weight: float = 0.5  # weight of the visual encoder's event-frame loss (0: flow loss only)
+    onset_pos_weight: float = 8.0  # BCE weight of an event frame (events are sparse)
     save_every: int = 500
     log_every: int = 10
 
@@ -116,6 +125,8 @@ class TrainSettings:
             raise ValueError(
                 f"TrainSettings damage_min={self.damage_min}, damage_max={self.damage_max}: need 0 <= min <= max <= 1"
             )
+        if self.onset_weight < 0 or not self.onset_pos_weight > 0:
+            raise ValueError("TrainSettings: onset_weight must be >= 0 and onset_pos_weight > 0")
         if self.weight_decay < 0 or self.grad_clip < 0 or not self.t_std > 0:
             raise ValueError("TrainSettings: weight_decay and grad_clip must be >= 0 and t_std > 0")
 
@@ -217,6 +228,47 @@ def rectified_flow_loss(
     return squared.sum() / (mask.sum() * x1.shape[1]).clamp(min=1.0)
 
 
+def onset_targets(events: Sequence[Sequence[Mapping[str, Any]]], frames: int, fps: int) -> Tensor:
+    """Per-row event lists ({"offset_s": seconds into the window, ...}) -> (B, frames) float32,
+    1 on the video frame nearest each event (frame k shows time k / fps)."""
+    targets = torch.zeros(len(events), frames)
+    for row, row_events in enumerate(events):
+        for event in row_events:
+            k = round(float(event["offset_s"]) * fps)
+            if 0 <= k < frames:
+                targets[row, k] = 1.0
+    return targets
+
+
+def onset_loss(logits: Tensor, targets: Tensor, frame_mask: Tensor, *, pos_weight: float) -> Tensor:
+    """Masked BCE of the encoder's per-frame event logits (B, T) against 0/1 targets (B, T)."""
+    per_frame = nn.functional.binary_cross_entropy_with_logits(
+        logits.float(), targets, pos_weight=torch.tensor(pos_weight, device=logits.device), reduction="none"
+    )
+    mask = frame_mask.to(per_frame.dtype)
+    return (per_frame * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+class StepInputs(NamedTuple):
+    """Everything one step's losses need, drawn from (seed, step)."""
+
+    x1: Tensor  # (B, n_mels, F) target latents
+    valid_mel: Tensor  # (B,)
+    cond: dict[str, Tensor]  # the network's conditioning, cond["video"] as frames (B, T, 1, H, W)
+    t: Tensor  # (B,)
+    noise: Tensor  # (B, n_mels, F)
+    onsets: Tensor  # (B, T) 0/1 event frames
+    frame_mask: Tensor  # (B, T) bool, frames inside the film
+
+
+class StepStats(NamedTuple):
+    loss: float  # flow + onset_weight * onset
+    flow: float
+    onset: float
+    lr: float
+    grad_norm: float
+
+
 # ----------------------------------------------------------------------------- the trainer
 
 
@@ -252,10 +304,8 @@ class Trainer:
 
     # ------------------------------------------------------------------------- one batch
 
-    def inputs(
-        self, batch: Mapping[str, Any], step: int, *, augment: bool = True
-    ) -> tuple[Tensor, Tensor, dict[str, Tensor], Tensor, Tensor]:
-        """(x1, valid_mel, cond, t, noise) for a collated batch; every draw seeded by (seed, step)."""
+    def inputs(self, batch: Mapping[str, Any], step: int, *, augment: bool = True) -> StepInputs:
+        """One collated batch's step inputs; every draw seeded by (seed, step)."""
         config, s = self.config, self.settings
         frames, valid_frames = batch["frames"], batch["valid_frames"]
         mel, valid_mel = batch["mel"], batch["valid_mel"]
@@ -292,23 +342,41 @@ class Trainer:
             "drop_text": drop_text.to(device),
             "drop_video": drop_video.to(device),
         }
-        return x1.to(device), valid_mel.to(device), cond, t.to(device), noise.to(device)
+        onsets = onset_targets(batch["events"], frames.shape[1], config.video.fps)
+        return StepInputs(
+            x1.to(device), valid_mel.to(device), cond, t.to(device), noise.to(device),
+            onsets.to(device), frame_mask.to(device),
+        )
+
+    def losses(self, inputs: StepInputs) -> tuple[Tensor, Tensor]:
+        """(flow loss, onset loss) of one step: the frames are encoded once and the features feed
+        both the denoiser (through cond["video"]) and the encoder's event-frame head."""
+        with self.autocast():
+            features = self.network.encode_video(inputs.cond["video"])
+        cond = {**inputs.cond, "video": features}
+        flow = rectified_flow_loss(
+            self.network, inputs.x1, inputs.valid_mel, cond, inputs.t, inputs.noise, autocast=self.autocast()
+        )
+        logits = self.network.visual.onset_logits(features)
+        onset = onset_loss(logits, inputs.onsets, inputs.frame_mask, pos_weight=self.settings.onset_pos_weight)
+        return flow, onset
 
     def loss(self, batch: Mapping[str, Any], step: int, *, augment: bool = True) -> Tensor:
-        """The batch's loss under the draws of ``step``, without updating anything."""
-        x1, valid_mel, cond, t, noise = self.inputs(batch, step, augment=augment)
+        """The batch's training loss under the draws of ``step``, without updating anything."""
         with torch.no_grad():
-            return rectified_flow_loss(self.network, x1, valid_mel, cond, t, noise, autocast=self.autocast())
+            flow, onset = self.losses(self.inputs(batch, step, augment=augment))
+            return flow + self.settings.onset_weight * onset
 
-    def train_step(self, batch: Mapping[str, Any]) -> tuple[float, float, float]:
-        """One AdamW update on ``batch``; returns (loss, learning rate, gradient norm before clipping)."""
+    def train_step(self, batch: Mapping[str, Any]) -> StepStats:
+        """One AdamW update on ``batch``; returns its losses, learning rate and pre-clip gradient norm."""
         step, s = self.step, self.settings
-        x1, valid_mel, cond, t, noise = self.inputs(batch, step)
+        inputs = self.inputs(batch, step)
         lr = learning_rate(step, s)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.optimizer.zero_grad(set_to_none=True)
-        loss = rectified_flow_loss(self.network, x1, valid_mel, cond, t, noise, autocast=self.autocast())
+        flow, onset = self.losses(inputs)
+        loss = flow + s.onset_weight * onset
         if not torch.isfinite(loss):
             raise FloatingPointError(f"step {step}: the loss is {loss.item()}; lower --lr (now {s.lr}) or check the shards")
         loss.backward()
@@ -317,7 +385,7 @@ class Trainer:
         self.optimizer.step()
         self._update_ema()
         self.step += 1
-        return float(loss.detach()), lr, float(grad_norm)
+        return StepStats(float(loss.detach()), float(flow.detach()), float(onset.detach()), lr, float(grad_norm))
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -661,15 +729,18 @@ def train(
             if minutes is not None and time.perf_counter() - began >= minutes * 60:
                 stopped_by = "minutes"
                 break
-            loss, lr, grad_norm = trainer.train_step(stream.next_batch())
-            losses.append(loss)
-            window_losses.append(loss)
+            stats = trainer.train_step(stream.next_batch())
+            lr, grad_norm = stats.lr, stats.grad_norm
+            losses.append(stats.loss)
+            window_losses.append(stats)
             step = trainer.step
             if step % settings.log_every == 0 or step == settings.steps:
                 seconds = time.perf_counter() - began
                 record = {
                     "step": step,
-                    "loss": sum(window_losses) / len(window_losses),
+                    "loss": sum(w.loss for w in window_losses) / len(window_losses),
+                    "flow": sum(w.flow for w in window_losses) / len(window_losses),
+                    "onset": sum(w.onset for w in window_losses) / len(window_losses),
                     "lr": lr,
                     "grad_norm": grad_norm,
                     "seconds": round(elapsed_before + seconds, 3),
@@ -677,11 +748,12 @@ def train(
                 log.add(record)
                 window_losses = []
                 if bar is not None:
-                    bar.set_postfix(loss=f"{record['loss']:.4f}", lr=f"{lr:.2e}")
+                    bar.set_postfix(flow=f"{record['flow']:.4f}", onset=f"{record['onset']:.4f}", lr=f"{lr:.2e}")
                 elif progress:
                     logger.info(
-                        "step %d/%d loss %.4f lr %.2e %.3f s/step",
-                        step, settings.steps, record["loss"], lr, seconds / len(losses),
+                        "step %d/%d loss %.4f (flow %.4f, onset %.4f) lr %.2e %.3f s/step",
+                        step, settings.steps, record["loss"], record["flow"], record["onset"], lr,
+                        seconds / len(losses),
                     )
             if bar is not None:
                 bar.update(1)

@@ -91,7 +91,8 @@ def test_tiny_parameter_count_is_within_a_quarter_of_the_budget():
 def test_frame_change_moves_only_the_tokens_near_that_frame(network):
     # With zero gates (and cross-attention outputs) every block is the identity, so token i sees only its own patch and the
     # frame features interpolated at its time: a change to frame j (and so to the difference
-    # image of frame j + 1) must move tokens within one frame of frames j..j+1, and no others.
+    # image of frame j + 1) moves the features of frames j - 1..j + 2 (the encoder's temporal
+    # convolution reaches one frame each way), so tokens within one frame of those, and no others.
     with torch.no_grad():
         network.final.linear.weight.normal_(0, 0.1)
     x, t, cond = make_inputs(network.config, 1)
@@ -104,7 +105,7 @@ def test_frame_change_moves_only_the_tokens_near_that_frame(network):
     patch = network.config.network.patch_frames
     token_of_frame = torch.arange(delta.shape[0]) // patch
     token_times = (token_of_frame * patch + (patch - 1) / 2) / frame_rate  # each mel frame's token's time
-    near = (token_times > (j - 1) / fps) & (token_times < (j + 2) / fps)
+    near = (token_times > (j - 2) / fps) & (token_times < (j + 3) / fps)
     assert delta[near].max() > 1e-4
     assert delta[~near].max() == 0
 

@@ -16,7 +16,16 @@ from model.conditioning import PrecomputedTextEncoder, TextEncoder, save_text_em
 from model.config import ModelConfig, preset
 from model.data import collate, encode_shard, read_shard
 from model.generate import load_generator
-from model.train import Trainer, TrainSettings, damage_frames, load_training_state, main, train
+from model.train import (
+    Trainer,
+    TrainSettings,
+    damage_frames,
+    load_training_state,
+    main,
+    onset_loss,
+    onset_targets,
+    train,
+)
 
 # hyperparameters for runs of a few dozen steps: no long warmup, a rate that moves a tiny network
 FAST = dict(lr=2e-3, warmup_steps=2, log_every=5, save_every=1000)
@@ -211,3 +220,27 @@ def test_precomputed_embeddings_overwrite_guard_and_shard_check(shard, text_enco
     # the CLI's tiny preset wants 4 s windows of 64x64 frames: these 1 s shards are refused by name
     code = main(["--shards", shard, "--out", str(tmp_path / "t.safetensors"), "--steps", "1", "--no_progress"])
     assert code == 2 and "window.window_s=1.0" in capsys.readouterr().err
+
+
+def test_onset_targets_mark_the_frame_nearest_each_event():
+    events = [[{"offset_s": 0.0}, {"offset_s": 0.30}, {"offset_s": 0.99}], [], [{"offset_s": 5.0}]]
+    targets = onset_targets(events, frames=8, fps=8)
+    assert targets.shape == (3, 8)
+    # 0.30 s * 8 fps = 2.4 -> frame 2; 0.99 s -> 7.92 -> frame 8, past the window: dropped
+    assert targets[0].nonzero().flatten().tolist() == [0, 2]
+    assert targets[1].sum() == 0 and targets[2].sum() == 0
+
+
+def test_onset_loss_ignores_frames_outside_the_film():
+    logits = torch.zeros(1, 4)
+    targets = torch.tensor([[1.0, 0.0, 0.0, 0.0]])
+    inside = torch.tensor([[True, True, False, False]])
+    reference = onset_loss(logits, targets, inside, pos_weight=3.0)
+    changed = logits.clone()
+    changed[0, 2:] = 50.0  # wildly wrong, but outside the film
+    assert torch.equal(onset_loss(changed, targets, inside, pos_weight=3.0), reference)
+    # log 2 per frame, the event frame weighted 3: (3 log 2 + log 2) / 2
+    assert reference.item() == pytest.approx(2 * np.log(2), rel=1e-6)
+    better = logits.clone()
+    better[0, 0] = 4.0
+    assert onset_loss(better, targets, inside, pos_weight=3.0) < reference
