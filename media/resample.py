@@ -28,7 +28,7 @@ def resampled_length(samples: int, src_rate: int, dst_rate: int) -> int:
 
 
 @functools.lru_cache(maxsize=16)
-def _lowpass(up: int, down: int) -> np.ndarray:
+def lowpass_taps(up: int, down: int) -> np.ndarray:
     """(taps,) float64 low-pass for the up-sampled rate, unit gain at DC, odd length, symmetric."""
     factor = max(up, down)
     half = int(np.ceil(ZERO_CROSSINGS * factor / ROLLOFF))  # sinc zeros are factor/ROLLOFF apart
@@ -70,7 +70,7 @@ def resample(audio: np.ndarray, src_rate: int, dst_rate: int, *, length: int | N
     elif up == down:
         y = x
     else:
-        y = resample_poly(x.astype(np.float64), up, down, window=_lowpass(up, down))
+        y = resample_poly(x.astype(np.float64), up, down, window=lowpass_taps(up, down))
     out = np.zeros(n, np.float32)
     keep = min(n, y.shape[0])
     out[:keep] = y[:keep]
