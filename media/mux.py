@@ -1,0 +1,198 @@
+"""A playable Matroska file: the film's own streams, copied untouched, plus Talkie's FLAC sound track.
+
+Nothing is decoded or re-encoded. Packets are moved from the source container and from the FLAC
+bytes into a new Matroska container built in memory (the caller publishes the bytes atomically
+with ``media.storage.write_bytes``). Stream order in the output:
+
+1. the source's video streams, in source order, dispositions kept;
+2. Talkie's FLAC, the default audio stream (Matroska FlagDefault), titled and tagged;
+3. the source's other streams (an existing score, commentary, subtitles, attachments) in source
+   order, their ``default`` flag cleared so players pick Talkie's track.
+
+Streams Matroska cannot hold (data streams such as MP4 timecode tracks, or a codec it has no
+mapping for, such as MP4's mov_text subtitles) cannot be copied without conversion; they are
+left out and logged with a warning naming each one (``streams_left_out`` lists them in advance).
+
+Muxing is bit-exact: with FFmpeg's ``fflags=+bitexact`` the Matroska muxer draws no random
+segment or track UID, writes no wall-clock date and names itself "Lavf" without a version; the
+packets are fed in one deterministic order (both inputs merged by decode time). So the same
+source and FLAC give the same bytes. Only packets with no data (``size == 0``, demuxer flush
+markers) are skipped: a keyframe without a DTS is still copied.
+
+Time: Talkie's track starts with the film's first frame (DESIGN.md, Contracts, "Time"), so the
+FLAC's timestamps are offset by the video stream's start time (the first frame's PTS; FFmpeg's
+``start_time``), rounded to the FLAC's sample clock; video timestamps are copied as they are.
+Matroska stores times in milliseconds, so every timestamp is kept to the nearest millisecond.
+
+Provenance ``tags`` go into the container's global tags and the FLAC track's tags, upper-cased
+as Matroska recommends; ``title`` becomes the segment title. The source's global metadata is
+kept, except MP4 bookkeeping keys (brands, encoder) that describe the old container.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import heapq
+import io
+import logging
+from collections.abc import Iterator, Mapping
+from fractions import Fraction
+
+import av
+
+from media.container import open_container, stream_kinds
+from media.decode import open_video
+from media.errors import NoVideoStream, UnreadableMedia
+
+log = logging.getLogger(__name__)
+
+MUX_OPTIONS = {"fflags": "+bitexact"}
+SOUNDTRACK_TITLE = "Talkie soundtrack"
+_DROPPED_GLOBAL_KEYS = {"major_brand", "minor_version", "compatible_brands", "encoder"}
+_FORMAT = "matroska"
+
+
+def video_packets_digest(uri: str) -> str:
+    """SHA-256 (hex) over the bytes of the first video stream's packets, in demux order.
+
+    Empty flush packets are skipped. Two files with the same digest hold the same coded video.
+    """
+    digest = hashlib.sha256()
+    with open_video(uri) as (container, stream):
+        for packet in container.demux(stream):
+            if packet.size:
+                digest.update(memoryview(packet))
+    return digest.hexdigest()
+
+
+def streams_left_out(video_uri: str) -> list[str]:
+    """The source's streams that Matroska cannot hold, e.g. ["#2 data (tmcd)"]: ``mux_with_soundtrack``
+    leaves these out."""
+    with open_container(video_uri) as source:
+        return [_describe(s) for s in source.streams if not _copyable(s)]
+
+
+def mux_with_soundtrack(
+    video_uri: str, flac: bytes, *, tags: Mapping[str, str] = {}, title: str | None = None
+) -> bytes:
+    """Matroska bytes: ``video_uri``'s streams copied untouched plus ``flac`` as the default audio.
+
+    Raises NoVideoStream for a source without video, UnreadableMedia for a source or FLAC that
+    FFmpeg cannot read, and ValueError for tags that are not strings.
+    """
+    for key, value in tags.items():
+        if not isinstance(key, str) or not key or not isinstance(value, str):
+            raise ValueError(f"tag {key!r}={value!r}: need non-empty string names and string values")
+    if title is not None and not isinstance(title, str):
+        raise ValueError(f"title={title!r}: need a string or None")
+    provenance = {key.upper(): value for key, value in tags.items()}
+    buf = io.BytesIO()
+    with open_container(video_uri) as source, _open_flac(flac) as soundtrack:
+        if not source.streams.video:
+            raise NoVideoStream(f"{video_uri}: container has no video stream (found: {stream_kinds(source)})")
+        with av.open(buf, "w", format=_FORMAT, options=dict(MUX_OPTIONS)) as out:
+            out.metadata.clear()
+            out.metadata.update(
+                {k: v for k, v in source.metadata.items() if k.lower() not in _DROPPED_GLOBAL_KEYS}
+            )
+            out.metadata.update(provenance)
+            if title is not None:
+                out.metadata["title"] = title
+
+            mapping: dict[int, av.stream.Stream] = {}
+            videos = [s for s in source.streams if s.type == "video"]
+            others = [s for s in source.streams if s.type != "video"]
+            for stream in videos:
+                mapping[stream.index] = _copy_stream(out, stream, keep_default=True)
+            flac_in = soundtrack.streams.audio[0]
+            flac_out = out.add_stream_from_template(flac_in)
+            flac_out.disposition = av.stream.Disposition.default
+            flac_out.metadata.update({"title": SOUNDTRACK_TITLE, **provenance})
+            for stream in others:
+                if _copyable(stream):
+                    mapping[stream.index] = _copy_stream(out, stream, keep_default=False)
+                else:
+                    log.warning("%s: Matroska cannot hold stream %s; it is left out", video_uri, _describe(stream))
+
+            source_packets = ((p, mapping[p.stream.index]) for p in source.demux() if p.stream.index in mapping)
+            shift = _start_ticks(source.streams.video[0], flac_in)
+            flac_packets = ((_shifted(p, shift), flac_out) for p in soundtrack.demux(flac_in))
+            try:
+                for _, packet, target in heapq.merge(_timed(source_packets), _timed(flac_packets), key=_key):
+                    packet.stream = target
+                    out.mux(packet)
+            except av.FFmpegError as e:
+                raise UnreadableMedia(f"{video_uri}: remuxing failed ({e})") from e
+    return buf.getvalue()
+
+
+def _open_flac(flac: bytes):
+    if not isinstance(flac, (bytes, bytearray)) or not bytes(flac[:4]) == b"fLaC":
+        raise UnreadableMedia("the soundtrack is not FLAC bytes (they do not start with 'fLaC')")
+    try:
+        return av.open(io.BytesIO(bytes(flac)), "r", format="flac")
+    except av.FFmpegError as e:
+        raise UnreadableMedia(f"FFmpeg cannot open the soundtrack FLAC ({e})") from e
+
+
+def _start_ticks(video, flac_stream) -> int:
+    """The first video frame's presentation time in the FLAC stream's time base (0 when unknown)."""
+    if video.start_time is None or video.time_base is None:
+        return 0
+    return round(video.start_time * Fraction(video.time_base) / Fraction(flac_stream.time_base))
+
+
+def _shifted(packet: av.Packet, ticks: int) -> av.Packet:
+    if ticks:
+        if packet.pts is not None:
+            packet.pts += ticks
+        if packet.dts is not None:
+            packet.dts += ticks
+    return packet
+
+
+def _copyable(stream) -> bool:
+    """True for streams Matroska can take as they are: codecs it maps, and attachments."""
+    if stream.type == "attachment":
+        return True
+    if stream.type not in ("video", "audio", "subtitle") or stream.codec_context is None:
+        return False
+    return stream.codec_context.name in _matroska_codecs()
+
+
+@functools.cache
+def _matroska_codecs() -> frozenset[str]:
+    with av.open(io.BytesIO(), "w", format=_FORMAT) as probe:
+        return frozenset(probe.supported_codecs)
+
+
+def _copy_stream(out, stream, *, keep_default: bool):
+    copied = out.add_stream_from_template(stream)
+    disposition = stream.disposition
+    if not keep_default:
+        disposition &= ~av.stream.Disposition.default
+    copied.disposition = disposition
+    copied.metadata.update(dict(stream.metadata))
+    return copied
+
+
+def _describe(stream) -> str:
+    codec = stream.codec_context.name if stream.codec_context is not None else "no codec"
+    return f"#{stream.index} {stream.type} ({codec})"
+
+
+def _timed(packets: Iterator) -> Iterator[tuple[Fraction, av.Packet, object]]:
+    """(decode time in seconds, packet, target stream), non-empty packets only; a packet with no
+    timestamp takes the time of the packet before it."""
+    last = Fraction(-(10**9))
+    for packet, target in packets:
+        if packet.size == 0:
+            continue
+        stamp = packet.dts if packet.dts is not None else packet.pts
+        if stamp is not None and packet.time_base is not None:
+            last = stamp * Fraction(packet.time_base)
+        yield last, packet, target
+
+
+def _key(item: tuple[Fraction, av.Packet, object]) -> Fraction:
+    return item[0]
