@@ -4,7 +4,8 @@
     Unit --SkipDone--> Unit (to do), Take (finished earlier, read from the ledger)
     Unit --DecodeWindows--> UnitFrames --GenerateAudio--> Take (stem and ledger object published)
 
-``GenerateAudio`` is Beam's ``RunInference`` with ``TalkieModelHandler``: batches of units whose
+``GenerateAudio`` is Beam's ``RunInference`` with ``TalkieModelHandler`` (``transforms.inference``,
+imported when the transform is built: Beam's ML package imports torch): batches of units whose
 windows add up to at most ``batch_size`` go through one ``Generator.generate`` call on fixed,
 padded batches, so windows of different scenes and films share a forward pass and a unit's audio
 does not depend on its batch-mates (DESIGN.md, "Determinism"). Right after inference, each unit's
@@ -18,14 +19,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, NamedTuple
 
 import apache_beam as beam
 import numpy as np
-from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RunInference
 
 from media import storage
 from transforms import progress
@@ -33,7 +33,6 @@ from transforms.failures import FAILURES, Failure, failure_from, redact
 from transforms.shard import ShardedFilm
 from transforms.units import (
     OUTPUT_RATE,
-    FilmPlan,
     GenerationSettings,
     Take,
     Unit,
@@ -386,88 +385,6 @@ class DecodeWindows(beam.PTransform):
 # ----------------------------------------------------------------------------- GenerateAudio
 
 
-def window_count(element: UnitFrames) -> int:
-    """A unit's weight in a batch: its windows (``batch_size`` counts windows, not units)."""
-    return len(element.unit.windows)
-
-
-class TalkieModelHandler(ModelHandler):
-    """RunInference's handler for Talkie's generator.
-
-    ``load_model`` loads the checkpoint (``model.generate.load_generator``: CUDA with bf16 when
-    there is one, logged either way) and checks that it is the checkpoint the unit keys were
-    made with. ``run_inference`` generates every window of a batch of units in one
-    ``Generator.generate`` call, ``batch_size`` windows at a time on padded batches, each window
-    from its own seed. Batches hold at most ``batch_size`` windows (one unit with more windows
-    makes a batch of its own). One model per process on the CPU; on a GPU worker the processes
-    share one copy (``share_model_across_processes``).
-    """
-
-    def __init__(self, settings: GenerationSettings, batch_size: int, device: str | None = None) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size {batch_size!r} must be a whole number of windows >= 1")
-        # A fixed target (min = max): batch sizes do not wander with measured timings.
-        super().__init__(min_batch_size=batch_size, max_batch_size=batch_size, element_size_fn=window_count)
-        self._settings = settings
-        self._batch_size = batch_size
-        self._device = device
-
-    def load_model(self):
-        from model.generate import load_generator
-
-        generator = load_generator(self._settings.checkpoint, device=self._device)
-        if generator.checkpoint_sha256 != self._settings.checkpoint_sha256:
-            raise ValueError(
-                f"checkpoint {self._settings.checkpoint or 'model/weights/tiny.safetensors'} has SHA-256 "
-                f"{generator.checkpoint_sha256} on this worker, but the job's unit keys were made with "
-                f"{self._settings.checkpoint_sha256}: the file changed after the job started"
-            )
-        if generator.vocoder.name != self._settings.vocoder:
-            raise ValueError(f"the worker's vocoder is {generator.vocoder.name!r}; the job's unit keys name "
-                             f"{self._settings.vocoder!r}")
-        log.info("generator loaded on %s (checkpoint %s)", generator.device, generator.checkpoint_sha256[:12])
-        return generator
-
-    def run_inference(self, batch: Sequence[UnitFrames], model, inference_args: dict[str, Any] | None = None):
-        if not batch:
-            return []
-        settings = self._settings
-        length = settings.window_frames
-        frames, positive, negative, seeds, owners = [], [], [], [], []
-        for position, element in enumerate(batch):
-            unit = element.unit
-            for window in unit.windows:
-                frames.append(element.frames[window.start_frame : window.start_frame + length])
-                positive.append(unit.positive_prompt)
-                negative.append(unit.negative_prompt)
-                seeds.append(window.seed)
-                owners.append(position)
-        audio = model.generate(
-            np.stack(frames), positive, negative, seeds=seeds, steps=settings.steps,
-            text_guidance=settings.text_guidance, video_guidance=settings.video_guidance,
-            sampler=settings.sampler, batch_size=self._batch_size,
-        ).numpy()
-        owners_array = np.asarray(owners)
-        return [
-            PredictionResult(example=element, inference=audio[owners_array == position])
-            for position, element in enumerate(batch)
-        ]
-
-    def get_num_bytes(self, batch: Sequence[UnitFrames]) -> int:
-        return sum(element.frames.nbytes for element in batch)
-
-    def get_metrics_namespace(self) -> str:
-        return "talkie"
-
-    def share_model_across_processes(self) -> bool:
-        import torch
-
-        return torch.cuda.is_available()
-
-    def model_copies(self) -> int:
-        return 1
-
-
 def blend_unit(unit: Unit, windows: np.ndarray, settings: GenerationSettings) -> np.ndarray:
     """(unit.samples,) float32 model-rate audio: the unit's (W, L) windows crossfaded (``media.blend``)."""
     from media.blend import blend_windows
@@ -522,7 +439,7 @@ class _WriteStemFn(beam.DoFn):
         self._audio_ms = _counter("audio_ms_generated")
         self._failed = _counter(f"failures_{STAGE_GENERATE_AUDIO}")
 
-    def process(self, result: PredictionResult):
+    def process(self, result):  # apache_beam.ml.inference.base.PredictionResult
         element: UnitFrames = result.example
         unit = element.unit
         try:
@@ -586,9 +503,13 @@ class GenerateAudio(beam.PTransform):
         self._settings = settings
         self._output = output
         self._run_id = run_id
+        from transforms.inference import TalkieModelHandler  # Beam's ML package imports torch
+
         self._handler = TalkieModelHandler(settings, batch_size, device)
 
     def expand(self, frames: beam.PCollection) -> GenerateOutputs:
+        from apache_beam.ml.inference.base import RunInference
+
         inferred, dead = frames | "RunInference" >> RunInference(
             self._handler, metrics_namespace="talkie").with_exception_handling()
         failed_batches = dead.failed_inferences | "FailedBatches" >> beam.FlatMap(_inference_failures)

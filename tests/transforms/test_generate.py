@@ -21,11 +21,11 @@ from tests.conftest import IN_PROCESS
 from tests.films import encode, textured_shots
 from tests.transforms.builders import job
 from tests.transforms.generation import save_small_checkpoint, settings_for
+from transforms.inference import TalkieModelHandler
 from transforms.generate import (
     STAGE_GENERATE_AUDIO,
     PlanUnits,
     SkipDone,
-    TalkieModelHandler,
     UnitFrames,
     _DecodeSceneFn,
     _inference_failures,

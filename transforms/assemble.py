@@ -1,0 +1,342 @@
+"""AssembleFilms: a film's finished units -> its track, its FLAC and MKV, and its table rows.
+
+    (FilmPlan, Take) --AssembleFilms--> films, scenes and takes rows; Failure
+
+Only small records are grouped (a film's plan and its ``Take`` records: keys, URIs, hashes,
+scores); the audio is read back from the published stems inside the step that uses it
+(DESIGN.md, "Durable progress"). Per film:
+
+1. every unit of the plan must have a take (generated now or found in the ledger); a film with
+   units missing (their failures are in the failures table) gets a films row with status
+   ``incomplete`` and no output, and a rerun generates only what is missing;
+2. per scene the take with the best ``sync_score`` (motion onsets against audio onsets, see
+   ``media.sync``) is used; ties and missing scores go to the lowest take;
+3. the chosen stems are read (their SHA-256 checked against the ledger), laid on the film's
+   48 kHz clock by ``media.track.assemble_film_track`` (scene s owns samples
+   ``round(t0 * 48000)`` to ``round(t1 * 48000)``, t from the first frame, exact fractions, so
+   the track has exactly ``round(duration * 48000)`` samples), with short crossfades at cuts;
+4. the track is loudness-normalised (``media.loudness``: -23 LUFS integrated, true peak at most
+   -1 dBTP; audio too short for BS.1770 gating is peak-normalised and says so in its tags);
+5. ``OUTPUT/films/<film_id>/<cut_key>.flac`` (24-bit) and ``.mkv`` (the source's streams copied
+   untouched plus the FLAC as the default audio, ``media.mux``) are published atomically. A
+   cut's key covers the takes it uses and these settings, so a new cut never overwrites an old
+   one; files already there under the same key are kept (``force`` rewrites them).
+
+The film's whole track is in memory while it is assembled and normalised (a two-hour film is
+about 1.4 GB of float32 at 48 kHz): integrated loudness needs the whole programme.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, NamedTuple
+
+import apache_beam as beam
+import numpy as np
+
+from media import storage
+from transforms.failures import FAILURES, failure_from, redact
+from transforms.generate import FLAC_BITS
+from transforms.units import OUTPUT_RATE, FilmPlan, GenerationSettings, Take, Unit, cut_key, film_uris
+
+log = logging.getLogger(__name__)
+
+STAGE_ASSEMBLE_FILMS = "assemble_films"
+STATUS_DONE = "done"
+STATUS_INCOMPLETE = "incomplete"
+STATUS_FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class AssemblySettings:
+    """How a film's scenes become its track; all of it enters the cut key."""
+
+    crossfade_samples: int = 480  # 10 ms at 48 kHz, centred on each cut
+    target_lufs: float = -23.0
+    max_true_peak_dbtp: float = -1.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.crossfade_samples, bool) or not isinstance(self.crossfade_samples, int) or self.crossfade_samples < 0:
+            raise ValueError(f"crossfade_samples {self.crossfade_samples!r} must be a whole number of samples >= 0")
+        for name in ("target_lufs", "max_true_peak_dbtp"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"{name} {value!r} must be a finite number")
+            if value > 0:
+                raise ValueError(f"{name} {value!r} must be at most 0 (it is a level below full scale)")
+            object.__setattr__(self, name, float(value))
+
+
+class AssembleOutputs(NamedTuple):
+    films: beam.PCollection  # films table rows
+    scenes: beam.PCollection  # scenes table rows
+    takes: beam.PCollection  # takes table rows
+    failures: beam.PCollection  # Failure
+
+
+# ----------------------------------------------------------------------------- pure functions
+
+
+def best_take(takes: Sequence[Take]) -> Take:
+    """The take with the highest sync score; ties, and takes without a score, go to the lowest take."""
+    if not takes:
+        raise ValueError("a scene without takes has no best take")
+    return max(takes, key=lambda t: (-math.inf if t.sync_score is None else t.sync_score, -t.unit.take))
+
+
+def film_total_samples(plan: FilmPlan) -> int:
+    """round(duration * 48000): the film track's length, from its exact PTS duration."""
+    probe = plan.film.probe
+    return round(Fraction(probe.duration_pts) * Fraction(probe.time_base) * OUTPUT_RATE)
+
+
+def read_stem(take: Take) -> np.ndarray:
+    """The take's 48 kHz stem, after checking its bytes against the SHA-256 its ledger recorded."""
+    from media.flac import decode_flac
+
+    data = storage.read_bytes(take.flac_uri)
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != take.flac_sha256:
+        raise ValueError(f"stem {take.flac_uri} has SHA-256 {digest}, but its ledger object records "
+                         f"{take.flac_sha256}: it changed after it was generated (rerun with --force)")
+    audio, rate, _ = decode_flac(data)
+    if rate != OUTPUT_RATE or audio.shape != (take.unit.output_samples,):
+        raise ValueError(f"stem {take.flac_uri} holds {audio.shape[0]} samples at {rate} Hz; its scene needs "
+                         f"{take.unit.output_samples} at {OUTPUT_RATE} Hz")
+    return audio
+
+
+def film_tags(plan: FilmPlan, chosen: Sequence[Take], settings: GenerationSettings, key: str,
+              loudness: Any) -> dict[str, str]:
+    """Provenance for the film's FLAC and MKV: Talkie, the checkpoint, and each scene's prompts,
+    take, seed and unit key."""
+    scenes = [
+        {"scene": t.unit.scene_index, "take": t.unit.take, "seed": t.unit.seed, "unit_key": t.unit.key,
+         "positive_prompt": t.unit.positive_prompt, "negative_prompt": t.unit.negative_prompt}
+        for t in chosen
+    ]
+    return {
+        "TITLE": plan.film_id,
+        "TALKIE_CUT_KEY": key,
+        "TALKIE_CHECKPOINT_SHA256": settings.checkpoint_sha256,
+        "TALKIE_STEPS": str(settings.steps),
+        "TALKIE_TEXT_GUIDANCE": repr(settings.text_guidance),
+        "TALKIE_VIDEO_GUIDANCE": repr(settings.video_guidance),
+        "TALKIE_SAMPLER": settings.sampler,
+        "TALKIE_VOCODER": settings.vocoder,
+        "TALKIE_SCENES": json.dumps(scenes, ensure_ascii=False, separators=(",", ":")),
+        "TALKIE_LOUDNESS": json.dumps({
+            "method": loudness.method,
+            "lufs": None if loudness.lufs_after is None else round(float(loudness.lufs_after), 2),
+            "true_peak_dbtp": None if loudness.true_peak_dbtp is None else round(float(loudness.true_peak_dbtp), 2),
+        }, sort_keys=True),
+    }
+
+
+def film_row(plan: FilmPlan, settings: GenerationSettings, status: str, **fields) -> dict[str, Any]:
+    film, probe = plan.film, plan.film.probe
+    return {
+        "film_id": film.film_id,
+        "uri": redact(film.job.video_input),
+        "content_sha256": probe.content_sha256,
+        "duration_s": probe.duration_s,
+        "nominal_fps": probe.nominal_fps,
+        "true_fps": probe.true_fps,
+        "frames": probe.frames,
+        "scenes": len(film.scenes),
+        "cut_key": None,
+        "flac_uri": None,
+        "video_uri": None,
+        "loudness_lufs": None,
+        "checkpoint_sha256": settings.checkpoint_sha256,
+        "status": status,
+        "extra": film.job.extra,
+        **fields,
+    }
+
+
+def scene_rows(plan: FilmPlan, best: dict[int, int]) -> list[dict[str, Any]]:
+    """The restore job's scenes rows: the shot list plus effective prompts and the best take."""
+    film = plan.film
+    return [
+        {
+            "film_id": film.film_id,
+            "uri": redact(film.job.video_input),
+            "scene_index": scene.index,
+            "start_frame": scene.start_frame,
+            "end_frame": scene.end_frame,
+            "start_pts": scene.start_pts,
+            "end_pts": scene.end_pts,
+            "time_base": scene.time_base,
+            "start_s": scene.start_s,
+            "end_s": scene.end_s,
+            "cut_confidence": scene.cut_confidence,
+            "positive_prompt": prompts.positive_prompt,
+            "negative_prompt": prompts.negative_prompt,
+            "best_take": best.get(scene.index),
+        }
+        for scene, prompts in zip(film.scenes, plan.prompts)
+    ]
+
+
+def take_row(take: Take, settings: GenerationSettings) -> dict[str, Any]:
+    unit = take.unit
+    return {
+        "film_id": unit.film_id,
+        "scene_index": unit.scene_index,
+        "take": unit.take,
+        "unit_key": unit.key,
+        "seed": unit.seed,
+        "flac_uri": take.flac_uri,
+        "flac_sha256": take.flac_sha256,
+        "sync_score": take.sync_score,
+        "steps": settings.steps,
+        "text_guidance": settings.text_guidance,
+        "video_guidance": settings.video_guidance,
+    }
+
+
+# ----------------------------------------------------------------------------- the DoFn
+
+
+def _by_film_id_plan(plan: FilmPlan) -> tuple[str, FilmPlan]:
+    return plan.film_id, plan
+
+
+def _by_film_id_take(take: Take) -> tuple[str, Take]:
+    return take.unit.film_id, take
+
+
+class _AssembleFilmFn(beam.DoFn):
+    def __init__(self, output: str, settings: GenerationSettings, assembly: AssemblySettings, force: bool) -> None:
+        self._output = output
+        self._settings = settings
+        self._assembly = assembly
+        self._force = force
+        self._assembled = _counter("films_assembled")
+        self._kept = _counter("films_already_assembled")
+        self._incomplete = _counter("films_incomplete")
+        self._scenes = _counter("scenes_assembled")
+        self._audio_ms = _counter("film_audio_ms")
+        self._failed = _counter(f"failures_{STAGE_ASSEMBLE_FILMS}")
+
+    def process(self, element: tuple[str, dict[str, Iterable[Any]]]):
+        film_id, groups = element
+        plans = list(groups["plans"])
+        if not plans:
+            return  # takes of a film this run did not plan cannot happen: plans and units come from one step
+        plan = plans[0]
+        by_key: dict[str, Take] = {}
+        for take in groups["takes"]:
+            by_key.setdefault(take.unit.key, take)
+        takes = [by_key[u.key] for u in plan.units if u.key in by_key]
+        for take in takes:
+            yield beam.pvalue.TaggedOutput("takes", take_row(take, self._settings))
+        missing = [u for u in plan.units if u.key not in by_key]
+        if missing:
+            self._incomplete.inc()
+            log.warning("%s: %d of %d units are missing (see the failures table); the film is not assembled",
+                        film_id, len(missing), len(plan.units))
+            yield from self._rows(plan, STATUS_INCOMPLETE, {})
+            return
+        by_scene: dict[int, list[Take]] = {}
+        for take in takes:
+            by_scene.setdefault(take.unit.scene_index, []).append(take)
+        chosen = [best_take(by_scene[scene.index]) for scene in plan.film.scenes]
+        best = {t.unit.scene_index: t.unit.take for t in chosen}
+        try:
+            fields = self._assemble(plan, chosen)
+        except Exception as exc:  # one film's failure must not stop the others
+            self._failed.inc()
+            failure = failure_from(exc, uri=plan.film.job.video_input, film_id=film_id, stage=STAGE_ASSEMBLE_FILMS)
+            log.warning("%s: assembly failed: %s: %s", film_id, failure.error_type, failure.error)
+            yield beam.pvalue.TaggedOutput(FAILURES, failure)
+            yield from self._rows(plan, STATUS_FAILED, best)
+            return
+        self._scenes.inc(len(chosen))
+        yield from self._rows(plan, STATUS_DONE, best, **fields)
+
+    def _rows(self, plan: FilmPlan, status: str, best: dict[int, int], **fields):
+        yield film_row(plan, self._settings, status, **fields)
+        for row in scene_rows(plan, best):
+            yield beam.pvalue.TaggedOutput("scenes", row)
+
+    def _assemble(self, plan: FilmPlan, chosen: Sequence[Take]) -> dict[str, Any]:
+        from media.flac import encode_flac
+        from media.loudness import normalise_loudness
+        from media.mux import mux_with_soundtrack
+        from media.track import SceneAudio, assemble_film_track, scene_sample_range
+
+        assembly = self._assembly
+        key = cut_key([t.unit.key for t in chosen], crossfade_samples=assembly.crossfade_samples,
+                      target_lufs=assembly.target_lufs, max_true_peak_dbtp=assembly.max_true_peak_dbtp)
+        flac_uri, video_uri = film_uris(self._output, plan.film_id, key)
+        scenes = []
+        for take in chosen:
+            unit: Unit = take.unit
+            start, end = scene_sample_range(unit.start_time, unit.end_time, OUTPUT_RATE)
+            scenes.append(SceneAudio(start_sample=start, end_sample=end, audio=read_stem(take)))
+        total = film_total_samples(plan)
+        track = assemble_film_track(scenes, total, crossfade_samples=assembly.crossfade_samples)
+        del scenes
+        audio, loudness = normalise_loudness(track, OUTPUT_RATE, target_lufs=assembly.target_lufs,
+                                             max_true_peak_dbtp=assembly.max_true_peak_dbtp)
+        del track
+        if not self._force and storage.exists(flac_uri) and storage.exists(video_uri):
+            self._kept.inc()
+        else:
+            tags = film_tags(plan, chosen, self._settings, key, loudness)
+            flac = encode_flac(np.asarray(audio, dtype=np.float32), OUTPUT_RATE, bits=FLAC_BITS, tags=tags)
+            video = mux_with_soundtrack(plan.film.job.video_input, flac, tags=tags, title=plan.film_id)
+            storage.write_bytes(flac_uri, flac)  # each file whole, then published in one call
+            storage.write_bytes(video_uri, video)
+            self._assembled.inc()
+        self._audio_ms.inc(round(total * 1000 / OUTPUT_RATE))
+        return {
+            "cut_key": key,
+            "flac_uri": flac_uri,
+            "video_uri": video_uri,
+            "loudness_lufs": None if loudness.lufs_after is None else float(loudness.lufs_after),
+        }
+
+
+def _counter(name: str):
+    return beam.metrics.Metrics.counter("talkie", name)
+
+
+class AssembleFilms(beam.PTransform):
+    """``(plans, takes)`` -> ``AssembleOutputs(films, scenes, takes, failures)`` (module docstring).
+
+    ``plans`` are ``FilmPlan`` records (one per film); ``takes`` are every finished ``Take`` of
+    this run, generated now or found in the ledger. Rows are for the films, scenes and takes
+    tables; a film that cannot be assembled becomes a ``Failure`` with stage ``assemble_films``
+    and a films row with status ``failed``.
+    """
+
+    def __init__(self, output: str, settings: GenerationSettings, assembly: AssemblySettings | None = None,
+                 *, force: bool = False) -> None:
+        super().__init__()
+        self._output = output
+        self._settings = settings
+        self._assembly = assembly or AssemblySettings()
+        self._force = force
+
+    def expand(self, inputs: tuple[beam.PCollection, beam.PCollection]) -> AssembleOutputs:
+        plans, takes = inputs
+        grouped = (
+            {
+                "plans": plans | "KeyPlans" >> beam.Map(_by_film_id_plan),
+                "takes": takes | "KeyTakes" >> beam.Map(_by_film_id_take),
+            }
+            | "GroupByFilm" >> beam.CoGroupByKey()
+        )
+        result = grouped | "Assemble" >> beam.ParDo(
+            _AssembleFilmFn(self._output, self._settings, self._assembly, self._force)
+        ).with_outputs("scenes", "takes", FAILURES, main="films")
+        return AssembleOutputs(films=result.films, scenes=result.scenes, takes=result.takes,
+                               failures=result[FAILURES])
