@@ -162,6 +162,7 @@ def _copyable(stream) -> bool:
 
 @functools.cache
 def _matroska_codecs() -> frozenset[str]:
+    """Names of every FFmpeg codec implementation (decoders included) whose codec id Matroska takes."""
     with av.open(io.BytesIO(), "w", format=_FORMAT) as probe:
         return frozenset(probe.supported_codecs)
 
