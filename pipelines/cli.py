@@ -1,4 +1,4 @@
-"""The ``talkie`` command: one subcommand per job module (restore, report, inspect come later)."""
+"""The ``talkie`` command: one subcommand per job module (report and inspect come later)."""
 from __future__ import annotations
 
 import importlib
@@ -6,6 +6,7 @@ import sys
 
 # subcommand -> (module with main(argv, prog), one-line description)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "restore": ("pipelines.restore", "give silent films a generated soundtrack: FLAC stems and tracks, MKV videos, tables"),
     "scenes": ("pipelines.scenes", "cut films into scenes: tables and CSV + EDL shot lists"),
     "featurize": ("pipelines.featurize", "turn films with sound into training shards (frames, log-mel, captions)"),
 }

@@ -40,6 +40,7 @@ import apache_beam as beam
 import numpy as np
 
 from media import storage
+from transforms import progress
 from transforms.failures import FAILURES, failure_from, redact
 from transforms.generate import FLAC_BITS
 from transforms.units import OUTPUT_RATE, FilmPlan, GenerationSettings, Take, Unit, cut_key, film_uris
@@ -228,8 +229,8 @@ class _AssembleFilmFn(beam.DoFn):
     def process(self, element: tuple[str, dict[str, Iterable[Any]]]):
         film_id, groups = element
         plans = list(groups["plans"])
-        if not plans:
-            return  # takes of a film this run did not plan cannot happen: plans and units come from one step
+        if not plans:  # takes without a plan cannot happen: plans and units come from one step
+            return
         plan = plans[0]
         by_key: dict[str, Take] = {}
         for take in groups["takes"]:
@@ -259,6 +260,7 @@ class _AssembleFilmFn(beam.DoFn):
             yield from self._rows(plan, STATUS_FAILED, best)
             return
         self._scenes.inc(len(chosen))
+        progress.assembled(film_id, len(chosen), plan.film.probe.duration_s)
         yield from self._rows(plan, STATUS_DONE, best, **fields)
 
     def _rows(self, plan: FilmPlan, status: str, best: dict[int, int], **fields):

@@ -1,5 +1,8 @@
 """Progress lines for a local run: units to do and done, audio seconds generated, rate and ETA.
 
+Time counts from the first unit planned in this process (so model loading and decoding are in
+the rate), and the ETA assumes the remaining units take as long as the finished ones did.
+
 Beam metrics count the same things on every runner (``talkie`` namespace); these lines are for
 the person watching a local run. The tally is per worker process: on the in-process runners it
 is the whole run's, and with several worker processes each prints its own share.
@@ -26,6 +29,8 @@ class _Tally:
         self.skipped = 0
         self.done = 0
         self.audio_s = 0.0
+        self.films = 0
+        self.scenes = 0
         self.started: float | None = None
         self.last_line = 0.0
 
@@ -42,6 +47,8 @@ def reset() -> None:
 def planned(to_do: int = 0, skipped: int = 0) -> None:
     """Count units found to generate or to skip."""
     with _TALLY.lock:
+        if _TALLY.started is None:
+            _TALLY.started = time.monotonic()
         _TALLY.to_do += to_do
         _TALLY.skipped += skipped
 
@@ -67,10 +74,19 @@ def _line(tally: _Tally, now: float) -> str:
     elapsed = max(now - (tally.started or now), 1e-9)
     rate = tally.audio_s / elapsed
     text = f"restore: {tally.done}/{tally.to_do or '?'} units generated, {tally.skipped} skipped, {tally.audio_s:.1f} s of audio"
-    if tally.done > 1:
-        text += f", {rate:.2f} audio-s/s"
-        remaining = tally.to_do - tally.done
-        if remaining > 0:
-            eta = remaining * elapsed / max(tally.done - 1, 1)
-            text += f", ETA {int(eta // 60)}m{int(eta % 60):02d}s"
+    text += f" in {elapsed:.0f} s ({rate:.2f} audio-s/s)"
+    remaining = tally.to_do - tally.done
+    if remaining > 0:
+        eta = remaining * elapsed / tally.done
+        text += f", ETA {int(eta // 60)}m{int(eta % 60):02d}s"
     return text
+
+
+def assembled(film_id: str, scenes: int, seconds: float) -> None:
+    """Count and log one assembled film."""
+    with _TALLY.lock:
+        _TALLY.films += 1
+        _TALLY.scenes += scenes
+        films, total = _TALLY.films, _TALLY.scenes
+    log.info("restore: %s assembled (%d scenes, %.1f s); %d films, %d scenes so far", film_id, scenes, seconds,
+             films, total)

@@ -1,0 +1,277 @@
+"""The restore job: silent films in, generated soundtracks, playable videos and metadata out.
+
+    python -m pipelines.restore --input GLOB_OR_MANIFEST_OR_JOB_JSON --output DIR_OR_URI
+        [--checkpoint URI] [--takes N] [--steps S] [--positive_prompt ...] [--negative_prompt ...]
+        [--text_guidance G] [--video_guidance G] [--sampler euler|heun] [--batch_size B] [--force]
+        [--video_decode cpu|cuda] [--crossfade_ms 10] [--target_lufs -23] [--max_true_peak -1]
+        [--min_scene_s 0.5] [Beam options]
+
+    ReadManifest -> Reshuffle -> ProbeAndShard -> DeduplicateFilms -> PlanUnits -> SkipDone
+      -> DecodeWindows (groups a scene's takes: one decode, spread over workers)
+      -> GenerateAudio (RunInference; each unit's stem, then its ledger object, published at once)
+      -> AssembleFilms (best take per scene, sample-accurate track, loudness, FLAC + MKV)
+      -> WriteTable (films, scenes, takes, failures)
+
+Writes, for run R (DESIGN.md, Contracts, "Output layout"):
+    OUTPUT/audio/<film_id>/<unit_key>.flac          one 48 kHz stem per take of each scene
+    OUTPUT/ledger/<film_id>/<unit_key>.json         one per finished unit: a rerun skips it
+    OUTPUT/films/<film_id>/<cut_key>.flac, .mkv     the film's track and the video with it
+    OUTPUT/meta/{films,scenes,takes,failures}/R-SSSSS-of-NNNNN.parquet
+    OUTPUT/meta/runs/R-00000-of-00001.parquet       written last, once the pipeline has finished
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import sys
+import time
+from collections import Counter
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from media import storage
+from pipelines.launch import FailureTally, job_main, run_job
+from pipelines.options import ShardOptions, TalkieIOOptions, UsageError, require
+from transforms import progress
+from transforms.assemble import STATUS_DONE, AssembleFilms, AssemblySettings
+from transforms.dedupe import DeduplicateFilms
+from transforms.files import absolute_uri, match_files
+from transforms.generate import VIDEO_DECODE_MODES, DecodeWindows, GenerateAudio, PlanUnits, SkipDone
+from transforms.manifest import ACCEPTED_INPUTS, MAX_TAKES, ReadManifest, clean_prompt, ManifestError
+from transforms.rows import failure_row
+from transforms.shard import ProbeAndShard, validate_min_scene_s
+from transforms.tables import WriteTable, new_run_id, read_table, table_folder, validate_run_id
+from transforms.units import OUTPUT_RATE, GenerationSettings, ledger_uri
+
+JOB = "restore"
+DEFAULT_BATCH_SIZE = 8
+
+
+class RestoreOptions(PipelineOptions):
+    """What the restore job generates and how it assembles it."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser) -> None:
+        parser.add_argument(
+            "--checkpoint", default=None,
+            help="A Talkie .safetensors checkpoint, local or any fsspec URI (default: the shipped "
+            "model/weights/tiny.safetensors).",
+        )
+        parser.add_argument("--takes", type=int, default=1,
+                            help=f"Takes per scene, 1 to {MAX_TAKES}, unless a manifest row gives 'takes' (default 1).")
+        parser.add_argument("--steps", type=int, default=None, help="Sampler steps (default: the checkpoint's).")
+        parser.add_argument("--positive_prompt", default=None,
+                            help="The prompt for films whose manifest row and scene overrides give none.")
+        parser.add_argument("--negative_prompt", default=None,
+                            help="The negative prompt where the manifest gives none (default: the "
+                            "checkpoint's, e.g. 'speech, talking, music'; '' for plain guidance).")
+        parser.add_argument("--text_guidance", type=float, default=None, help="Text guidance scale (default: the checkpoint's).")
+        parser.add_argument("--video_guidance", type=float, default=None, help="Video guidance scale (default: the checkpoint's).")
+        parser.add_argument("--sampler", default=None, help="euler or heun (default: the checkpoint's).")
+        parser.add_argument("--batch_size", type=int, default=DEFAULT_BATCH_SIZE,
+                            help=f"Model windows per generate call, padded to this fixed shape (default {DEFAULT_BATCH_SIZE}).")
+        parser.add_argument("--force", action="store_true", default=False,
+                            help="Generate and write every unit and film again, even those already finished.")
+        parser.add_argument("--video_decode", default="cpu",
+                            help="cpu (FFmpeg threads, the default) or cuda (NVDEC through PyAV, falling back to the CPU).")
+        parser.add_argument("--crossfade_ms", type=float, default=10.0, help="Crossfade at each cut, in milliseconds (default 10).")
+        parser.add_argument("--target_lufs", type=float, default=-23.0, help="Integrated loudness of each film track (default -23).")
+        parser.add_argument("--max_true_peak", type=float, default=-1.0, help="True-peak ceiling in dBTP (default -1).")
+
+
+@dataclasses.dataclass(frozen=True)
+class RestoreSettings:
+    """The job's own flags, checked, and what was read from the checkpoint."""
+
+    input_spec: str
+    output: str  # absolute path or URI
+    run_id: str
+    min_scene_s: float
+    generation: GenerationSettings
+    assembly: AssemblySettings
+    batch_size: int
+    force: bool
+    video_decode: str
+
+
+@dataclasses.dataclass(frozen=True)
+class RestoreSummary(FailureTally):
+    """What one run wrote, read back from its tables and ledger objects."""
+
+    run_id: str
+    output: str
+    films: int  # films row written by this run
+    films_done: int
+    scenes: int
+    takes: int
+    units_generated: int
+    units_skipped: int
+    audio_s_generated: float
+    film_audio_s: float
+    wall_s: float
+    failures_by_stage: dict[str, int] = dataclasses.field(default_factory=dict)
+    film_outputs: tuple[tuple[str, str, str], ...] = ()  # (film_id, flac_uri, video_uri)
+    runs_uri: str = ""
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "films": self.films, "films_done": self.films_done, "scenes": self.scenes, "takes": self.takes,
+            "units_generated": self.units_generated, "units_skipped": self.units_skipped,
+            "audio_ms_generated": round(self.audio_s_generated * 1000),
+            "film_audio_ms": round(self.film_audio_s * 1000), **self.failure_counts(),
+        }
+
+    def text(self) -> str:
+        rate = self.audio_s_generated / self.wall_s if self.wall_s > 0 else 0.0
+        lines = [
+            f"talkie restore: run {self.run_id}: {self.films_done}/{self.films} films assembled, {self.scenes} scenes, "
+            f"{self.units_generated} units generated and {self.units_skipped} skipped, "
+            f"{self.audio_s_generated:.1f} s of audio generated in {self.wall_s:.1f} s ({rate:.2f} audio-s/s), "
+            f"{self.film_audio_s:.1f} s of film tracks, {self.failure_phrase()}",
+        ]
+        lines += [f"  {film_id}: {flac}\n  {' ' * len(film_id)}  {video}" for film_id, flac, video in self.film_outputs]
+        lines += [
+            f"  films, scenes, takes tables: {storage.join(self.output, 'meta')}/{{films,scenes,takes}}/{self.run_id}-*.parquet",
+            f"  failures table: {table_folder(self.output, 'failures')}/{self.run_id}-*.parquet",
+            f"  stems:          {storage.join(self.output, 'audio')}/<film_id>/<unit_key>.flac",
+            f"  runs row:       {self.runs_uri}",
+        ]
+        return "\n".join(lines)
+
+
+def settings_from(options: PipelineOptions) -> RestoreSettings:
+    """The job's flags from ``options``, and the checkpoint's hash and config; raises UsageError
+    naming a bad flag. Reads no film."""
+    from transforms.units import default_vocoder_name, describe_checkpoint  # brings torch
+
+    io_options = options.view_as(TalkieIOOptions)
+    own = options.view_as(RestoreOptions)
+    input_spec = require(io_options.input, "--input", f"it accepts {ACCEPTED_INPUTS}")
+    output = absolute_uri(require(io_options.output, "--output", "a local folder or a URI such as gs://bucket/out"))
+    try:
+        min_scene_s = validate_min_scene_s(options.view_as(ShardOptions).min_scene_s)
+        run_id = validate_run_id(io_options.run_id) if io_options.run_id else new_run_id()
+    except ValueError as exc:
+        raise UsageError(f"--{exc}") from exc
+    if own.video_decode not in VIDEO_DECODE_MODES:
+        raise UsageError(f"--video_decode {own.video_decode!r} is not accepted; accepted: {', '.join(VIDEO_DECODE_MODES)}")
+    if own.batch_size < 1:
+        raise UsageError(f"--batch_size {own.batch_size}: need 1 or more windows per generate call")
+    if not (math.isfinite(own.crossfade_ms) and 0 <= own.crossfade_ms <= 1000):
+        raise UsageError(f"--crossfade_ms {own.crossfade_ms}: need 0 to 1000 milliseconds")
+    try:
+        positive = clean_prompt(own.positive_prompt, "--positive_prompt")
+        negative = clean_prompt(own.negative_prompt, "--negative_prompt")
+    except ManifestError as exc:
+        raise UsageError(str(exc)) from exc
+    try:
+        checkpoint = describe_checkpoint(own.checkpoint)
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        raise UsageError(f"--checkpoint {own.checkpoint or '(default)'}: {exc}") from exc
+    sampler = checkpoint.config.sampler
+    try:
+        generation = GenerationSettings(
+            checkpoint=own.checkpoint, checkpoint_sha256=checkpoint.sha256, config=checkpoint.config,
+            steps=sampler.steps if own.steps is None else own.steps,
+            text_guidance=sampler.text_guidance if own.text_guidance is None else own.text_guidance,
+            video_guidance=sampler.video_guidance if own.video_guidance is None else own.video_guidance,
+            sampler=sampler.sampler if own.sampler is None else own.sampler,
+            vocoder=default_vocoder_name(checkpoint.config), takes=own.takes,
+            positive_prompt=positive, negative_prompt=negative,
+        )
+        assembly = AssemblySettings(crossfade_samples=round(own.crossfade_ms * OUTPUT_RATE / 1000),
+                                    target_lufs=own.target_lufs, max_true_peak_dbtp=own.max_true_peak)
+    except ValueError as exc:  # the messages begin with the setting's name
+        raise UsageError(f"--{exc}") from exc
+    if io_options.run_id:
+        used = match_files(storage.join(output, "meta", "*", f"{run_id}-*.parquet"))
+        if used:
+            raise UsageError(f"--run_id {run_id} was already used in {output} ({used[0]}); a run never "
+                             "rewrites another run's files")
+    return RestoreSettings(
+        input_spec=input_spec, output=output, run_id=run_id, min_scene_s=min_scene_s, generation=generation,
+        assembly=assembly, batch_size=own.batch_size, force=bool(own.force), video_decode=own.video_decode,
+    )
+
+
+def build(pipeline: beam.Pipeline, settings: RestoreSettings) -> None:
+    """Adds the restore job's steps to ``pipeline``."""
+    output, run_id, generation = settings.output, settings.run_id, settings.generation
+    manifest = pipeline | "ReadManifest" >> ReadManifest(settings.input_spec)
+    sharded = (
+        manifest.jobs
+        | "SpreadFilms" >> beam.Reshuffle()  # rows come from one reader: spread them before probing
+        | "ProbeAndShard" >> ProbeAndShard(settings.min_scene_s)
+    )
+    films = sharded.films | "DeduplicateFilms" >> DeduplicateFilms()
+    planned = films.films | "PlanUnits" >> PlanUnits(generation)
+    skipped = planned.units | "SkipDone" >> SkipDone(output, force=settings.force)
+    decoded = skipped.to_do | "DecodeWindows" >> DecodeWindows(generation, settings.video_decode)
+    generated = decoded.frames | "GenerateAudio" >> GenerateAudio(
+        generation, output, run_id, batch_size=settings.batch_size)
+    takes = (skipped.done, generated.takes) | "AllTakes" >> beam.Flatten()
+    assembled = (planned.plans, takes) | "AssembleFilms" >> AssembleFilms(
+        output, generation, settings.assembly, force=settings.force)
+    _ = assembled.films | "WriteFilms" >> WriteTable(output, "films", run_id)
+    _ = assembled.scenes | "WriteScenes" >> WriteTable(output, "scenes", run_id)
+    _ = assembled.takes | "WriteTakes" >> WriteTable(output, "takes", run_id)
+    _ = (
+        (manifest.failures, sharded.failures, films.failures, planned.failures, decoded.failures,
+         generated.failures, assembled.failures)
+        | "AllFailures" >> beam.Flatten()
+        | "FailureRows" >> beam.Map(failure_row)
+        | "WriteFailures" >> WriteTable(output, "failures", run_id)
+    )
+
+
+def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = None) -> RestoreSummary:
+    """Runs the job to completion with ``argv`` (job flags and Beam options); returns its summary.
+
+    Raises UsageError, before anything runs, when a job flag is missing or not accepted.
+    """
+    started = time.monotonic()
+    progress.reset()
+
+    def summarize_run(output: str, run_id: str) -> RestoreSummary:
+        return summarize(output, run_id, wall_s=time.monotonic() - started)
+
+    return run_job(JOB, argv, test_pipeline, settings_from=settings_from, build=build, summarize=summarize_run)
+
+
+def summarize(output: str, run_id: str, *, wall_s: float = 0.0) -> RestoreSummary:
+    """Counts what run ``run_id`` wrote: its table rows, and which of its takes it generated
+    (their ledger objects name the run) rather than found finished."""
+    films = read_table(output, "films", run_id=run_id).to_pylist()
+    scenes = read_table(output, "scenes", run_id=run_id)
+    takes = read_table(output, "takes", run_id=run_id).to_pylist()
+    failures = read_table(output, "failures", run_id=run_id)
+    generated, audio_s = 0, 0.0
+    for take in takes:
+        record = json.loads(storage.read_bytes(ledger_uri(output, take["film_id"], take["unit_key"])))
+        if record.get("run_id") == run_id:
+            generated += 1
+            audio_s += record["samples"] / record["sample_rate"]
+    done = [f for f in films if f["status"] == STATUS_DONE]
+    return RestoreSummary(
+        run_id=run_id, output=output, films=len(films), films_done=len(done), scenes=scenes.num_rows,
+        takes=len(takes), units_generated=generated, units_skipped=len(takes) - generated,
+        audio_s_generated=audio_s, film_audio_s=sum(f["duration_s"] or 0.0 for f in done), wall_s=wall_s,
+        failures_by_stage=dict(Counter(failures["stage"].to_pylist())),
+        film_outputs=tuple(sorted((f["film_id"], f["flac_uri"], f["video_uri"]) for f in done)),
+    )
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m pipelines.restore") -> int:
+    """Command-line entry: ``--help``, or run the job. Returns the process exit status."""
+    return job_main(
+        argv, prog=prog,
+        description="Give silent films a generated soundtrack: per-take FLAC stems, a FLAC track and an "
+        "MKV per film, and films, scenes, takes and failures tables.",
+        run=run, option_classes=[TalkieIOOptions, ShardOptions, RestoreOptions],
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
