@@ -6,9 +6,9 @@ import sys
 
 # subcommand -> (module with main(argv, prog), one-line description)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "restore": ("pipelines.restore", "give silent films a generated soundtrack: FLAC stems and tracks, MKV videos, tables"),
     "scenes": ("pipelines.scenes", "cut films into scenes: tables and CSV + EDL shot lists"),
     "featurize": ("pipelines.featurize", "turn films with sound into training shards (frames, log-mel, captions)"),
+    "restore": ("pipelines.restore", "give silent films a generated soundtrack: FLAC stems and tracks, MKV videos, tables"),
 }
 
 
