@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -222,3 +223,37 @@ def test_the_cli_on_two_worker_processes_writes_the_same_bytes(first, collection
     assert "3/3 films assembled" in done.stdout and "1 failures (probe_and_shard 1)" in done.stdout
     outputs = {k: v for k, v in snapshot(output).items() if not k.startswith("ledger/")}
     assert outputs == {k: v for k, v in first.files.items() if not k.startswith("ledger/")}
+
+
+def _exact_duration(path: str):
+    """DESIGN.md's film duration, from packet timestamps: last PTS + median frame duration - first PTS."""
+    import numpy as np
+    from fractions import Fraction
+
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        pts = sorted(p.pts for p in container.demux(stream) if p.pts is not None and p.size)
+        time_base = Fraction(stream.time_base)
+    steps = np.diff(pts)
+    last = int(np.median(steps)) if len(steps) else 0
+    return (pts[-1] + last - pts[0]) * time_base
+
+
+def test_real_clips_get_sample_exact_tracks_and_untouched_video(real_clips, checkpoint, tmp_path):
+    manifest = tmp_path / "real.jsonl"
+    manifest.write_text("".join(json.dumps({"video_input": c["path"]}) + "\n" for c in real_clips.values()))
+    output = tmp_path / "out"
+    summary = run(["--input", str(manifest), "--output", str(output), "--checkpoint", checkpoint, "--steps", "1"],
+                  test_pipeline=TestPipeline(options=PipelineOptions(IN_PROCESS)))
+    assert summary.films_done == len(real_clips) and summary.failures == 0
+    for film in read_table(str(output), "films").to_pylist():
+        audio, rate, _ = decode_flac(storage.read_bytes(film["flac_uri"]))
+        assert audio.shape == (round(_exact_duration(film["uri"]) * 48000),), film["uri"]
+        assert video_packets_digest(film["video_uri"]) == video_packets_digest(film["uri"])
+        if shutil.which("ffprobe"):
+            probed = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type,codec_name",
+                                     "-of", "json", film["video_uri"]], capture_output=True, text=True, timeout=60)
+            streams = [(s["codec_type"], s["codec_name"]) for s in json.loads(probed.stdout)["streams"]]
+            assert streams[:2] == [("video", "h264"), ("audio", "flac")], streams
+    for take in read_table(str(output), "takes").to_pylist():
+        assert hashlib.sha256(storage.read_bytes(take["flac_uri"])).hexdigest() == take["flac_sha256"]
