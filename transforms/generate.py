@@ -129,8 +129,14 @@ class PlanUnits(beam.PTransform):
 # ----------------------------------------------------------------------------- the ledger
 
 
-def ledger_record(take: Take, settings: GenerationSettings, *, output: str, run_id: str) -> dict[str, Any]:
-    """The ledger object of a finished unit: its inputs, where its stem is, and who made it."""
+def ledger_record(take: Take, settings: GenerationSettings, *, output: str, run_id: str,
+                  batch_size: int | None = None, device: str | None = None) -> dict[str, Any]:
+    """The ledger object of a finished unit: its inputs, where its stem is, and who made it.
+
+    ``batch_size`` and ``device`` are provenance, not key: on the CPU a unit's bytes do not
+    depend on them; on CUDA (bf16) they are the same for the same batch size, whatever the
+    unit's batch-mates, but another batch size can change the low bits.
+    """
     unit = take.unit
     window = settings.config.window
     return {
@@ -163,6 +169,8 @@ def ledger_record(take: Take, settings: GenerationSettings, *, output: str, run_
         "sample_rate": OUTPUT_RATE,
         "samples": unit.output_samples,
         "sync_score": take.sync_score,
+        "batch_size": batch_size,
+        "device": device,
         "run_id": run_id,
     }
 
@@ -430,14 +438,23 @@ def stem_bytes(unit: Unit, blended: np.ndarray, settings: GenerationSettings) ->
 class _WriteStemFn(beam.DoFn):
     """Blends, scores, publishes the stem, then the ledger object (in that order)."""
 
-    def __init__(self, settings: GenerationSettings, output: str, run_id: str) -> None:
+    def __init__(self, settings: GenerationSettings, output: str, run_id: str, batch_size: int,
+                 device: str | None) -> None:
         self._settings = settings
         self._output = output
         self._run_id = run_id
+        self._batch_size = batch_size
+        self._device = device
         self._generated = _counter("units_generated")
         self._windows = _counter("windows_generated")
         self._audio_ms = _counter("audio_ms_generated")
         self._failed = _counter(f"failures_{STAGE_GENERATE_AUDIO}")
+
+    def setup(self) -> None:
+        if self._device is None:  # what model.device.resolve_device picks for "auto"
+            import torch
+
+            self._device = "cuda" if torch.cuda.is_available() else "cpu"
 
     def process(self, result):  # apache_beam.ml.inference.base.PredictionResult
         element: UnitFrames = result.example
@@ -468,7 +485,8 @@ class _WriteStemFn(beam.DoFn):
         storage.write_bytes(flac, data)  # the stem first: a ledger object always has its stem
         take = Take(unit=unit, flac_uri=flac, flac_sha256=hashlib.sha256(data).hexdigest(),
                     sync_score=score if np.isfinite(score) else None, generated=True)
-        record = ledger_record(take, settings, output=self._output, run_id=self._run_id)
+        record = ledger_record(take, settings, output=self._output, run_id=self._run_id,
+                               batch_size=self._batch_size, device=self._device)
         storage.write_bytes(ledger_uri(self._output, unit.film_id, unit.key),
                             json.dumps(record, sort_keys=True, indent=1).encode("utf-8"))
         return take
@@ -506,6 +524,8 @@ class GenerateAudio(beam.PTransform):
         from transforms.inference import TalkieModelHandler  # Beam's ML package imports torch
 
         self._handler = TalkieModelHandler(settings, batch_size, device)
+        self._batch_size = batch_size
+        self._device = device
 
     def expand(self, frames: beam.PCollection) -> GenerateOutputs:
         from apache_beam.ml.inference.base import RunInference
@@ -514,6 +534,6 @@ class GenerateAudio(beam.PTransform):
             self._handler, metrics_namespace="talkie").with_exception_handling()
         failed_batches = dead.failed_inferences | "FailedBatches" >> beam.FlatMap(_inference_failures)
         written = inferred | "WriteStems" >> beam.ParDo(
-            _WriteStemFn(self._settings, self._output, self._run_id)).with_outputs(FAILURES, main="takes")
+            _WriteStemFn(self._settings, self._output, self._run_id, self._batch_size, self._device)).with_outputs(FAILURES, main="takes")
         failures = (failed_batches, written[FAILURES]) | "GenerateFailures" >> beam.Flatten()
         return GenerateOutputs(takes=written.takes, failures=failures)
