@@ -39,7 +39,7 @@ from transforms.assemble import STATUS_DONE, AssembleFilms, AssemblySettings
 from transforms.dedupe import DeduplicateFilms
 from transforms.files import absolute_uri, match_files
 from transforms.generate import VIDEO_DECODE_MODES, DecodeWindows, GenerateAudio, PlanUnits, SkipDone
-from transforms.manifest import ACCEPTED_INPUTS, MAX_TAKES, ReadManifest, clean_prompt, ManifestError
+from transforms.manifest import ACCEPTED_INPUTS, MAX_TAKES, ManifestError, ReadManifest, clean_prompt
 from transforms.rows import failure_row
 from transforms.shard import ProbeAndShard, validate_min_scene_s
 from transforms.tables import WriteTable, new_run_id, read_table, table_folder, validate_run_id
@@ -47,6 +47,7 @@ from transforms.units import OUTPUT_RATE, GenerationSettings, ledger_uri
 
 JOB = "restore"
 DEFAULT_BATCH_SIZE = 8
+SHOWN_FILMS = 10  # films whose output paths the summary lists
 
 
 class RestoreOptions(PipelineOptions):
@@ -131,7 +132,11 @@ class RestoreSummary(FailureTally):
             f"{self.audio_s_generated:.1f} s of audio generated in {self.wall_s:.1f} s ({rate:.2f} audio-s/s), "
             f"{self.film_audio_s:.1f} s of film tracks, {self.failure_phrase()}",
         ]
-        lines += [f"  {film_id}: {flac}\n  {' ' * len(film_id)}  {video}" for film_id, flac, video in self.film_outputs]
+        shown = self.film_outputs[:SHOWN_FILMS]
+        lines += [f"  {film_id}: {flac}\n  {' ' * len(film_id)}  {video}" for film_id, flac, video in shown]
+        if len(self.film_outputs) > len(shown):
+            lines.append(f"  ... and {len(self.film_outputs) - len(shown)} more films under "
+                         f"{storage.join(self.output, 'films')}/<film_id>/<cut_key>.flac, .mkv")
         lines += [
             f"  films, scenes, takes tables: {storage.join(self.output, 'meta')}/{{films,scenes,takes}}/{self.run_id}-*.parquet",
             f"  failures table: {table_folder(self.output, 'failures')}/{self.run_id}-*.parquet",
@@ -249,7 +254,8 @@ def summarize(output: str, run_id: str, *, wall_s: float = 0.0) -> RestoreSummar
     failures = read_table(output, "failures", run_id=run_id)
     generated, audio_s = 0, 0.0
     for take in takes:
-        record = json.loads(storage.read_bytes(ledger_uri(output, take["film_id"], take["unit_key"])))
+        uri = ledger_uri(output, take["film_id"], take["unit_key"])
+        record = json.loads(storage.read_bytes(uri)) if storage.exists(uri) else {}
         if record.get("run_id") == run_id:
             generated += 1
             audio_s += record["samples"] / record["sample_rate"]
