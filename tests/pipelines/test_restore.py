@@ -262,3 +262,18 @@ def test_real_clips_get_sample_exact_tracks_and_untouched_video(real_clips, chec
             assert streams[:2] == [("video", "h264"), ("audio", "flac")], streams
     for take in read_table(str(output), "takes").to_pylist():
         assert hashlib.sha256(storage.read_bytes(take["flac_uri"])).hexdigest() == take["flac_sha256"]
+
+
+def test_a_rerun_after_a_lost_unit_regenerates_only_that_unit(first, collection, checkpoint, tmp_path):
+    output = tmp_path / "resumed"
+    shutil.copytree(first.output, output)
+    lost = sorted((output / "ledger").rglob("*.json"))[0]
+    stem = output / "audio" / lost.parent.name / f"{lost.stem}.flac"
+    lost.unlink()  # as if the worker died after publishing the stem, before its ledger object
+    for film in (output / "films").rglob("*.*"):
+        film.unlink()
+    resumed = _run(collection, output, checkpoint, "--batch_size", "2")
+    assert resumed.summary.units_generated == 1 and resumed.summary.units_skipped == first.summary.takes - 1
+    assert stem.exists() and lost.exists()
+    same = {k: v for k, v in resumed.files.items() if not k.startswith("ledger/")}
+    assert same == {k: v for k, v in first.files.items() if not k.startswith("ledger/")}
