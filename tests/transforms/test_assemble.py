@@ -13,8 +13,7 @@ from media import storage
 from media.flac import decode_flac, encode_flac
 from media.mux import video_packets_digest
 from tests.films import encode, textured_shots
-from tests.transforms.generation import SMALL
-from tests.transforms.test_generate import real_film
+from tests.transforms.generation import SMALL, real_film
 from transforms.assemble import (
     STATUS_DONE,
     STATUS_INCOMPLETE,

@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from fractions import Fraction
 from pathlib import Path
 
 import apache_beam as beam
-import av
 import numpy as np
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -16,11 +14,10 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from media import storage
 from media.decode import decode_range
-from media.records import FilmProbe, Scene
 from tests.conftest import IN_PROCESS
 from tests.films import encode, textured_shots
 from tests.transforms.builders import job
-from tests.transforms.generation import save_small_checkpoint, settings_for
+from tests.transforms.generation import real_film, save_small_checkpoint, settings_for
 from transforms.inference import TalkieModelHandler
 from transforms.generate import (
     STAGE_GENERATE_AUDIO,
@@ -37,29 +34,6 @@ from transforms.generate import (
 )
 from transforms.shard import ShardedFilm
 from transforms.units import Take, ledger_uri, plan_film, stem_uri
-
-
-def real_film(path: str, cuts_at: list[int], fps: int = 24) -> ShardedFilm:
-    """A ShardedFilm for an encoded constant-rate film, cut at the given frames (no shot detection)."""
-    with av.open(path) as container:
-        stream = container.streams.video[0]
-        time_base = Fraction(stream.time_base)
-        pts = sorted(p.pts for p in container.demux(stream) if p.pts is not None and p.size)
-    step = round(1 / (fps * time_base))
-    first, frames = pts[0], len(pts)
-    end = first + frames * step
-    bounds = [0, *cuts_at, frames]
-    scenes = tuple(
-        Scene(index=i, start_frame=a, end_frame=b, start_pts=first + a * step, end_pts=first + b * step,
-              time_base=f"{time_base.numerator}/{time_base.denominator}", start_s=a / fps, end_s=b / fps,
-              cut_confidence=1.0)
-        for i, (a, b) in enumerate(zip(bounds, bounds[1:]))
-    )
-    probe = FilmProbe(uri=path, content_sha256="e" * 64, container="mov,mp4", codec="h264", width=64, height=48,
-                      rotation=0, time_base=scenes[0].time_base, first_pts=first, duration_pts=end - first,
-                      duration_s=float((end - first) * time_base), frames=frames, nominal_fps=fps, true_fps=fps,
-                      variable_frame_rate=False, duplicate_frames=0, cadence="none", has_audio=False)
-    return ShardedFilm(job=job(path), film_id="film", probe=probe, scenes=scenes)
 
 
 @pytest.fixture(scope="module")
