@@ -136,3 +136,21 @@ def decode_range(
             out[k] = held_array
             k += 1
         return out
+
+
+def video_timeline(uri: str) -> tuple[Fraction, int, int]:
+    """(time_base, first_pts, end_pts) of the film's video, from packet timestamps (no decoding).
+
+    Durations follow DESIGN.md's "Time" via ``media.timing``.
+    """
+    from media.timing import timeline_from_pts
+
+    with open_video(uri) as (container, stream):
+        time_base = Fraction(stream.time_base)
+        pts = [int(p.pts) for p in container.demux(stream) if p.pts is not None and p.size > 0]
+        nominal = stream.guessed_rate or stream.average_rate or stream.base_rate
+    if not pts:
+        raise NoDecodableFrames(f"{uri}: the video stream holds no frame")
+    fallback = int(round(1 / (float(nominal) * time_base))) if nominal else 1
+    timeline = timeline_from_pts(pts, time_base, fallback_duration=fallback)
+    return time_base, timeline.first_pts, timeline.end_pts

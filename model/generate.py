@@ -116,6 +116,7 @@ class Generator:
         video_guidance: float | None = None,
         sampler: str | None = None,
         batch_size: int | None = None,
+        use_video: bool = True,
     ) -> Tensor:
         """One window of audio per row: (B, window_samples) float32 on the CPU at the model rate.
 
@@ -123,6 +124,8 @@ class Generator:
         A negative prompt of None (or ``negative_prompts=None``) takes the config's default; ""
         uses the learned null text (plain classifier-free guidance). Settings left None come
         from ``config.sampler``. Rows run ``batch_size`` (default 8) at a time on padded batches.
+        ``use_video=False`` replaces the picture by the learned null video in every row (the
+        video-dropped control of ``bench/quality.py``; video guidance then has nothing to scale).
         """
         frames = self._check_frames(frames)
         rows = frames.shape[0]
@@ -155,6 +158,7 @@ class Generator:
                 times=times,
                 text_guidance=float(text_guidance),
                 video_guidance=float(video_guidance),
+                use_video=bool(use_video),
             )
             outputs.append(audio[: len(chunk)])
         return torch.cat(outputs, dim=0)
@@ -171,6 +175,7 @@ class Generator:
         times: Tensor,
         text_guidance: float,
         video_guidance: float,
+        use_video: bool = True,
     ) -> Tensor:
         device, batch = self.device, frames.shape[0]
         on_cuda = device.type == "cuda"
@@ -186,6 +191,7 @@ class Generator:
             )
         no_rows = torch.zeros(batch, dtype=torch.bool, device=device)
         all_rows = torch.ones(batch, dtype=torch.bool, device=device)
+        video_dropped = no_rows if use_video else all_rows
         null_negative = torch.tensor([p == "" for p in negative], dtype=torch.bool, device=device)
         text = _to(self.text_encoder.encode(positive), device)
         # the null text row needs no real embedding: encode the positive prompt in its place
@@ -212,8 +218,8 @@ class Generator:
 
         velocity = sampling.make_guided_velocity(
             model_fn,
-            conditioning(text, no_rows, no_rows),
-            conditioning(negative_text, null_negative, no_rows),
+            conditioning(text, no_rows, video_dropped),
+            conditioning(negative_text, null_negative, video_dropped),
             conditioning(text, no_rows, all_rows),
             text_scale=text_guidance,
             video_scale=video_guidance,

@@ -167,26 +167,6 @@ def events_in(events: list[dict[str, Any]] | None, start_s: float, window_s: flo
     )
 
 
-def probe_video_timeline(uri: str):
-    """(time_base, first_pts, end_pts) of the film's video, from packet timestamps (no decoding).
-
-    Durations follow DESIGN.md's "Time" via ``media.timing``.
-    """
-    from media.decode import open_video
-    from media.errors import NoDecodableFrames
-    from media.timing import timeline_from_pts
-
-    with open_video(uri) as (container, stream):
-        time_base = Fraction(stream.time_base)
-        pts = [int(p.pts) for p in container.demux(stream) if p.pts is not None and p.size > 0]
-        nominal = stream.guessed_rate or stream.average_rate or stream.base_rate
-    if not pts:
-        raise NoDecodableFrames(f"{uri}: the video stream holds no frame")
-    fallback = int(round(1 / (float(nominal) * time_base))) if nominal else 1
-    timeline = timeline_from_pts(pts, time_base, fallback_duration=fallback)
-    return time_base, timeline.first_pts, timeline.end_pts
-
-
 def cut_film(
     job: FilmJob, film_id: str, config: ModelConfig, *, windows_per_film: int | None = None,
     hop_s: float | None = None,
@@ -198,7 +178,9 @@ def cut_film(
     from media.audio import NoAudioStream, has_audio
 
     uri = job.video_input
-    time_base, first_pts, end_pts = probe_video_timeline(uri)
+    from media.decode import video_timeline
+
+    time_base, first_pts, end_pts = video_timeline(uri)
     if not has_audio(uri):
         raise NoAudioStream(f"{uri}: the film has no audio stream, so it has no training target")
     duration = (end_pts - first_pts) * time_base

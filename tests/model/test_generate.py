@@ -145,3 +145,11 @@ def test_from_config_seed_sets_the_weights(text_encoder):
     a, b, c = (Generator.from_config(config, s, text_encoder=text_encoder, device="cpu") for s in (1, 1, 2))
     weight = lambda g: g.network.patch_in.weight  # noqa: E731
     assert torch.equal(weight(a), weight(b)) and not torch.equal(weight(a), weight(c))
+
+
+def test_dropping_the_video_makes_the_picture_irrelevant(generator, frames):
+    other = torch.flip(frames, dims=[0])
+    dropped = [generator.generate(f[:2], PROMPTS[:2], None, seeds=[2, 3], batch_size=2, use_video=False) for f in (frames, other)]
+    assert torch.equal(dropped[0], dropped[1])
+    seen = [generator.generate(f[:2], PROMPTS[:2], None, seeds=[2, 3], batch_size=2) for f in (frames, other)]
+    assert (seen[0] - seen[1]).abs().max() > 1e-3

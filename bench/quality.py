@@ -1,0 +1,286 @@
+"""Does the shipped model make synchronized, prompt-following sound? One table, measured here.
+
+    python bench/quality.py [--checkpoint model/weights/tiny.safetensors] [--scenes 16]
+        [--seed 880000] [--judge-films 480] [--steps 20] [--threads 2]
+
+A held-out foley world (collection seed ``--seed``; the shipped checkpoint was trained on
+seed 7000, the judge trains on ``--seed + 1``): single-shot 4 s films, one model window each,
+rendered clean and, for the event scenes, again with full archival damage (the same world:
+``model.synth`` draws damage from its own stream). Frames go through the MP4 and
+``media.decode.decode_range`` exactly as the pipeline reads them.
+
+Rows, all in the same run on the same scenes:
+- ground truth: the foley world's own audio at the model rate;
+- codec round trip: ground truth -> log-mel -> Griffin-Lim (the ceiling any model reaches);
+- trained: the checkpoint, caption as positive prompt, the default negative prompt;
+- video dropped: the same with the learned null video (what the picture adds to timing);
+- untrained: the same architecture from random weights (the floor).
+
+Columns: onset F1 at +-50 and +-100 ms (``model.metrics``) on impact and footstep scenes, per
+class and overall, and on mixed scenes (the discrete source's events only); the judge's
+(``model.judge``, trained on ground-truth audio only) top-1 fine-class accuracy (impact material,
+footstep surface) and coarse-class accuracy on single-source scenes. Then negative prompts on
+mixed scenes (the continuous source's class name as the negative prompt: its judge probability
+with and without, and the discrete source's onset F1 with and without), and robustness (the
+trained model's onset F1 on damaged renders over clean ones).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from media.decode import decode_range, video_timeline  # noqa: E402
+from model import judge as judging  # noqa: E402
+from model.codec import GriffinLim, MelSpectrogram, resample  # noqa: E402
+from model.conditioning import TextEncoder  # noqa: E402
+from model.generate import Generator, load_generator  # noqa: E402
+from model.metrics import OnsetCounts, detect_onsets, match_onsets  # noqa: E402
+from model.synth import SynthConfig, make_film  # noqa: E402
+from model.synth.encode import encode_mp4  # noqa: E402
+from model.synth.film import film_seed  # noqa: E402
+from model.synth.world import MIXES  # noqa: E402
+
+DISCRETE = ("impact", "footsteps")
+CONTINUOUS = ("rain", "wind", "engine", "water", "fire", "crowd")
+EVENT_MIXES = tuple(m for m in MIXES if m[0] in DISCRETE and m[1] in CONTINUOUS)
+SCENE_S = 4.0
+FILM_RATE = 48000
+
+
+@dataclass
+class Scene:
+    kind: str  # "impact", "footsteps", a continuous class, or "mix"
+    classes: tuple[str, ...]
+    caption: str
+    sources: list[tuple[str, str]]  # (class, fine) of every source
+    events: list[float]  # seconds, the discrete source's events
+    truth_audio: np.ndarray  # (window_samples,) at the model rate
+    frames: np.ndarray  # (video_frames, H, W) uint8, clean render
+    damaged_frames: np.ndarray | None = None
+
+
+def model_rate_audio(film_audio: np.ndarray, rate: int, samples: int) -> np.ndarray:
+    audio = resample(torch.from_numpy(film_audio)[None], FILM_RATE, rate)[0].numpy()
+    out = np.zeros(samples, np.float32)
+    out[: min(samples, audio.size)] = audio[:samples]
+    return out
+
+
+def model_frames(film, config, folder: Path) -> np.ndarray:
+    """The film's MP4, decoded as the pipeline does: (video_frames, H, W) uint8 at the model's fps."""
+    path = folder / f"{film.name}.mp4"
+    path.write_bytes(encode_mp4(film))
+    time_base, first, end = video_timeline(str(path))
+    v = config.video
+    frames = decode_range(str(path), first, end, fps=v.fps, width=v.width, height=v.height, gray=True)
+    out = np.zeros((config.video_frames, v.height, v.width), np.uint8)
+    out[: min(len(frames), config.video_frames)] = frames[: config.video_frames]
+    path.unlink()
+    return out
+
+
+def synth_config(classes: tuple[str, ...], damage: float, *, small: bool = False) -> SynthConfig:
+    return SynthConfig(
+        width=64 if small else 128, height=48 if small else 96, classes=classes,
+        mixed_prob=1.0 if len(classes) == 2 else 0.0, min_shots=1, max_shots=1,
+        shot_seconds=(SCENE_S, SCENE_S), fade_prob=0.0, damage=damage,
+    )
+
+
+def scene_plan(per_class: int) -> list[tuple[str, tuple[str, ...]]]:
+    plan = [(c, (c,)) for c in DISCRETE for _ in range(per_class)]
+    plan += [(c, (c,)) for c in CONTINUOUS for _ in range(max(2, per_class // 4))]
+    plan += [("mix", EVENT_MIXES[i % len(EVENT_MIXES)]) for i in range(per_class)]
+    return plan
+
+
+def make_scenes(per_class: int, seed: int, config, folder: Path) -> list[Scene]:
+    scenes = []
+    for index, (kind, classes) in enumerate(scene_plan(per_class)):
+        fseed = film_seed(seed, index)
+        film = make_film(fseed, synth_config(classes, 0.0), name=f"heldout_{index:03d}")
+        shot = film.truth["shots"][0]
+        sources = [(s["class"], s["fine"]) for s in shot["sources"]]
+        events = [float(e["time_s"]) for e in film.truth["events"] if e["class"] in DISCRETE]
+        scene = Scene(
+            kind, classes, shot["caption"], sources, events,
+            model_rate_audio(film.audio, config.audio.sample_rate, config.window_samples),
+            model_frames(film, config, folder),
+        )
+        if kind in DISCRETE:
+            damaged = make_film(fseed, synth_config(classes, 1.0), name=f"heldout_{index:03d}_damaged")
+            scene.damaged_frames = model_frames(damaged, config, folder)
+        scenes.append(scene)
+    return scenes
+
+
+def judge_corpus(films: int, seed: int, config) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ground-truth audio and label targets of ``films`` random single-shot 4 s films."""
+    audio, targets = [], []
+    for index in range(films):
+        film = make_film(film_seed(seed, index), replace(synth_config(judging.COARSE, 0.0, small=True), mixed_prob=0.3))
+        sources = [(s["class"], s["fine"]) for s in film.truth["shots"][0]["sources"]]
+        audio.append(model_rate_audio(film.audio, config.audio.sample_rate, config.window_samples))
+        targets.append(judging.target_vector(judging.labels_of(sources)))
+    return torch.from_numpy(np.stack(audio)), torch.from_numpy(np.stack(targets))
+
+
+def onset_counts(audio: np.ndarray, scene: Scene, rate: int, tolerance: float) -> OnsetCounts:
+    return match_onsets(detect_onsets(audio, rate), scene.events, tolerance)
+
+
+def generate(generator: Generator, scenes: list[Scene], args, *, frames: str = "frames",
+             negative: list[str] | None = None, use_video: bool = True) -> list[np.ndarray]:
+    out = generator.generate(
+        np.stack([getattr(s, frames) for s in scenes]),
+        [s.caption for s in scenes],
+        negative,
+        seeds=[1000 + i for i in range(len(scenes))],
+        steps=args.steps,
+        batch_size=8,
+        use_video=use_video,
+    )
+    return list(out.numpy())
+
+
+def row_metrics(name: str, audio: list[np.ndarray], scenes: list[Scene], judge, rate: int) -> dict:
+    by_kind: dict[str, OnsetCounts] = {}
+    wide = OnsetCounts()
+    for a, s in zip(audio, scenes):
+        if s.kind in DISCRETE or s.kind == "mix":
+            by_kind[s.kind] = by_kind.get(s.kind, OnsetCounts()) + onset_counts(a, s, rate, 0.05)
+        if s.kind in DISCRETE:
+            wide = wide + onset_counts(a, s, rate, 0.10)
+    events = by_kind.get("impact", OnsetCounts()) + by_kind.get("footsteps", OnsetCounts())
+    probabilities = judge.probabilities(torch.from_numpy(np.stack(audio)))
+    fine_hits = fine_total = coarse_hits = coarse_total = 0
+    for p, s in zip(probabilities, scenes):
+        if s.kind == "mix":
+            continue
+        coarse_total += 1
+        coarse_hits += judging.COARSE[int(torch.argmax(p[: len(judging.COARSE)]))] == s.kind
+        if s.kind in DISCRETE:
+            fine_total += 1
+            truth = judging.labels_of(s.sources)
+            fine_hits += judging.fine_prediction(p, s.kind) in truth
+    return {
+        "name": name,
+        "f1_50": events.f1,
+        "f1_100": wide.f1,
+        "impact": by_kind.get("impact", OnsetCounts()).f1,
+        "footsteps": by_kind.get("footsteps", OnsetCounts()).f1,
+        "precision": events.precision,
+        "recall": events.recall,
+        "mix": by_kind.get("mix", OnsetCounts()).f1,
+        "fine": fine_hits / max(1, fine_total),
+        "coarse": coarse_hits / max(1, coarse_total),
+    }
+
+
+def print_table(rows: list[dict]) -> None:
+    header = ("", "F1@50 all", "impacts", "footsteps", "P", "R", "F1@100 all", "mixes@50", "fine acc", "coarse acc")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for r in rows:
+        cells = [r["name"]] + [f"{r[k]:.3f}" for k in
+                               ("f1_50", "impact", "footsteps", "precision", "recall", "f1_100", "mix", "fine", "coarse")]
+        print("| " + " | ".join(cells) + " |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python bench/quality.py", description=__doc__.split("\n")[0])
+    parser.add_argument("--checkpoint", default=None, help="default: the shipped model/weights/tiny.safetensors")
+    parser.add_argument("--scenes", type=int, default=16, help="scenes per discrete class and of mixes (default 16)")
+    parser.add_argument("--seed", type=int, default=880000)
+    parser.add_argument("--judge-films", type=int, default=480)
+    parser.add_argument("--steps", type=int, default=None, help="sampler steps (default: the checkpoint's)")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    began = time.perf_counter()
+    text_encoder = TextEncoder()
+    trained = load_generator(args.checkpoint, text_encoder=text_encoder, device="cpu")
+    config = trained.config
+    rate = config.audio.sample_rate
+    untrained = Generator.from_config(config, seed=0, text_encoder=text_encoder, device="cpu")
+
+    with tempfile.TemporaryDirectory() as folder:
+        scenes = make_scenes(args.scenes, args.seed, config, Path(folder))
+    print(f"{len(scenes)} held-out scenes (seed {args.seed}) in {time.perf_counter() - began:.0f} s", file=sys.stderr)
+
+    audio, targets = judge_corpus(args.judge_films, args.seed + 1, config)
+    judge = judging.train_judge(audio, targets, config.audio)
+    print(f"judge trained on {len(audio)} ground-truth clips at {time.perf_counter() - began:.0f} s", file=sys.stderr)
+
+    truth = [s.truth_audio for s in scenes]
+    mel, vocoder = MelSpectrogram(config.audio), GriffinLim(config.audio)
+    with torch.no_grad():
+        round_trip = list(vocoder(mel(torch.from_numpy(np.stack(truth)))).numpy())
+    outputs = {
+        "ground truth": truth,
+        "codec round trip": round_trip,
+        "trained": generate(trained, scenes, args),
+        "video dropped": generate(trained, scenes, args, use_video=False),
+        "untrained": generate(untrained, scenes, args),
+    }
+    print(f"generated at {time.perf_counter() - began:.0f} s", file=sys.stderr)
+    rows = [row_metrics(name, a, scenes, judge, rate) for name, a in outputs.items()]
+    print(f"\nbench/quality.py: {config.config_hash()} checkpoint {trained.checkpoint_sha256 or '?'}; "
+          f"{sum(s.kind in DISCRETE for s in scenes)} event scenes, {sum(s.kind == 'mix' for s in scenes)} mixes, "
+          f"{sum(s.kind in CONTINUOUS for s in scenes)} texture scenes; judge on ground truth only\n")
+    print_table(rows)
+
+    # negative prompts on mixes: negate the continuous source
+    mixes = [s for s in scenes if s.kind == "mix"]
+    negated = generate(trained, mixes, args, negative=[s.classes[1] for s in mixes])
+    plain = [outputs["trained"][scenes.index(s)] for s in mixes]
+    p_plain = judge.probabilities(torch.from_numpy(np.stack(plain)))
+    p_negated = judge.probabilities(torch.from_numpy(np.stack(negated)))
+    column = [judging.LABELS.index(s.classes[1]) for s in mixes]
+    with_p = float(np.mean([p_plain[i, c] for i, c in enumerate(column)]))
+    without_p = float(np.mean([p_negated[i, c] for i, c in enumerate(column)]))
+    f1_plain = sum((onset_counts(a, s, rate, 0.05) for a, s in zip(plain, mixes)), OnsetCounts()).f1
+    f1_negated = sum((onset_counts(a, s, rate, 0.05) for a, s in zip(negated, mixes)), OnsetCounts()).f1
+
+    # robustness: damaged versus clean renders of the event scenes
+    events = [s for s in scenes if s.kind in DISCRETE]
+    damaged = generate(trained, events, args, frames="damaged_frames")
+    clean = [outputs["trained"][scenes.index(s)] for s in events]
+    f1_clean = sum((onset_counts(a, s, rate, 0.05) for a, s in zip(clean, events)), OnsetCounts()).f1
+    f1_damaged = sum((onset_counts(a, s, rate, 0.05) for a, s in zip(damaged, events)), OnsetCounts()).f1
+
+    by = {r["name"]: r for r in rows}
+    t, d = by["trained"], by["video dropped"]
+    ratio_p = without_p / with_p if with_p > 0 else float("nan")
+    drop_f1 = 1 - f1_negated / f1_plain if f1_plain > 0 else float("nan")
+    print(f"\nnegative prompt on {len(mixes)} mixes (negating the texture): judge P(texture) {with_p:.3f} -> "
+          f"{without_p:.3f} (x{ratio_p:.2f}); the other source's onset F1@50 {f1_plain:.3f} -> {f1_negated:.3f}")
+    print(f"robustness on {len(events)} event scenes: onset F1@50 clean {f1_clean:.3f}, full damage {f1_damaged:.3f} "
+          f"(x{f1_damaged / f1_clean if f1_clean else float('nan'):.2f})")
+    checks = [
+        ("onset F1@50 overall >= 0.85", t["f1_50"] >= 0.85),
+        ("onset F1@50 impacts >= 0.6", t["impact"] >= 0.6),
+        ("onset F1@50 >= video-dropped + 0.3", t["f1_50"] >= d["f1_50"] + 0.3),
+        ("judge fine accuracy >= 0.9", t["fine"] >= 0.9),
+        ("negative prompt halves P(negated)", ratio_p <= 0.5),
+        ("other source's F1 falls <= 10%", drop_f1 <= 0.10),
+        ("damaged F1 >= 0.95 x clean", f1_damaged >= 0.95 * f1_clean),
+    ]
+    print("\ntargets: " + "; ".join(f"{name}: {'met' if ok else 'NOT met'}" for name, ok in checks))
+    print(f"({time.perf_counter() - began:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
