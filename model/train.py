@@ -357,7 +357,8 @@ class Trainer:
         flow = rectified_flow_loss(
             self.network, inputs.x1, inputs.valid_mel, cond, inputs.t, inputs.noise, autocast=self.autocast()
         )
-        logits = self.network.visual.onset_logits(features)
+        with self.autocast():  # on CUDA the features are bf16, and so must the head's input be
+            logits = self.network.visual.onset_logits(features)
         onset = onset_loss(logits, inputs.onsets, inputs.frame_mask, pos_weight=self.settings.onset_pos_weight)
         return flow, onset
 

@@ -1,0 +1,78 @@
+"""Seconds per training step of each preset on this device (``model.train.Trainer.train_step``).
+
+    python bench/train_speed.py [--presets tiny base] [--batch 16] [--steps 20] [--device auto]
+        [--text_embeddings FILE]
+
+Random frames, log-mels and captions of the preset's shapes (speed does not depend on the
+data); on-the-fly archival damage is off here (``--damage`` turns it on), since it runs on the
+CPU and would hide the network's own cost. CUDA runs under bf16 autocast as training does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from model.conditioning import PrecomputedTextEncoder, TextEncoder  # noqa: E402
+from model.config import PRESET_NAMES, preset  # noqa: E402
+from model.device import resolve_device  # noqa: E402
+from model.train import Trainer, TrainSettings  # noqa: E402
+
+CAPTION = "footsteps on gravel and a wooden crate dropped on concrete"
+
+
+def random_batch(config, batch: int, generator: torch.Generator) -> dict:
+    v = config.video
+    return {
+        "frames": torch.randint(0, 256, (batch, config.video_frames, v.height, v.width), generator=generator, dtype=torch.uint8),
+        "mel": (torch.randn(batch, config.audio.n_mels, config.window_frames, generator=generator) - 4).half(),
+        "valid_frames": torch.full((batch,), config.video_frames),
+        "valid_mel": torch.full((batch,), config.window_frames),
+        "captions": [CAPTION] * batch,
+        "events": [[{"offset_s": 0.5}, {"offset_s": 1.25}]] * batch,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python bench/train_speed.py", description=__doc__.split("\n")[0])
+    parser.add_argument("--presets", nargs="+", default=list(PRESET_NAMES), choices=PRESET_NAMES)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--damage", action="store_true", help="apply archival damage on the fly, as training does")
+    parser.add_argument("--text_embeddings", default=None)
+    args = parser.parse_args(argv)
+    device = resolve_device(None if args.device == "auto" else args.device, task="benchmarking")
+    text_encoder = PrecomputedTextEncoder.load(args.text_embeddings) if args.text_embeddings else TextEncoder()
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"bench/train_speed.py on {where}, batch {args.batch}, damage {'on' if args.damage else 'off'}")
+    print("| preset | parameters | s per step | windows per s |")
+    print("|---|---|---|---|")
+    for name in args.presets:
+        config = preset(name)
+        settings = TrainSettings(steps=10_000, batch_size=args.batch, damage_prob=0.5 if args.damage else 0.0)
+        trainer = Trainer(config, settings, text_encoder=text_encoder, device=device)
+        batch = random_batch(config, args.batch, torch.Generator().manual_seed(0))
+        for _ in range(3):  # warm-up: allocator, kernels, autotuning
+            trainer.train_step(batch)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        began = time.perf_counter()
+        for _ in range(args.steps):
+            trainer.train_step(batch)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = (time.perf_counter() - began) / args.steps
+        parameters = sum(p.numel() for p in trainer.network.parameters())
+        print(f"| {name} | {parameters / 1e6:.1f}M | {seconds:.3f} | {args.batch / seconds:.1f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
