@@ -1,0 +1,318 @@
+"""What does the restore job add to its own work? Its audio-seconds per wall-second beside each stage alone.
+
+    python bench/pipeline.py [--films 6] [--seed 4321] [--checkpoint URI] [--steps 20] [--takes 1]
+        [--batch_size 8] [--runner in_process|multi_processing] [--workers N] [--keep DIR]
+
+Renders ``--films`` foley-world films (``model.synth.write_collection``, default settings; not
+timed), then, on the same films and in one run:
+
+1. the whole restore job, ``pipelines.restore.run`` with the FnApiRunner in-process (or the
+   DirectRunner's ``multi_processing`` mode with ``--workers`` processes) into a fresh folder,
+   timed from the call to its return (settings, pipeline, runs row and summary included);
+2. each stage alone into another fresh folder, calling what the job's DoFns call, in plain
+   Python with no runner:
+   - probe and shot detection: ``transforms.manifest.parse_manifest``, then per film
+     ``media.shard.shard_film``, ``check_scenes_tile`` and ``derive_film_id`` (ProbeAndShard),
+     ``transforms.units.plan_film`` (PlanUnits) and ``read_ledger`` per unit (SkipDone);
+   - decode: ``transforms.generate.decode_unit_frames`` once per scene (DecodeWindows, CPU mode);
+   - model load: the job's settings (``pipelines.restore.settings_from``: flags, checkpoint
+     hashed) and ``TalkieModelHandler.load_model`` (RunInference's setup);
+   - generation: ``TalkieModelHandler.run_inference`` (one ``Generator.generate`` call per batch,
+     ``bench/model_speed.py``'s code path) on the batches Beam's BatchElements would make from
+     one bundle: units packed in (film, scene, take) order until the next would pass
+     ``--batch_size`` windows;
+   - stems: ``_WriteStemFn._publish`` per unit (blend, sync score, 48 kHz resample, 24-bit FLAC,
+     stem then ledger object written);
+   - films: per film ``best_take`` per scene, then ``_AssembleFilmFn._assemble`` (read stems,
+     film track, loudness, FLAC, MKV mux, both written) and its table rows;
+   - tables: the films, scenes, takes and failures rows as Parquet (``write_table_file``).
+
+Audio-seconds are the films' durations times the takes. The ratio job / sum of stages is the
+pipeline's share (the issue's target: at most 1.15). Before anything is timed, a warm-up loads
+TransNetV2, MiniLM and the generator once and runs one sampler step, so that neither side pays
+for first imports, disk caches, CUDA context or kernel selection the other got for free. On CUDA
+the generator runs under bf16 autocast (the job's automatic choice); the film track files of
+the stages are compared with the job's (the same unit keys give the same bytes).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import hashlib
+import io
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
+
+from media import storage  # noqa: E402
+from media.decode import decode_range  # noqa: E402
+from media.shard import shard_film  # noqa: E402
+from media.transnet import load_transnet  # noqa: E402
+from model.checkpoint import save_checkpoint  # noqa: E402
+from model.config import preset  # noqa: E402
+from model.generate import DEFAULT_CHECKPOINT, load_generator  # noqa: E402
+from model.networks import build_network  # noqa: E402
+from model.synth.collection import write_collection  # noqa: E402
+from pipelines import restore  # noqa: E402
+from transforms.assemble import STATUS_DONE, _AssembleFilmFn, best_take, film_row, scene_rows, take_row  # noqa: E402
+from transforms.generate import UnitFrames, _WriteStemFn, decode_unit_frames, read_ledger  # noqa: E402
+from transforms.inference import TalkieModelHandler, window_count  # noqa: E402
+from transforms.manifest import derive_film_id, parse_manifest  # noqa: E402
+from transforms.shard import ShardedFilm, check_scenes_tile  # noqa: E402
+from transforms.tables import write_table_file  # noqa: E402
+from transforms.units import plan_film  # noqa: E402
+
+TARGET = 1.15
+RUNNERS = ("in_process", "multi_processing")
+
+
+def checkpoint_for(args, workdir: Path) -> tuple[str, str]:
+    """(checkpoint path or URI, how it was chosen)."""
+    if args.checkpoint:
+        return args.checkpoint, "given"
+    if DEFAULT_CHECKPOINT.exists():
+        return str(DEFAULT_CHECKPOINT), "the shipped default"
+    path = workdir / "untrained-tiny.safetensors"
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        network = build_network(preset("tiny"))
+    save_checkpoint(str(path), network.state_dict(), preset("tiny"))
+    return str(path), (f"UNTRAINED tiny preset built here ({DEFAULT_CHECKPOINT.relative_to(ROOT)} does not "
+                       "exist; speed does not depend on the weights)")
+
+
+def job_argv(args, manifest: str, output: str, checkpoint: str) -> list[str]:
+    argv = ["--input", manifest, "--output", output, "--checkpoint", checkpoint, "--steps", str(args.steps),
+            "--takes", str(args.takes), "--batch_size", str(args.batch_size)]
+    if args.runner == "in_process":
+        return argv + ["--runner=FnApiRunner"]
+    return argv + ["--runner=DirectRunner", "--direct_running_mode=multi_processing",
+                   f"--direct_num_workers={args.workers}"]
+
+
+def sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def warm_up(manifest: str, checkpoint: str, batch_size: int) -> str:
+    """Loads what both sides load (TransNetV2, MiniLM, the generator) and runs every kind of
+    work once, untimed; returns the generator's device type."""
+    jobs, _ = parse_manifest(manifest)
+    load_transnet("cpu")
+    probe, scenes = shard_film(jobs[0].video_input)
+    generator = load_generator(checkpoint)
+    config = generator.config
+    decode_range(jobs[0].video_input, scenes[0].start_pts, scenes[0].end_pts, fps=config.video.fps,
+                 width=config.video.width, height=config.video.height, gray=True)
+    frames = np.zeros((batch_size, config.video_frames, config.video.height, config.video.width), np.uint8)
+    generator.generate(frames, ["footsteps"] * batch_size, None, seeds=list(range(batch_size)), steps=1,
+                       batch_size=batch_size)
+    device = generator.device.type
+    sync(device)
+    del generator
+    gc.collect()
+    return device
+
+
+def beam_batches(elements: list[UnitFrames], batch_size: int) -> list[list[UnitFrames]]:
+    """BatchElements' packing (min = max = batch_size, sized by windows) over one bundle."""
+    batches, batch, size = [], [], 0
+    for element in elements:
+        weight = window_count(element)
+        if size + weight > batch_size and batch:
+            batches.append(batch)
+            batch, size = [], 0
+        batch.append(element)
+        size += weight
+    if batch:
+        batches.append(batch)
+    return batches
+
+
+class Stopwatch:
+    def __init__(self, device: str) -> None:
+        self.device = device
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def part(self, name: str):
+        sync(self.device)
+        began = time.perf_counter()
+        yield
+        sync(self.device)
+        self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - began
+
+
+def stages_alone(args, manifest: str, output: str, checkpoint: str, device: str):
+    """Each stage on its own, in order, each handing its results to the next in memory."""
+    watch = Stopwatch(device)
+    with watch.part("model load"):
+        settings = restore.settings_from(PipelineOptions(job_argv(args, manifest, output, checkpoint)))
+        generation = settings.generation
+    with watch.part("probe and shot detection"):
+        jobs, failures = parse_manifest(settings.input_spec)
+        films = []
+        for job in jobs:
+            probe, scenes = shard_film(job.video_input, min_scene_s=settings.min_scene_s)
+            scenes = tuple(scenes)
+            check_scenes_tile(probe, scenes)
+            film_id = job.film_id or derive_film_id(job.video_input, probe.content_sha256)
+            films.append(ShardedFilm(job=job, film_id=film_id, probe=probe, scenes=scenes))
+        plans = [plan_film(film, generation) for film in films]
+        to_do = [u for plan in plans for u in plan.units if read_ledger(output, u) is None]
+    with watch.part("decode"):
+        by_scene: dict[tuple[str, int], list] = {}
+        for unit in to_do:
+            by_scene.setdefault(unit.scene_id, []).append(unit)
+        elements = []
+        for units in by_scene.values():
+            units.sort(key=lambda u: (u.take, u.key))
+            frames = decode_unit_frames(units[0], generation)
+            elements += [UnitFrames(unit=u, frames=frames) for u in units]
+    handler = TalkieModelHandler(generation, settings.batch_size)
+    with watch.part("model load"):
+        model = handler.load_model()
+    with watch.part("generation"):
+        results = []
+        for batch in beam_batches(elements, settings.batch_size):
+            results += handler.run_inference(batch, model)
+    del model
+    with watch.part("stems"):
+        writer = _WriteStemFn(generation, output, settings.run_id, settings.batch_size, None)
+        writer.setup()
+        takes = [writer._publish(r.example, np.asarray(r.inference)) for r in results]
+    with watch.part("films"):
+        assembler = _AssembleFilmFn(output, generation, settings.assembly, force=False)
+        film_rows, scene_table, take_table = [], [], []
+        by_key = {t.unit.key: t for t in takes}
+        for plan in plans:
+            film_takes = [by_key[u.key] for u in plan.units]
+            take_table += [take_row(t, generation) for t in film_takes]
+            per_scene: dict[int, list] = {}
+            for take in film_takes:
+                per_scene.setdefault(take.unit.scene_index, []).append(take)
+            chosen = [best_take(per_scene[scene.index]) for scene in plan.film.scenes]
+            best = {t.unit.scene_index: t.unit.take for t in chosen}
+            fields = assembler._assemble(plan, chosen)
+            film_rows.append(film_row(plan, generation, STATUS_DONE, **fields))
+            scene_table += scene_rows(plan, best)
+    with watch.part("tables"):
+        for table, rows in (("films", film_rows), ("scenes", scene_table), ("takes", take_table),
+                            ("failures", [])):
+            write_table_file(output, table, settings.run_id, rows)
+    audio_s = sum(f.probe.duration_s for f in films) * args.takes
+    windows = sum(window_count(e) for e in elements)
+    return watch.seconds, film_rows, audio_s, windows, len(to_do), failures
+
+
+def file_digest(uri: str | None) -> str | None:
+    return hashlib.sha256(storage.read_bytes(uri)).hexdigest() if uri and storage.exists(uri) else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python bench/pipeline.py", description=__doc__.split("\n")[0])
+    parser.add_argument("--films", type=int, default=6)
+    parser.add_argument("--seed", type=int, default=4321, help="foley-world collection seed")
+    parser.add_argument("--checkpoint", default=None,
+                        help="default: model/weights/tiny.safetensors, else an untrained tiny checkpoint")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--takes", type=int, default=1)
+    parser.add_argument("--batch_size", type=int, default=8)
+    parser.add_argument("--runner", default="in_process", choices=RUNNERS)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="worker processes with --runner multi_processing (default: the CPU count)")
+    parser.add_argument("--keep", help="render the films and write both outputs into this folder and keep them")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("model.device").setLevel(logging.ERROR)  # "no CUDA device" once per load
+
+    workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="talkie-pipeline-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        films_dir, job_out, stages_out = workdir / "films", workdir / "job", workdir / "stages"
+        for folder in (job_out, stages_out):
+            shutil.rmtree(folder, ignore_errors=True)
+        write_collection(films_dir, args.films, args.seed)
+        manifest = str((films_dir / "manifest.jsonl").resolve())
+        checkpoint, origin = checkpoint_for(args, workdir)
+        device = warm_up(manifest, checkpoint, args.batch_size)
+
+        began = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()) as job_text:
+            summary = restore.run(job_argv(args, manifest, str(job_out), checkpoint))
+        job_s = time.perf_counter() - began
+        gc.collect()
+
+        seconds, film_rows, audio_s, windows, units, failures = stages_alone(
+            args, manifest, str(stages_out), checkpoint, device)
+
+        if device == "cuda":
+            where = f"{torch.cuda.get_device_name()} (bf16 autocast)"
+        else:
+            where = f"CPU, {torch.get_num_threads()} torch threads (float32)"
+        runner = ("FnApiRunner in-process" if args.runner == "in_process"
+                  else f"DirectRunner multi_processing, {args.workers} workers")
+        print(f"bench/pipeline.py: {len(film_rows)} foley-world films (seed {args.seed}), {audio_s:.1f} s of film "
+              f"x {args.takes} take(s), {units} units, {windows} windows; {args.steps} steps, batch {args.batch_size} "
+              f"windows; on {where}; torch {torch.__version__}")
+        print(f"checkpoint: {checkpoint} ({origin})")
+        print()
+        print("| stage | wall s | audio-s per wall-s |")
+        print("|---|---|---|")
+        rows = [
+            ("probe and shot detection (manifest, shard_film, plan, ledger check)", "probe and shot detection"),
+            ("decode (decode_unit_frames, once per scene)", "decode"),
+            ("model load (job settings, checkpoint, generator)", "model load"),
+            ("generation (TalkieModelHandler.run_inference -> Generator.generate)", "generation"),
+            ("stems (blend, sync score, resample, FLAC, stem + ledger writes)", "stems"),
+            ("films (track, loudness, FLAC, MKV mux, writes)", "films"),
+            ("tables (films, scenes, takes, failures Parquet)", "tables"),
+        ]
+        for label, name in rows:
+            s = seconds.get(name, 0.0)
+            print(f"| {label} | {s:.2f} | {audio_s / s if s > 0 else float('inf'):.1f} |")
+        total = sum(seconds.values())
+        ratio = job_s / total if total > 0 else float("inf")
+        print(f"| **sum of stages alone** | {total:.2f} | {audio_s / total:.1f} |")
+        print(f"| **restore job** ({runner}) | {job_s:.2f} | {audio_s / job_s:.1f} |")
+        print()
+        verdict = "within" if ratio <= TARGET else "OVER"
+        print(f"job / sum of stages: {ratio:.3f} (target <= {TARGET}: {verdict}); the pipeline adds "
+              f"{job_s - total:+.2f} s")
+
+        job_films = {}
+        for film_id, flac, _ in summary.film_outputs:
+            job_films[film_id] = file_digest(flac)
+        same = sum(1 for row in film_rows
+                   if job_films.get(row["film_id"]) is not None
+                   and job_films.get(row["film_id"]) == file_digest(row["flac_uri"]))
+        print(f"job: {summary.films_done}/{summary.films} films assembled, {summary.units_generated} units "
+              f"generated, {summary.failures} failures; film tracks byte-identical between the job and the "
+              f"stages: {same}/{len(film_rows)}")
+        if failures:
+            print(f"manifest rows that failed in the stages: {len(failures)}")
+        if args.keep:
+            print(f"films, job output and stage output kept in {workdir}")
+        del job_text
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
