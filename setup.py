@@ -29,6 +29,12 @@ EXTRAS = {
         "pytest>=8",
         "scenedetect[opencv-headless]==0.7.2",
     ],
+    # The BigVGAN vocoder (model.codec.BigVGANVocoder), from a local checkpoint folder. bigvgan's own
+    # requirements come with it, training-only ones too (pesq, which compiles C; auraloss, nnaudio,
+    # tensorboard); at inference it imports librosa, matplotlib, scipy, tqdm and huggingface-hub.
+    "bigvgan": [
+        "bigvgan==2.4.1",
+    ],
 }
 
 setup(
