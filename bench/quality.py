@@ -28,6 +28,8 @@ trained model's onset F1 on damaged renders over clean ones).
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
 import sys
 import tempfile
 import time
@@ -66,6 +68,7 @@ class Scene:
     events: list[float]  # seconds, the discrete source's events
     truth_audio: np.ndarray  # (window_samples,) at the model rate
     frames: np.ndarray  # (video_frames, H, W) uint8, clean render
+    video: str = ""  # the clean render's MP4
     damaged_frames: np.ndarray | None = None
 
 
@@ -76,8 +79,9 @@ def model_rate_audio(film_audio: np.ndarray, rate: int, samples: int) -> np.ndar
     return out
 
 
-def model_frames(film, config, folder: Path) -> np.ndarray:
-    """The film's MP4, decoded as the pipeline does: (video_frames, H, W) uint8 at the model's fps."""
+def model_frames(film, config, folder: Path) -> tuple[np.ndarray, str]:
+    """The film's MP4 (kept in ``folder``), decoded as the pipeline does: ((video_frames, H, W)
+    uint8 at the model's fps, the MP4's path)."""
     path = folder / f"{film.name}.mp4"
     path.write_bytes(encode_mp4(film))
     time_base, first, end = video_timeline(str(path))
@@ -85,8 +89,7 @@ def model_frames(film, config, folder: Path) -> np.ndarray:
     frames = decode_range(str(path), first, end, fps=v.fps, width=v.width, height=v.height, gray=True)
     out = np.zeros((config.video_frames, v.height, v.width), np.uint8)
     out[: min(len(frames), config.video_frames)] = frames[: config.video_frames]
-    path.unlink()
-    return out
+    return out, str(path)
 
 
 def synth_config(classes: tuple[str, ...], damage: float, *, small: bool = False) -> SynthConfig:
@@ -112,14 +115,14 @@ def make_scenes(per_class: int, seed: int, config, folder: Path) -> list[Scene]:
         shot = film.truth["shots"][0]
         sources = [(s["class"], s["fine"]) for s in shot["sources"]]
         events = [float(e["time_s"]) for e in film.truth["events"] if e["class"] in DISCRETE]
+        frames, video = model_frames(film, config, folder)
         scene = Scene(
             kind, classes, shot["caption"], sources, events,
-            model_rate_audio(film.audio, config.audio.sample_rate, config.window_samples),
-            model_frames(film, config, folder),
+            model_rate_audio(film.audio, config.audio.sample_rate, config.window_samples), frames, video,
         )
         if kind in DISCRETE:
             damaged = make_film(fseed, synth_config(classes, 1.0), name=f"heldout_{index:03d}_damaged")
-            scene.damaged_frames = model_frames(damaged, config, folder)
+            scene.damaged_frames, _ = model_frames(damaged, config, folder)
         scenes.append(scene)
     return scenes
 
@@ -197,26 +200,94 @@ def print_table(rows: list[dict]) -> None:
         print("| " + " | ".join(cells) + " |")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python bench/quality.py", description=__doc__.split("\n")[0])
-    parser.add_argument("--checkpoint", default=None, help="default: the shipped model/weights/tiny.safetensors")
-    parser.add_argument("--scenes", type=int, default=16, help="scenes per discrete class and of mixes (default 16)")
-    parser.add_argument("--seed", type=int, default=880000)
-    parser.add_argument("--judge-films", type=int, default=480)
-    parser.add_argument("--steps", type=int, default=None, help="sampler steps (default: the checkpoint's)")
-    parser.add_argument("--threads", type=int, default=None)
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    began = time.perf_counter()
-    text_encoder = TextEncoder()
-    trained = load_generator(args.checkpoint, text_encoder=text_encoder, device="cpu")
-    config = trained.config
-    rate = config.audio.sample_rate
-    untrained = Generator.from_config(config, seed=0, text_encoder=text_encoder, device="cpu")
+def restore_tracks(args, checkpoint: str, rows: list[dict], folder: Path, name: str) -> dict[str, np.ndarray]:
+    """Run the restore job (one take, in-process) on manifest ``rows``; film_id -> 48 kHz track."""
+    from media import storage
+    from media.flac import decode_flac
+    from pipelines import restore
+    from transforms.tables import read_table
 
-    with tempfile.TemporaryDirectory() as folder:
-        scenes = make_scenes(args.scenes, args.seed, config, Path(folder))
+    manifest = folder / f"{name}.jsonl"
+    manifest.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    output = folder / f"{name}-out"
+    argv = ["--input", str(manifest), "--output", str(output), "--checkpoint", checkpoint, "--takes", "1",
+            "--runner=FnApiRunner"]
+    if args.steps:
+        argv += ["--steps", str(args.steps)]
+    restore.run(argv)
+    tracks = {}
+    for film in read_table(str(output), "films").to_pylist():
+        if film["flac_uri"]:
+            audio, rate, _ = decode_flac(storage.read_bytes(film["flac_uri"]))
+            tracks[film["film_id"]] = audio
+    return tracks
+
+
+def flux_at_seams(audio: np.ndarray, rate: int, seams: list[tuple[float, float]], edge_s: float = 0.1) -> tuple[float, float]:
+    """(mean spectral flux inside the seam spans, mean elsewhere), 10 ms frames, ends trimmed."""
+    hop, n = rate // 100, rate // 25
+    frames = (len(audio) - n) // hop
+    index = np.arange(n)[None, :] + hop * np.arange(frames)[:, None]
+    spectrum = np.log1p(100 * np.abs(np.fft.rfft(audio[index] * np.hanning(n), axis=1)))
+    flux = np.maximum(np.diff(spectrum, axis=0), 0).sum(axis=1)
+    times = (np.arange(1, frames) * hop + n / 2) / rate
+    inside = np.zeros(times.shape, bool)
+    for start, end in seams:
+        inside |= (times >= start) & (times <= end)
+    keep = (times > edge_s) & (times < times[-1] - edge_s)
+    return float(flux[inside & keep].mean()), float(flux[~inside & keep].mean())
+
+
+def pipeline_section(args, trained: Generator, scenes: list[Scene], model_audio: list[np.ndarray],
+                     folder: Path) -> list[tuple[str, bool]]:
+    """The restore job on the event scenes (film-track onset F1 against the model alone on the
+    same scenes) and on long single-shot films (spectral flux at window seams against elsewhere)."""
+    checkpoint = args.checkpoint or str(Path(__file__).resolve().parents[1] / "model/weights/tiny.safetensors")
+    config, rate = trained.config, trained.config.audio.sample_rate
+    events = [s for s in scenes if s.kind in DISCRETE]
+    rows = [{"video_input": s.video, "positive_prompt": s.caption, "film_id": Path(s.video).stem} for s in events]
+    tracks = restore_tracks(args, checkpoint, rows, folder, "events")
+    alone, piped = OnsetCounts(), OnsetCounts()
+    for scene in events:
+        track = tracks.get(Path(scene.video).stem)
+        if track is None:
+            continue
+        audio = model_rate_audio(track, rate, len(track) * rate // FILM_RATE)
+        piped = piped + onset_counts(audio, scene, rate, 0.05)
+        alone = alone + onset_counts(model_audio[scenes.index(scene)], scene, rate, 0.05)
+    print(f"\nrestore job on {len(tracks)}/{len(events)} event scenes: film-track onset F1@50 {piped.f1:.3f} "
+          f"(P {piped.precision:.3f} R {piped.recall:.3f}); the model alone on the same scenes {alone.f1:.3f}")
+
+    stride, overlap = config.window.stride_s, config.window.overlap_s
+    long_rows, spans = [], {}
+    for index in range(args.seam_films):
+        classes = (judging.COARSE[index % len(judging.COARSE)],)
+        cfg = replace(synth_config(classes, 0.0), shot_seconds=(10.0, 10.0))
+        film = make_film(film_seed(args.seed + 2, index), cfg, name=f"long_{index:02d}")
+        path = folder / f"{film.name}.mp4"
+        path.write_bytes(encode_mp4(film))
+        long_rows.append({"video_input": str(path), "positive_prompt": film.truth["shots"][0]["caption"],
+                          "film_id": film.name})
+        duration = film.truth["duration_s"]
+        spans[film.name] = [(k * stride, k * stride + overlap) for k in range(1, 10) if k * stride < duration]
+    long_tracks = restore_tracks(args, checkpoint, long_rows, folder, "long")
+    seam, elsewhere = [], []
+    for film_id, track in long_tracks.items():
+        inside, outside = flux_at_seams(track, FILM_RATE, spans[film_id])
+        seam.append(inside)
+        elsewhere.append(outside)
+    ratio = float(np.mean(seam) / np.mean(elsewhere)) if seam else float("nan")
+    print(f"seams on {len(long_tracks)} 10 s scenes (windows every {stride:g} s, {overlap:g} s blends): spectral "
+          f"flux in the blends {np.mean(seam):.2f} vs elsewhere {np.mean(elsewhere):.2f} (x{ratio:.2f})")
+    return [
+        ("film-track onset F1 within 10% of the model alone", piped.f1 >= 0.9 * alone.f1),
+        ("no seam (flux in blends <= elsewhere)", ratio <= 1.0),
+    ]
+
+
+def evaluate(args, trained: Generator, untrained: Generator, config, folder: Path, began: float) -> int:
+    rate = config.audio.sample_rate
+    scenes = make_scenes(args.scenes, args.seed, config, folder)
     print(f"{len(scenes)} held-out scenes (seed {args.seed}) in {time.perf_counter() - began:.0f} s", file=sys.stderr)
 
     audio, targets = judge_corpus(args.judge_films, args.seed + 1, config)
@@ -277,9 +348,39 @@ def main(argv: list[str] | None = None) -> int:
         ("other source's F1 falls <= 10%", drop_f1 <= 0.10),
         ("damaged F1 >= 0.95 x clean", f1_damaged >= 0.95 * f1_clean),
     ]
+    if args.pipeline:
+        checks += pipeline_section(args, trained, scenes, outputs["trained"], folder)
     print("\ntargets: " + "; ".join(f"{name}: {'met' if ok else 'NOT met'}" for name, ok in checks))
     print(f"({time.perf_counter() - began:.0f} s)")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python bench/quality.py", description=__doc__.split("\n")[0])
+    parser.add_argument("--checkpoint", default=None, help="default: the shipped model/weights/tiny.safetensors")
+    parser.add_argument("--scenes", type=int, default=16, help="scenes per discrete class and of mixes (default 16)")
+    parser.add_argument("--seed", type=int, default=880000)
+    parser.add_argument("--judge-films", type=int, default=480)
+    parser.add_argument("--steps", type=int, default=None, help="sampler steps (default: the checkpoint's)")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--pipeline", action="store_true",
+                        help="also run the restore job on the event scenes and on long scenes: film-track "
+                             "onset F1 against the model alone, and spectral flux at window seams")
+    parser.add_argument("--seam-films", type=int, default=8, help="10 s single-shot films for the seam check")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    began = time.perf_counter()
+    text_encoder = TextEncoder()
+    trained = load_generator(args.checkpoint, text_encoder=text_encoder, device="cpu")
+    config = trained.config
+    untrained = Generator.from_config(config, seed=0, text_encoder=text_encoder, device="cpu")
+
+    folder = Path(tempfile.mkdtemp(prefix="talkie-quality-"))
+    try:
+        return evaluate(args, trained, untrained, config, folder, began)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
