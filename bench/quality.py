@@ -150,6 +150,8 @@ def generate(generator: Generator, scenes: list[Scene], args, *, frames: str = "
         negative,
         seeds=[1000 + i for i in range(len(scenes))],
         steps=args.steps,
+        text_guidance=args.text_guidance,
+        video_guidance=args.video_guidance,
         batch_size=8,
         use_video=use_video,
     )
@@ -214,6 +216,10 @@ def restore_tracks(args, checkpoint: str, rows: list[dict], folder: Path, name: 
             "--runner=FnApiRunner"]
     if args.steps:
         argv += ["--steps", str(args.steps)]
+    if args.text_guidance is not None:
+        argv += ["--text_guidance", str(args.text_guidance)]
+    if args.video_guidance is not None:
+        argv += ["--video_guidance", str(args.video_guidance)]
     restore.run(argv)
     tracks = {}
     for film in read_table(str(output), "films").to_pylist():
@@ -362,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=880000)
     parser.add_argument("--judge-films", type=int, default=480)
     parser.add_argument("--steps", type=int, default=None, help="sampler steps (default: the checkpoint's)")
+    parser.add_argument("--text-guidance", type=float, default=None, help="default: the checkpoint's")
+    parser.add_argument("--video-guidance", type=float, default=None, help="default: the checkpoint's")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--pipeline", action="store_true",
                         help="also run the restore job on the event scenes and on long scenes: film-track "
