@@ -4,8 +4,9 @@
         [--text_embeddings FILE]
 
 Random frames, log-mels and captions of the preset's shapes (speed does not depend on the
-data); on-the-fly archival damage is off here (``--damage`` turns it on), since it runs on the
-CPU and would hide the network's own cost. CUDA runs under bf16 autocast as training does.
+data); on-the-fly archival damage is off here (``--damage`` turns it on: numpy on the CPU,
+prepared for the next step while this one trains on CUDA, as ``model.train`` does). CUDA runs
+under bf16 autocast as training does.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from model.conditioning import PrecomputedTextEncoder, TextEncoder  # noqa: E402
 from model.config import PRESET_NAMES, preset  # noqa: E402
 from model.device import resolve_device  # noqa: E402
-from model.train import Trainer, TrainSettings  # noqa: E402
+from model.train import StepPrefetcher, Trainer, TrainSettings  # noqa: E402
 
 CAPTION = "footsteps on gravel and a wooden crate dropped on concrete"
 
@@ -61,13 +62,16 @@ def main(argv: list[str] | None = None) -> int:
         batch = random_batch(config, args.batch, torch.Generator().manual_seed(0))
         for _ in range(3):  # warm-up: allocator, kernels, autotuning
             trainer.train_step(batch)
+        prefetch = StepPrefetcher(lambda step: trainer.inputs(batch, step), overlap=device.type == "cuda")
+        prefetch.start(trainer.step)
         if device.type == "cuda":
             torch.cuda.synchronize()
         began = time.perf_counter()
-        for _ in range(args.steps):
-            trainer.train_step(batch)
+        for k in range(args.steps):
+            trainer.apply(prefetch.take(trainer.step + 1 if k + 1 < args.steps else None))
         if device.type == "cuda":
             torch.cuda.synchronize()
+        prefetch.close()
         seconds = (time.perf_counter() - began) / args.steps
         parameters = sum(p.numel() for p in trainer.network.parameters())
         print(f"| {name} | {parameters / 1e6:.1f}M | {seconds:.3f} | {args.batch / seconds:.1f} |", flush=True)

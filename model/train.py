@@ -52,6 +52,7 @@ import math
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, NamedTuple
 
@@ -269,6 +270,43 @@ class StepStats(NamedTuple):
     grad_norm: float
 
 
+class StepPrefetcher:
+    """Prepares step k + 1's inputs while step k trains: ``prepare(step)`` runs on one worker
+    thread when ``overlap`` (the CUDA default: the numpy damage of a batch of 16 takes about as
+    long as an H200 step, and the GPU would wait for it), inline otherwise (on the CPU it would
+    compete with torch's own threads: 0.61 against 0.58 s a step on 2 cores, measured). Steps are
+    prepared in order either way, and every draw is seeded by its step, so results are the same."""
+
+    def __init__(self, prepare, *, overlap: bool):
+        self._prepare = prepare
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="talkie-prefetch") if overlap else None
+        self._pending: Future | None = None
+
+    def _submit(self, step: int) -> Future:
+        if self._pool is not None:
+            return self._pool.submit(self._prepare, step)
+        done: Future = Future()
+        done.set_result(self._prepare(step))
+        return done
+
+    def start(self, step: int) -> None:
+        self._pending = self._submit(step)
+
+    def take(self, next_step: int | None):
+        """The pending step's inputs; starts preparing ``next_step`` (None: nothing more)."""
+        if self._pending is None:
+            raise RuntimeError("StepPrefetcher.take before start")
+        result = self._pending.result()
+        self._pending = self._submit(next_step) if next_step is not None else None
+        return result
+
+    def close(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+
 # ----------------------------------------------------------------------------- the trainer
 
 
@@ -370,8 +408,11 @@ class Trainer:
 
     def train_step(self, batch: Mapping[str, Any]) -> StepStats:
         """One AdamW update on ``batch``; returns its losses, learning rate and pre-clip gradient norm."""
+        return self.apply(self.inputs(batch, self.step))
+
+    def apply(self, inputs: StepInputs) -> StepStats:
+        """One AdamW update from inputs drawn for this step (``inputs(batch, self.step)``)."""
         step, s = self.step, self.settings
-        inputs = self.inputs(batch, step)
         lr = learning_rate(step, s)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -691,13 +732,19 @@ def train(
                 "start a new one over it"
             )
     stream = BatchStream(uris, settings.batch_size, seed=settings.seed, **cursor)
+    applied_cursor = dict(stream.cursor)  # the data cursor after the last batch actually trained on
     log = LossLog(log_uri, keep_through=resumed_from)
+
+    def prepare(step: int) -> tuple[StepInputs, dict[str, int]]:
+        # the next batch and its augmentation (numpy damage, text, the copy to the device)
+        inputs = trainer.inputs(stream.next_batch(), step)
+        return inputs, dict(stream.cursor)
 
     def save() -> str:
         meta = {
             "step": trainer.step,
             "seconds": elapsed_before + (time.perf_counter() - began),
-            "cursor": stream.cursor,
+            "cursor": applied_cursor,
             "config_hash": config.config_hash(),
             "settings": asdict(settings),
             "shards": uris,
@@ -722,6 +769,9 @@ def train(
     stopped_by, digest = "steps", ""
     bar = _progress(settings.steps, trainer.step, progress)
     began = time.perf_counter()
+    prefetch = StepPrefetcher(prepare, overlap=trainer.device.type == "cuda")
+    if trainer.step < settings.steps:
+        prefetch.start(trainer.step)
     try:
         while trainer.step < settings.steps:
             if session_steps is not None and len(losses) >= session_steps:
@@ -730,7 +780,9 @@ def train(
             if minutes is not None and time.perf_counter() - began >= minutes * 60:
                 stopped_by = "minutes"
                 break
-            stats = trainer.train_step(stream.next_batch())
+            inputs, cursor_after = prefetch.take(trainer.step + 1 if trainer.step + 1 < settings.steps else None)
+            stats = trainer.apply(inputs)
+            applied_cursor = cursor_after
             lr, grad_norm = stats.lr, stats.grad_norm
             losses.append(stats.loss)
             window_losses.append(stats)
@@ -764,6 +816,7 @@ def train(
         stopped_by = "interrupted"
         logger.warning("interrupted at step %d: saving", trainer.step)
     finally:
+        prefetch.close()
         if bar is not None:
             bar.close()
     seconds = time.perf_counter() - began

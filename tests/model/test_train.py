@@ -244,3 +244,35 @@ def test_onset_loss_ignores_frames_outside_the_film():
     better = logits.clone()
     better[0, 0] = 4.0
     assert onset_loss(better, targets, inside, pos_weight=3.0) < reference
+
+
+def test_preparing_the_next_step_on_a_thread_gives_the_same_weights(runs, shard, text_encoder, tmp_path, monkeypatch):
+    import model.train as train_module
+
+    class Overlapping(train_module.StepPrefetcher):
+        def __init__(self, prepare, *, overlap):
+            super().__init__(prepare, overlap=True)  # the CUDA path, here on the CPU
+
+    monkeypatch.setattr(train_module, "StepPrefetcher", Overlapping)
+    common = dict(steps=20, batch_size=4, seed=3, device="cpu", text_encoder=text_encoder, progress=False, **FAST)
+    threaded = train(CONFIG, shard, str(tmp_path / "threaded.safetensors"), **common)
+    straight = runs[0]
+    a, b = load_checkpoint(straight.checkpoint).state_dict, load_checkpoint(threaded.checkpoint).state_dict
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_step_prefetcher_prepares_steps_in_order_either_way():
+    from model.train import StepPrefetcher
+
+    for overlap in (False, True):
+        seen = []
+
+        def prepare(step):
+            seen.append(step)
+            return step * 10
+
+        prefetch = StepPrefetcher(prepare, overlap=overlap)
+        prefetch.start(0)
+        got = [prefetch.take(1), prefetch.take(2), prefetch.take(None)]
+        prefetch.close()
+        assert got == [0, 10, 20] and seen == [0, 1, 2]
