@@ -29,6 +29,8 @@ EXTRAS = {
     "dev": [
         "pytest>=8",
         "scenedetect[opencv-headless]==0.7.2",
+        # tests/storage: a local GCS server (HTTP, started by a fixture); gcsfs and Beam's gs:// talk to it.
+        "gcp-storage-emulator==2026.7.19",
     ],
     # The BigVGAN vocoder (model.codec.BigVGANVocoder), from a local checkpoint folder. bigvgan's own
     # requirements come with it, training-only ones too (pesq, which compiles C; auraloss, nnaudio,

@@ -12,6 +12,10 @@ def match_files(pattern: str) -> list[str]:
     if "://" not in pattern:
         return sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
     fs, path = fsspec.core.url_to_fs(pattern)
+    # Object-store file systems (gcsfs, s3fs) cache listings per process and never expire them, so
+    # objects written since by Beam's own sinks or other workers would be missing here, and readers
+    # that look files up through the same instance afterwards (pyarrow's FSSpecHandler) would fail.
+    fs.invalidate_cache()
     found = fs.glob(path, detail=True)
     return sorted(fs.unstrip_protocol(p) for p, info in found.items() if info.get("type") == "file")
 
