@@ -132,6 +132,19 @@ def test_a_second_run_with_a_given_run_id_reads_back_its_own_tables(shot_lists, 
         shot_lists.output, "scenes", run_id=shot_lists.run_id).num_rows
 
 
+def test_shot_list_job_on_two_worker_processes_reaches_the_bucket(bucket_films, gcs_bucket):
+    """Worker processes find the emulator and anonymous credentials from the environment."""
+    from pipelines.scenes import run
+
+    output = f"{gcs_bucket}/scenes-two-workers"
+    two_workers = ["--runner=DirectRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        summary = run(["--input", bucket_films.manifest, "--output", output],
+                      test_pipeline=TestPipeline(options=PipelineOptions(two_workers)))
+    assert summary.films == 2 and summary.failures_by_stage == {"probe_and_shard": 1}
+    assert len(match_files(f"{output}/shotlists/*.edl")) == 2
+
+
 def test_shot_list_cli_in_a_subprocess_reaches_the_bucket(bucket_films, gcs_bucket, gcs_emulator):
     """``python -m pipelines.scenes``: a fresh interpreter finds the emulator from the environment alone."""
     output = f"{gcs_bucket}/scenes-cli"
