@@ -43,6 +43,7 @@ from media import storage
 from transforms import progress
 from transforms.failures import FAILURES, failure_from, redact
 from transforms.generate import FLAC_BITS
+from transforms.rows import scene_rows as shot_list_rows
 from transforms.units import OUTPUT_RATE, FilmPlan, GenerationSettings, Take, Unit, cut_key, film_uris
 
 log = logging.getLogger(__name__)
@@ -163,25 +164,14 @@ def film_row(plan: FilmPlan, settings: GenerationSettings, status: str, **fields
 
 def scene_rows(plan: FilmPlan, best: dict[int, int]) -> list[dict[str, Any]]:
     """The restore job's scenes rows: the shot list plus effective prompts and the best take."""
-    film = plan.film
     return [
         {
-            "film_id": film.film_id,
-            "uri": redact(film.job.video_input),
-            "scene_index": scene.index,
-            "start_frame": scene.start_frame,
-            "end_frame": scene.end_frame,
-            "start_pts": scene.start_pts,
-            "end_pts": scene.end_pts,
-            "time_base": scene.time_base,
-            "start_s": scene.start_s,
-            "end_s": scene.end_s,
-            "cut_confidence": scene.cut_confidence,
+            **row,
             "positive_prompt": prompts.positive_prompt,
             "negative_prompt": prompts.negative_prompt,
-            "best_take": best.get(scene.index),
+            "best_take": best.get(row["scene_index"]),
         }
-        for scene, prompts in zip(film.scenes, plan.prompts)
+        for row, prompts in zip(shot_list_rows(plan.film), plan.prompts)
     ]
 
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from transforms.failures import Failure
+from transforms.failures import Failure, redact
 from transforms.shard import ShardedFilm
 
 
 def scene_rows(film: ShardedFilm) -> list[dict[str, Any]]:
-    """The shot-list job's ``scenes`` rows for one film; the restore job's columns stay null."""
+    """The ``scenes`` rows of one film as the shot-list job writes them (the restore job adds its
+    prompt and best-take columns to these; the uri never carries credentials)."""
     return [
         {
             "film_id": film.film_id,
-            "uri": film.job.video_input,
+            "uri": redact(film.job.video_input),
             "scene_index": scene.index,
             "start_frame": scene.start_frame,
             "end_frame": scene.end_frame,
