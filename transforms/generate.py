@@ -139,7 +139,6 @@ def ledger_record(take: Take, settings: GenerationSettings, *, output: str, run_
     unit's batch-mates, but another batch size can change the low bits.
     """
     unit = take.unit
-    window = settings.config.window
     return {
         "schema": LEDGER_SCHEMA,
         "unit_key": unit.key,
@@ -156,14 +155,7 @@ def ledger_record(take: Take, settings: GenerationSettings, *, output: str, run_
         "end_s": unit.end_s,
         "positive_prompt": unit.positive_prompt,
         "negative_prompt": unit.negative_prompt,
-        "checkpoint_sha256": settings.checkpoint_sha256,
-        "steps": settings.steps,
-        "text_guidance": settings.text_guidance,
-        "video_guidance": settings.video_guidance,
-        "sampler": settings.sampler,
-        "vocoder": settings.vocoder,
-        "window_s": window.window_s,
-        "overlap_s": window.overlap_s,
+        **settings.key_fields(),
         # Relative to OUTPUT, so that a moved or copied output folder stays whole.
         "flac": stem_uri("", unit.film_id, unit.key).lstrip("/"),
         "flac_sha256": take.flac_sha256,

@@ -102,6 +102,20 @@ class GenerationSettings:
         """Video frames from one window's start to the next's (window minus overlap), at least 1."""
         return max(1, math.floor(Fraction(str(self.config.window.stride_s)) * self.config.video.fps))
 
+    def key_fields(self) -> dict[str, Any]:
+        """The run-wide part of every unit key (DESIGN.md "Keys"), also recorded in each ledger object."""
+        window = self.config.window
+        return {
+            "checkpoint_sha256": self.checkpoint_sha256,
+            "steps": self.steps,
+            "text_guidance": self.text_guidance,
+            "video_guidance": self.video_guidance,
+            "sampler": self.sampler,
+            "vocoder": self.vocoder,
+            "window_s": window.window_s,
+            "overlap_s": window.overlap_s,
+        }
+
 
 @dataclass(frozen=True)
 class CheckpointInfo:
@@ -358,7 +372,6 @@ def unit_key(
     settings: GenerationSettings,
 ) -> str:
     """DESIGN.md's unit key: SHA-256 (first 16 hex) of the canonical JSON of the unit's inputs."""
-    window = settings.config.window
     return _key({
         "version": UNIT_KEY_VERSION,
         "content_sha256": content_sha256,
@@ -369,14 +382,7 @@ def unit_key(
         "negative_prompt": negative_prompt,
         "take": int(take),
         "seed": int(seed),
-        "checkpoint_sha256": settings.checkpoint_sha256,
-        "steps": settings.steps,
-        "text_guidance": settings.text_guidance,
-        "video_guidance": settings.video_guidance,
-        "sampler": settings.sampler,
-        "vocoder": settings.vocoder,
-        "window_s": window.window_s,
-        "overlap_s": window.overlap_s,
+        **settings.key_fields(),
     })
 
 
