@@ -22,12 +22,18 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from media import storage
 from model.config import PRESET_NAMES, ModelConfig, preset
 from pipelines.launch import FailureTally, job_main, run_job
-from pipelines.options import TalkieIOOptions, UsageError, require
+from pipelines.options import (
+    TalkieIOOptions,
+    UsageError,
+    input_and_output,
+    refuse_reused_run_id,
+    run_id_flag,
+)
 from transforms.featurize import CutTrainingWindows, FeaturizeWindows, WriteShards
-from transforms.files import absolute_uri, match_files
-from transforms.manifest import ACCEPTED_INPUTS, ReadManifest
+from transforms.files import match_files
+from transforms.manifest import ReadManifest
 from transforms.rows import failure_row
-from transforms.tables import WriteTable, new_run_id, read_table, table_folder, validate_run_id
+from transforms.tables import WriteTable, read_table, table_folder
 
 JOB = "featurize"
 
@@ -89,10 +95,8 @@ class FeaturizeSummary(FailureTally):
 
 def settings_from(options: PipelineOptions) -> FeaturizeSettings:
     """The job's flags from ``options``; raises UsageError naming a bad one. Reads no film."""
-    io_options = options.view_as(TalkieIOOptions)
     own = options.view_as(FeaturizeOptions)
-    input_spec = require(io_options.input, "--input", f"it accepts {ACCEPTED_INPUTS}")
-    output = absolute_uri(require(io_options.output, "--output", "a local folder or a URI such as gs://bucket/out"))
+    input_spec, output = input_and_output(options)
     try:
         config = preset(own.preset)
     except ValueError as exc:
@@ -103,16 +107,8 @@ def settings_from(options: PipelineOptions) -> FeaturizeSettings:
         raise UsageError(f"--window_hop_s {own.window_hop_s}: need a positive number of seconds")
     if own.shard_size < 1:
         raise UsageError(f"--shard_size {own.shard_size}: need 1 or more windows per shard")
-    try:
-        run_id = validate_run_id(io_options.run_id) if io_options.run_id else new_run_id()
-    except ValueError as exc:
-        raise UsageError(f"--{exc}") from exc
-    if io_options.run_id:
-        used = match_files(storage.join(output, "shards", f"{run_id}-*.safetensors")) + match_files(
-            storage.join(output, "meta", "*", f"{run_id}-*.parquet"))
-        if used:
-            raise UsageError(f"--run_id {run_id} was already used in {output} ({used[0]}); a run never "
-                             "rewrites another run's files")
+    run_id = run_id_flag(options)
+    refuse_reused_run_id(options, output, run_id, "shards/{run_id}-*.safetensors")
     return FeaturizeSettings(
         input_spec=input_spec, output=output, run_id=run_id, config=config,
         windows_per_film=own.windows_per_film, hop_s=own.window_hop_s, shard_size=own.shard_size,

@@ -8,13 +8,16 @@ import datetime as dt
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineState
 
 from pipelines.options import UsageError
+from transforms.dedupe import DeduplicateFilms
+from transforms.manifest import ReadManifest
+from transforms.shard import ProbeAndShard
 from pipelines.provenance import code_version, options_json
 from transforms.tables import write_table_file
 
@@ -111,3 +114,21 @@ def job_main(
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+class ShardedCollection(NamedTuple):
+    films: beam.PCollection  # ShardedFilm, one per distinct film
+    failures: tuple[beam.PCollection, ...]  # Failure, from reading, probing and deduplicating
+
+
+def read_and_shard(pipeline: beam.Pipeline, input_spec: str, min_scene_s: float) -> ShardedCollection:
+    """The steps every scene-based job starts with: ReadManifest -> SpreadFilms -> ProbeAndShard
+    -> DeduplicateFilms (labels at the top level, as each job had them)."""
+    manifest = pipeline | "ReadManifest" >> ReadManifest(input_spec)
+    sharded = (
+        manifest.jobs
+        | "SpreadFilms" >> beam.Reshuffle()  # rows come from one reader: spread them before probing
+        | "ProbeAndShard" >> ProbeAndShard(min_scene_s)
+    )
+    films = sharded.films | "DeduplicateFilms" >> DeduplicateFilms()
+    return ShardedCollection(films.films, (manifest.failures, sharded.failures, films.failures))

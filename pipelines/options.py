@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from media import storage
+from transforms.files import absolute_uri, match_files
+from transforms.manifest import ACCEPTED_INPUTS
+from transforms.shard import validate_min_scene_s
+from transforms.tables import new_run_id, validate_run_id
+
 
 class TalkieIOOptions(PipelineOptions):
     """Where a job reads its films and writes its outputs."""
@@ -49,3 +55,42 @@ def require(value: str | None, flag: str, accepted: str) -> str:
     if not value:
         raise UsageError(f"{flag} is required: {accepted}")
     return value
+
+
+def input_and_output(options: PipelineOptions) -> tuple[str, str]:
+    """(--input as given, --output as an absolute path or URI); UsageError when one is missing."""
+    io_options = options.view_as(TalkieIOOptions)
+    input_spec = require(io_options.input, "--input", f"it accepts {ACCEPTED_INPUTS}")
+    output = absolute_uri(require(io_options.output, "--output", "a local folder or a URI such as gs://bucket/out"))
+    return input_spec, output
+
+
+def min_scene_s_flag(options: PipelineOptions) -> float:
+    """--min_scene_s checked."""
+    try:
+        return validate_min_scene_s(options.view_as(ShardOptions).min_scene_s)
+    except ValueError as exc:  # the message begins with the flag's name
+        raise UsageError(f"--{exc}") from exc
+
+
+def run_id_flag(options: PipelineOptions) -> str:
+    """--run_id checked, or a new run id when it is not given."""
+    run_id = options.view_as(TalkieIOOptions).run_id
+    try:
+        return validate_run_id(run_id) if run_id else new_run_id()
+    except ValueError as exc:  # the message begins with the flag's name
+        raise UsageError(f"--{exc}") from exc
+
+
+def refuse_reused_run_id(options: PipelineOptions, output: str, run_id: str, *patterns: str) -> None:
+    """A UsageError when --run_id was given and ``output`` already holds files of that run: its
+    tables, or anything matching ``patterns`` (paths under ``output`` with ``{run_id}``)."""
+    if not options.view_as(TalkieIOOptions).run_id:
+        return
+    globs = [storage.join(output, pattern.format(run_id=run_id)) for pattern in patterns]
+    globs.append(storage.join(output, "meta", "*", f"{run_id}-*.parquet"))
+    for glob in globs:
+        used = match_files(glob)
+        if used:
+            raise UsageError(f"--run_id {run_id} was already used in {output} ({used[0]}); a run never "
+                             "rewrites another run's files")

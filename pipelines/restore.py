@@ -32,17 +32,22 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from media import storage
-from pipelines.launch import FailureTally, job_main, run_job
-from pipelines.options import ShardOptions, TalkieIOOptions, UsageError, require
+from pipelines.launch import FailureTally, job_main, read_and_shard, run_job
+from pipelines.options import (
+    ShardOptions,
+    TalkieIOOptions,
+    UsageError,
+    input_and_output,
+    min_scene_s_flag,
+    refuse_reused_run_id,
+    run_id_flag,
+)
 from transforms import progress
 from transforms.assemble import STATUS_DONE, AssembleFilms, AssemblySettings
-from transforms.dedupe import DeduplicateFilms
-from transforms.files import absolute_uri, match_files
 from transforms.generate import VIDEO_DECODE_MODES, DecodeWindows, GenerateAudio, PlanUnits, SkipDone
-from transforms.manifest import ACCEPTED_INPUTS, MAX_TAKES, ManifestError, ReadManifest, clean_prompt
+from transforms.manifest import MAX_TAKES, ManifestError, clean_prompt
 from transforms.rows import failure_row
-from transforms.shard import ProbeAndShard, validate_min_scene_s
-from transforms.tables import WriteTable, new_run_id, read_table, table_folder, validate_run_id
+from transforms.tables import WriteTable, read_table, table_folder
 from transforms.units import OUTPUT_RATE, GenerationSettings, ledger_uri
 
 JOB = "restore"
@@ -151,15 +156,10 @@ def settings_from(options: PipelineOptions) -> RestoreSettings:
     naming a bad flag. Reads no film."""
     from transforms.units import default_vocoder_name, describe_checkpoint  # brings torch
 
-    io_options = options.view_as(TalkieIOOptions)
     own = options.view_as(RestoreOptions)
-    input_spec = require(io_options.input, "--input", f"it accepts {ACCEPTED_INPUTS}")
-    output = absolute_uri(require(io_options.output, "--output", "a local folder or a URI such as gs://bucket/out"))
-    try:
-        min_scene_s = validate_min_scene_s(options.view_as(ShardOptions).min_scene_s)
-        run_id = validate_run_id(io_options.run_id) if io_options.run_id else new_run_id()
-    except ValueError as exc:
-        raise UsageError(f"--{exc}") from exc
+    input_spec, output = input_and_output(options)
+    min_scene_s = min_scene_s_flag(options)
+    run_id = run_id_flag(options)
     if own.video_decode not in VIDEO_DECODE_MODES:
         raise UsageError(f"--video_decode {own.video_decode!r} is not accepted; accepted: {', '.join(VIDEO_DECODE_MODES)}")
     if own.batch_size < 1:
@@ -190,11 +190,7 @@ def settings_from(options: PipelineOptions) -> RestoreSettings:
                                     target_lufs=own.target_lufs, max_true_peak_dbtp=own.max_true_peak)
     except ValueError as exc:  # the messages begin with the setting's name
         raise UsageError(f"--{exc}") from exc
-    if io_options.run_id:
-        used = match_files(storage.join(output, "meta", "*", f"{run_id}-*.parquet"))
-        if used:
-            raise UsageError(f"--run_id {run_id} was already used in {output} ({used[0]}); a run never "
-                             "rewrites another run's files")
+    refuse_reused_run_id(options, output, run_id)
     return RestoreSettings(
         input_spec=input_spec, output=output, run_id=run_id, min_scene_s=min_scene_s, generation=generation,
         assembly=assembly, batch_size=own.batch_size, force=bool(own.force), video_decode=own.video_decode,
@@ -204,14 +200,8 @@ def settings_from(options: PipelineOptions) -> RestoreSettings:
 def build(pipeline: beam.Pipeline, settings: RestoreSettings) -> None:
     """Adds the restore job's steps to ``pipeline``."""
     output, run_id, generation = settings.output, settings.run_id, settings.generation
-    manifest = pipeline | "ReadManifest" >> ReadManifest(settings.input_spec)
-    sharded = (
-        manifest.jobs
-        | "SpreadFilms" >> beam.Reshuffle()  # rows come from one reader: spread them before probing
-        | "ProbeAndShard" >> ProbeAndShard(settings.min_scene_s)
-    )
-    films = sharded.films | "DeduplicateFilms" >> DeduplicateFilms()
-    planned = films.films | "PlanUnits" >> PlanUnits(generation)
+    collection = read_and_shard(pipeline, settings.input_spec, settings.min_scene_s)
+    planned = collection.films | "PlanUnits" >> PlanUnits(generation)
     skipped = planned.units | "SkipDone" >> SkipDone(output, force=settings.force)
     decoded = skipped.to_do | "DecodeWindows" >> DecodeWindows(generation, settings.video_decode)
     generated = decoded.frames | "GenerateAudio" >> GenerateAudio(
@@ -223,8 +213,7 @@ def build(pipeline: beam.Pipeline, settings: RestoreSettings) -> None:
     _ = assembled.scenes | "WriteScenes" >> WriteTable(output, "scenes", run_id)
     _ = assembled.takes | "WriteTakes" >> WriteTable(output, "takes", run_id)
     _ = (
-        (manifest.failures, sharded.failures, films.failures, planned.failures, decoded.failures,
-         generated.failures, assembled.failures)
+        (*collection.failures, planned.failures, decoded.failures, generated.failures, assembled.failures)
         | "AllFailures" >> beam.Flatten()
         | "FailureRows" >> beam.Map(failure_row)
         | "WriteFailures" >> WriteTable(output, "failures", run_id)

@@ -18,21 +18,18 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from media import storage
-from pipelines.launch import FailureTally, job_main, run_job
-from pipelines.options import ShardOptions, TalkieIOOptions, UsageError, require
-from transforms.dedupe import DeduplicateFilms
-from transforms.files import absolute_uri, match_files
-from transforms.manifest import ACCEPTED_INPUTS, ReadManifest
-from transforms.rows import failure_row, scene_rows
-from transforms.shard import ProbeAndShard, validate_min_scene_s
-from transforms.shotlist import WriteShotLists
-from transforms.tables import (
-    WriteTable,
-    new_run_id,
-    read_table,
-    table_folder,
-    validate_run_id,
+from pipelines.launch import FailureTally, job_main, read_and_shard, run_job
+from pipelines.options import (
+    ShardOptions,
+    TalkieIOOptions,
+    input_and_output,
+    min_scene_s_flag,
+    refuse_reused_run_id,
+    run_id_flag,
 )
+from transforms.rows import failure_row, scene_rows
+from transforms.shotlist import WriteShotLists
+from transforms.tables import WriteTable, read_table, table_folder
 
 JOB = "scenes"
 
@@ -73,40 +70,25 @@ class ScenesSettings:
 
 def settings_from(options: PipelineOptions) -> ScenesSettings:
     """The job's flags from ``options``; raises UsageError naming a bad one. Reads no film."""
-    io_options = options.view_as(TalkieIOOptions)
-    input_spec = require(io_options.input, "--input", f"it accepts {ACCEPTED_INPUTS}")
-    output = absolute_uri(require(io_options.output, "--output", "a local folder or a URI such as gs://bucket/out"))
-    try:
-        min_scene_s = validate_min_scene_s(options.view_as(ShardOptions).min_scene_s)
-        run_id = validate_run_id(io_options.run_id) if io_options.run_id else new_run_id()
-    except ValueError as exc:  # both validators' messages begin with the flag's name
-        raise UsageError(f"--{exc}") from exc
-    if io_options.run_id:
-        used = match_files(storage.join(output, "meta", "*", f"{run_id}-*.parquet"))
-        if used:
-            raise UsageError(f"--run_id {run_id} was already used in {output} ({used[0]}); a run never "
-                             "rewrites another run's files")
+    input_spec, output = input_and_output(options)
+    min_scene_s = min_scene_s_flag(options)
+    run_id = run_id_flag(options)
+    refuse_reused_run_id(options, output, run_id)
     return ScenesSettings(input_spec=input_spec, output=output, run_id=run_id, min_scene_s=min_scene_s)
 
 
 def build(pipeline: beam.Pipeline, settings: ScenesSettings) -> None:
     """Adds the shot-list job's steps to ``pipeline``."""
     output, run_id = settings.output, settings.run_id
-    manifest = pipeline | "ReadManifest" >> ReadManifest(settings.input_spec)
-    sharded = (
-        manifest.jobs
-        | "SpreadFilms" >> beam.Reshuffle()  # rows come from one reader: spread them before probing
-        | "ProbeAndShard" >> ProbeAndShard(settings.min_scene_s)
-    )
-    films = sharded.films | "DeduplicateFilms" >> DeduplicateFilms()
+    collection = read_and_shard(pipeline, settings.input_spec, settings.min_scene_s)
     _ = (
-        films.films
+        collection.films
         | "SceneRows" >> beam.FlatMap(scene_rows)
         | "WriteScenes" >> WriteTable(output, "scenes", run_id)
     )
-    shotlists = films.films | "WriteShotLists" >> WriteShotLists(output)
+    shotlists = collection.films | "WriteShotLists" >> WriteShotLists(output)
     _ = (
-        (manifest.failures, sharded.failures, films.failures, shotlists.failures)
+        (*collection.failures, shotlists.failures)
         | "AllFailures" >> beam.Flatten()
         | "FailureRows" >> beam.Map(failure_row)
         | "WriteFailures" >> WriteTable(output, "failures", run_id)
