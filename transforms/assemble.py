@@ -27,7 +27,6 @@ about 1.4 GB of float32 at 48 kHz): integrated loudness needs the whole programm
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -42,7 +41,6 @@ import numpy as np
 from media import storage
 from transforms import progress
 from transforms.failures import FAILURES, failure_from, redact
-from transforms.generate import FLAC_BITS
 from transforms.rows import scene_rows as shot_list_rows
 from transforms.units import OUTPUT_RATE, FilmPlan, GenerationSettings, Take, Unit, cut_key, film_uris
 
@@ -99,24 +97,18 @@ def film_total_samples(plan: FilmPlan) -> int:
 
 def read_stem(take: Take) -> np.ndarray:
     """The take's 48 kHz stem, after checking its bytes against the SHA-256 its ledger recorded."""
-    from media.flac import decode_flac
+    from media.cut import read_stem as read_checked_stem
 
-    data = storage.read_bytes(take.flac_uri)
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != take.flac_sha256:
-        raise ValueError(f"stem {take.flac_uri} has SHA-256 {digest}, but its ledger object records "
-                         f"{take.flac_sha256}: it changed after it was generated (rerun with --force)")
-    audio, rate, _ = decode_flac(data)
-    if rate != OUTPUT_RATE or audio.shape != (take.unit.output_samples,):
-        raise ValueError(f"stem {take.flac_uri} holds {audio.shape[0]} samples at {rate} Hz; its scene needs "
-                         f"{take.unit.output_samples} at {OUTPUT_RATE} Hz")
-    return audio
+    return read_checked_stem(storage.read_bytes(take.flac_uri), uri=take.flac_uri, sha256=take.flac_sha256,
+                             samples=take.unit.output_samples)
 
 
 def film_tags(plan: FilmPlan, chosen: Sequence[Take], settings: GenerationSettings, key: str,
               loudness: Any) -> dict[str, str]:
     """Provenance for the film's FLAC and MKV: Talkie, the checkpoint, and each scene's prompts,
     take, seed and unit key."""
+    from media.cut import loudness_tag
+
     scenes = [
         {"scene": t.unit.scene_index, "take": t.unit.take, "seed": t.unit.seed, "unit_key": t.unit.key,
          "positive_prompt": t.unit.positive_prompt, "negative_prompt": t.unit.negative_prompt}
@@ -132,11 +124,7 @@ def film_tags(plan: FilmPlan, chosen: Sequence[Take], settings: GenerationSettin
         "TALKIE_SAMPLER": settings.sampler,
         "TALKIE_VOCODER": settings.vocoder,
         "TALKIE_SCENES": json.dumps(scenes, ensure_ascii=False, separators=(",", ":")),
-        "TALKIE_LOUDNESS": json.dumps({
-            "method": loudness.method,
-            "lufs": None if loudness.lufs_after is None else round(float(loudness.lufs_after), 2),
-            "true_peak_dbtp": None if loudness.true_peak_dbtp is None else round(float(loudness.true_peak_dbtp), 2),
-        }, sort_keys=True),
+        "TALKIE_LOUDNESS": loudness_tag(loudness),
     }
 
 
@@ -259,10 +247,8 @@ class _AssembleFilmFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput("scenes", row)
 
     def _assemble(self, plan: FilmPlan, chosen: Sequence[Take]) -> dict[str, Any]:
-        from media.flac import encode_flac
-        from media.loudness import normalise_loudness
-        from media.mux import mux_with_soundtrack
-        from media.track import SceneAudio, assemble_film_track, scene_sample_range
+        from media.cut import cut_files, render_track
+        from media.track import SceneAudio, scene_sample_range
 
         assembly = self._assembly
         key = cut_key([t.unit.key for t in chosen], crossfade_samples=assembly.crossfade_samples,
@@ -274,17 +260,14 @@ class _AssembleFilmFn(beam.DoFn):
             start, end = scene_sample_range(unit.start_time, unit.end_time, OUTPUT_RATE)
             scenes.append(SceneAudio(start_sample=start, end_sample=end, audio=read_stem(take)))
         total = film_total_samples(plan)
-        track = assemble_film_track(scenes, total, crossfade_samples=assembly.crossfade_samples)
+        audio, loudness = render_track(scenes, total, crossfade_samples=assembly.crossfade_samples,
+                                       target_lufs=assembly.target_lufs, max_true_peak_dbtp=assembly.max_true_peak_dbtp)
         del scenes
-        audio, loudness = normalise_loudness(track, OUTPUT_RATE, target_lufs=assembly.target_lufs,
-                                             max_true_peak_dbtp=assembly.max_true_peak_dbtp)
-        del track
         if not self._force and storage.exists(flac_uri) and storage.exists(video_uri):
             self._kept.inc()
         else:
             tags = film_tags(plan, chosen, self._settings, key, loudness)
-            flac = encode_flac(np.asarray(audio, dtype=np.float32), OUTPUT_RATE, bits=FLAC_BITS, tags=tags)
-            video = mux_with_soundtrack(plan.film.job.video_input, flac, tags=tags, title=plan.film_id)
+            flac, video = cut_files(audio, plan.film.job.video_input, tags=tags, title=plan.film_id)
             storage.write_bytes(flac_uri, flac)  # each file whole, then published in one call
             storage.write_bytes(video_uri, video)
             self._assembled.inc()
