@@ -11,11 +11,14 @@
       -> GenerateAudio (RunInference; each unit's stem, then its ledger object, published at once)
       -> AssembleFilms (best take per scene, sample-accurate track, loudness, FLAC + MKV)
       -> WriteTable (films, scenes, takes, failures)
+      -> ReportFilms (per film: a browser preview and a review page; the run's index once finished)
 
 Writes, for run R (DESIGN.md, Contracts, "Output layout"):
     OUTPUT/audio/<film_id>/<unit_key>.flac          one 48 kHz stem per take of each scene
     OUTPUT/ledger/<film_id>/<unit_key>.json         one per finished unit: a rerun skips it
     OUTPUT/films/<film_id>/<cut_key>.flac, .mkv     the film's track and the video with it
+    OUTPUT/films/<film_id>/<cut_key>.preview.mp4    a reduced H.264/AAC preview that browsers play
+    OUTPUT/report/R/index.html, R/<film_id>/...     the review report (transforms/report.py)
     OUTPUT/meta/{films,scenes,takes,failures}/R-SSSSS-of-NNNNN.parquet
     OUTPUT/meta/runs/R-00000-of-00001.parquet       written last, once the pipeline has finished
 """
@@ -46,6 +49,7 @@ from transforms import progress
 from transforms.assemble import STATUS_DONE, AssembleFilms, AssemblySettings
 from transforms.generate import VIDEO_DECODE_MODES, DecodeWindows, GenerateAudio, PlanUnits, SkipDone
 from transforms.manifest import MAX_TAKES, ManifestError, clean_prompt
+from transforms.report import ReportFilms, write_run_index
 from transforms.rows import failure_row
 from transforms.tables import WriteTable, read_table, table_folder
 from transforms.units import OUTPUT_RATE, GenerationSettings, ledger_uri
@@ -212,8 +216,9 @@ def build(pipeline: beam.Pipeline, settings: RestoreSettings) -> None:
     _ = assembled.films | "WriteFilms" >> WriteTable(output, "films", run_id)
     _ = assembled.scenes | "WriteScenes" >> WriteTable(output, "scenes", run_id)
     _ = assembled.takes | "WriteTakes" >> WriteTable(output, "takes", run_id)
+    reported = (assembled.films, assembled.scenes, assembled.takes) | "ReportFilms" >> ReportFilms(output, run_id)
     _ = (
-        (*collection.failures, planned.failures, decoded.failures, generated.failures, assembled.failures)
+        (*collection.failures, planned.failures, decoded.failures, generated.failures, assembled.failures, reported)
         | "AllFailures" >> beam.Flatten()
         | "FailureRows" >> beam.Map(failure_row)
         | "WriteFailures" >> WriteTable(output, "failures", run_id)
@@ -228,10 +233,20 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
     started = time.monotonic()
     progress.reset()
 
+    checked: list[RestoreSettings] = []
+
     def summarize_run(output: str, run_id: str) -> RestoreSummary:
         return summarize(output, run_id, wall_s=time.monotonic() - started)
 
-    return run_job(JOB, argv, test_pipeline, settings_from=settings_from, build=build, summarize=summarize_run)
+    def settings_kept(options: PipelineOptions) -> RestoreSettings:
+        checked.append(settings_from(options))
+        return checked[-1]
+
+    summary = run_job(JOB, argv, test_pipeline, settings_from=settings_kept, build=build, summarize=summarize_run)
+    # The run's review index is built from its tables, so it is written once they are final.
+    index = write_run_index(summary.output, summary.run_id, config_hash=checked[-1].generation.config.config_hash())
+    print(f"  review report:  {index}")
+    return summary
 
 
 def summarize(output: str, run_id: str, *, wall_s: float = 0.0) -> RestoreSummary:

@@ -1,0 +1,70 @@
+"""What a scene's review shows, measured from the film and its track.
+
+For scene [t0, t1) of a film: a strip of thumbnails sampled evenly across it, the film track's
+samples on the scene's span, and the onsets that ``media.sync`` compares (motion onsets of the
+picture and audio onsets of the track, seconds from the scene's start) with their agreement,
+the same measure as a take's ``sync_score``. The picture is analysed at the film's own frame
+rate (at most ``ANALYSIS_MAX_FPS``) in ``ANALYSIS_WIDTH``-pixel-wide gray frames, so the curve
+is the picture's evidence, not the model's view of it; a take's ``sync_score`` was measured on
+the model's frames and can differ a little.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from media.decode import decode_range, open_video
+from media.sync import audio_onsets, motion_onsets, onset_agreement
+
+THUMBNAILS = 8
+THUMBNAIL_WIDTH = 96
+ANALYSIS_WIDTH = 64
+ANALYSIS_MAX_FPS = 24.0
+
+
+@dataclass(frozen=True)
+class SceneEvidence:
+    start_s: float  # from the film's first frame
+    end_s: float
+    thumbnails: np.ndarray  # (N, h, w, 3) uint8, shown at thumbnail_times
+    thumbnail_times: np.ndarray  # (N,) seconds from the film's first frame
+    track: np.ndarray  # (samples,) float32: the film track on the scene's span
+    rate: int
+    motion_onsets: np.ndarray  # seconds from the scene's start
+    audio_onsets: np.ndarray
+    agreement: float  # media.sync.onset_agreement of the two
+
+
+def picture_size(uri: str) -> tuple[int, int]:
+    """(width, height) of the film's coded picture."""
+    with open_video(uri) as (_, stream):
+        return int(stream.codec_context.width), int(stream.codec_context.height)
+
+
+def scaled(width: int, height: int, to_width: int) -> tuple[int, int]:
+    """(to_width, height kept in proportion), both even and at least 2."""
+    return max(2, to_width // 2 * 2), max(2, round(height * to_width / width / 2) * 2)
+
+
+def scene_evidence(video_uri: str, *, start_pts: int, end_pts: int, time_base: str, first_pts: int,
+                   track: np.ndarray, rate: int, fps: float, picture: tuple[int, int]) -> SceneEvidence:
+    """The evidence of the scene [start_pts, end_pts) (module docstring); ``track`` is the film
+    track's samples on the scene's span, ``fps`` the film's frame rate, ``picture`` its size."""
+    tb = Fraction(time_base)
+    start = float(Fraction(start_pts - first_pts) * tb)
+    span = float(Fraction(end_pts - start_pts) * tb)
+    width, height = picture
+    thumb_fps = THUMBNAILS / span if span > 0 else 1.0
+    tw, th = scaled(width, height, THUMBNAIL_WIDTH)
+    thumbnails = decode_range(video_uri, start_pts, end_pts, fps=thumb_fps, width=tw, height=th)[:THUMBNAILS]
+    times = start + np.arange(thumbnails.shape[0]) / thumb_fps
+    analysis_fps = float(min(fps, ANALYSIS_MAX_FPS)) if fps and fps > 0 else ANALYSIS_MAX_FPS
+    aw, ah = scaled(width, height, ANALYSIS_WIDTH)
+    gray = decode_range(video_uri, start_pts, end_pts, fps=analysis_fps, width=aw, height=ah, gray=True)
+    motion = motion_onsets(gray, analysis_fps)
+    sound = audio_onsets(np.asarray(track, dtype=np.float32), rate)
+    return SceneEvidence(start_s=start, end_s=start + span, thumbnails=thumbnails, thumbnail_times=times,
+                         track=np.asarray(track, dtype=np.float32), rate=rate, motion_onsets=motion,
+                         audio_onsets=sound, agreement=onset_agreement(motion, sound))
