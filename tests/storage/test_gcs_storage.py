@@ -102,3 +102,21 @@ def test_tables_see_shards_that_another_writer_published_after_a_listing(gcs_pre
     # A run's summary reads its own shards by a run-id prefix (a listing that does not refresh the cache).
     assert read_table(gcs_prefix, "failures", run_id=second).num_rows == 1
     assert len(match_files(f"{gcs_prefix}/meta/failures/*.parquet")) == 2
+
+
+def test_exists_sees_an_object_published_after_its_folder_was_listed(gcs_prefix, gcs_emulator):
+    """gcsfs answers exists() from a cached listing of the folder when it has one, and never
+    expires it: a ledger object or film another worker published since must still be found."""
+    import fsspec
+    from google.cloud import storage as gcs
+
+    ledger = storage.join(gcs_prefix, "ledger", "film-1")
+    storage.write_bytes(f"{ledger}/a.json", b"{}")
+    fs, _ = fsspec.core.url_to_fs(ledger)
+    assert len(fs.ls(ledger)) == 1  # the listing is now cached in the instance media.storage uses
+    bucket, folder = ledger[len("gs://"):].split("/", 1)
+    gcs.Client.create_anonymous_client().bucket(bucket).blob(f"{folder}/b.json").upload_from_string(b"{}")
+    assert fs.exists(f"{ledger}/b.json") is False  # the hazard: the cached listing hides it
+    assert storage.exists(f"{ledger}/b.json")
+    with storage.open_input(f"{ledger}/b.json") as f:
+        assert f.read() == b"{}"
