@@ -15,7 +15,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from media.container import open_container, stream_kinds
-from media.errors import NoDecodableFrames, NoVideoStream, StillImage, UnreadableMedia
+from media.errors import CorruptVideo, NoDecodableFrames, NoVideoStream, StillImage, UnreadableMedia
 
 
 @dataclass(frozen=True)
@@ -51,18 +51,32 @@ def open_video(uri: str, *, threads: int = 0):
 
 
 def _decoded(container, stream, uri: str) -> Iterator[av.VideoFrame]:
-    """Decode every frame of ``stream``; corrupt data after the first frame ends the stream."""
+    """Decode every frame of ``stream``.
+
+    Raises UnreadableMedia when no frame decodes and CorruptVideo when decoding fails partway or
+    the demuxer marks a packet corrupt (a packet cut short by the end of a truncated file): such a
+    film's packets outlast its decodable frames (frame threads silently drop the few in flight),
+    so any length chosen for it would not match what a player shows.
+    """
     emitted = 0
     try:
-        for frame in container.decode(stream):
-            if frame.pts is None:
-                continue
-            emitted += 1
-            yield frame
+        for packet in container.demux(stream):
+            if packet.is_corrupt:
+                raise CorruptVideo(
+                    f"{uri}: cannot decode the video past frame {emitted}: the file is truncated or damaged "
+                    f"(the packet at PTS {packet.pts} is incomplete)"
+                )
+            for frame in packet.decode():
+                if frame.pts is None:
+                    continue
+                emitted += 1
+                yield frame
     except av.FFmpegError as e:
         if emitted == 0:
             raise UnreadableMedia(f"{uri}: no frame could be decoded ({e})") from e
-        # A truncated tail: keep what decoded. Frames already emitted stay valid.
+        raise CorruptVideo(
+            f"{uri}: cannot decode the video past frame {emitted}: the file is truncated or damaged ({e})"
+        ) from e
     if emitted == 0:
         raise NoDecodableFrames(f"{uri}: the video stream holds no decodable frame")
 

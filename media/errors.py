@@ -21,5 +21,10 @@ class NoDecodableFrames(MediaError):
     """The video stream yielded no frame (truncated before the first keyframe, say)."""
 
 
+class CorruptVideo(MediaError):
+    """The video stream stops decoding partway (a truncated tail, damaged packets): the film's
+    length is unknown, so no soundtrack could match what a player shows."""
+
+
 class StillImage(MediaError):
     """The file is a still picture (PNG, JPEG, ...) that FFmpeg would show as a one-frame video."""
