@@ -241,7 +241,7 @@ def test_restore_job_tables_and_ledger_agree_with_the_objects(restored):
 def test_restore_job_leaves_only_final_objects_in_the_bucket(restored, gcs_fs):
     objects = all_objects(gcs_fs, restored.output)
     kinds = {uri[len(restored.output) + 1:].split("/")[0] for uri in objects}
-    assert kinds == {"audio", "ledger", "films", "meta"}, kinds
+    assert kinds == {"audio", "ledger", "films", "meta", "report"}, kinds
     tables = [o for o in objects if "/meta/" in o]
     assert {o.split("/meta/")[1].split("/")[0] for o in tables} == {"runs", "films", "scenes", "takes", "failures"}
     assert not [o for o in objects if "temp" in o or o.endswith(".tmp")], objects
