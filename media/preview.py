@@ -14,7 +14,8 @@ picture keeps its own timing (variable frame rate and held frames included) and 
 starts with the first frame, as in the MKV.
 
 Determinism: the same film and FLAC give the same bytes. libx264 runs with a fixed thread count
-(its output depends on the count, not on timing), FFmpeg's encoders and the MP4 muxer with
+(its output depends on the count, not on timing) and without macroblock-tree rate control (with
+it, this build's output varied between runs), FFmpeg's encoders and the MP4 muxer with
 ``+bitexact`` (no version strings, no creation time), and packets are muxed in one order:
 audio up to each video frame's time, then that frame. NVENC's bytes differ from libx264's, so
 previews are byte-identical only between machines that use the same encoder.
@@ -40,7 +41,10 @@ MAX_HEIGHT = 360
 AUDIO_BITRATE = 96_000
 AAC_FRAME = 1024  # samples per AAC-LC frame
 X264_THREADS = "2"  # fixed: libx264's output depends on its thread count
-X264_OPTIONS = {"preset": "veryfast", "crf": "28", "threads": X264_THREADS, "flags": "+bitexact"}
+# mbtree off: with it, this libx264 gave different bytes for the same frames from run to run
+# (measured: 2-3 distinct outputs in 3 encodes of one film, even with one thread).
+X264_OPTIONS = {"preset": "veryfast", "crf": "28", "threads": X264_THREADS, "x264-params": "mbtree=0",
+                "flags": "+bitexact"}
 NVENC_OPTIONS = {"preset": "p4", "rc": "vbr", "cq": "30", "flags": "+bitexact"}
 MUX_OPTIONS = {"movflags": "+faststart", "fflags": "+bitexact"}
 
