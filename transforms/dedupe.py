@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import apache_beam as beam
 
-from transforms.failures import FAILURES, STAGE_DEDUPLICATE_FILMS, Failure
+from transforms.failures import FAILURES, STAGE_DEDUPLICATE_FILMS, Failure, redact
 from transforms.shard import ShardedFilm
 
 log = logging.getLogger(__name__)
@@ -33,11 +33,11 @@ class _OnePerFilmIdFn(beam.DoFn):
         films = sorted(group, key=lambda f: (f.job.video_input, repr(f.job)))
         contents = sorted({f.probe.content_sha256 for f in films})
         if len(contents) > 1:
-            uris = [f.job.video_input for f in films]
+            uris = [redact(f.job.video_input) for f in films]
             for film in films:
                 self._failed.inc()
                 yield beam.pvalue.TaggedOutput(FAILURES, Failure(
-                    uri=film.job.video_input, film_id=film_id, stage=STAGE_DEDUPLICATE_FILMS,
+                    uri=redact(film.job.video_input), film_id=film_id, stage=STAGE_DEDUPLICATE_FILMS,
                     error_type="FilmIdConflict",
                     error=f"film_id {film_id!r} is given to {len(films)} films with different "
                           f"content: {uris}; give each film its own film_id",
@@ -47,13 +47,13 @@ class _OnePerFilmIdFn(beam.DoFn):
         for film in films[1:]:
             if film.job == kept.job:  # the same row listed twice: nothing is lost
                 self._repeats.inc()
-                log.info("%s: listed again under film_id %r; processed once", film.job.video_input, film_id)
+                log.info("%s: listed again under film_id %r; processed once", redact(film.job.video_input), film_id)
                 continue
             self._failed.inc()
             yield beam.pvalue.TaggedOutput(FAILURES, Failure(
-                uri=film.job.video_input, film_id=film_id, stage=STAGE_DEDUPLICATE_FILMS,
+                uri=redact(film.job.video_input), film_id=film_id, stage=STAGE_DEDUPLICATE_FILMS,
                 error_type="DuplicateFilm",
-                error=f"same film_id {film_id!r} and content as {kept.job.video_input!r}, with other "
+                error=f"same film_id {film_id!r} and content as {redact(kept.job.video_input)!r}, with other "
                       "settings; that row was processed and this one was not",
             ))
         yield kept

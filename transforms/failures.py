@@ -5,6 +5,7 @@ and lets the rest of the collection go on. ``Failure`` becomes a row of the ``fa
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -27,9 +28,19 @@ _SECRET_PARAM = re.compile(
 
 
 def redact(text: str) -> str:
-    """``text`` with URL user-info and credential-like query parameter values replaced by ***."""
+    """``text`` with URL user-info and credential-like query parameter values replaced by ***,
+    and lone surrogates (a file name's undecodable bytes) written as escapes, so that every
+    table, tag and log line can store it as UTF-8."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     text = _USERINFO.sub(r"\1***@", text)
     return _SECRET_PARAM.sub(r"\1***", text)
+
+
+def redacted_repr(record) -> str:
+    """The dataclass ``record``'s usual repr with ``redact`` applied: the repr of the records that
+    carry a film's URI, which Beam's workers log (at DEBUG) and put in error messages."""
+    fields = ", ".join(f"{f.name}={getattr(record, f.name)!r}" for f in dataclasses.fields(record) if f.repr)
+    return redact(f"{type(record).__name__}({fields})")
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ import apache_beam as beam
 import pyarrow.parquet as pq
 
 from media import storage
-from transforms.failures import FAILURES, STAGE_READ_MANIFEST, Failure, failure_from
+from transforms.failures import FAILURES, STAGE_READ_MANIFEST, Failure, failure_from, redacted_repr
 from transforms.files import absolute_uri, match_files
 
 MANIFEST_EXTENSIONS = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet", ".json": "json"}
@@ -48,6 +48,10 @@ MAX_SEED = 2**63 - 1  # the takes table stores seeds as int64
 _SAFE_FILM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _GLOB_CHARS = re.compile(r"[*?\[]")
+_USERINFO = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@]*@")
+# Unicode's bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): they
+# reorder how the text around them is shown, so a prompt could display as something it is not.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 class ManifestError(ValueError):
@@ -80,6 +84,8 @@ class FilmJob:
     seed: int | None
     scenes: tuple[SceneOverride, ...]
     extra: str  # JSON object of the row's other columns, keys sorted; "{}" when there are none
+
+    __repr__ = redacted_repr  # video_input may carry user-info or a signed URL's token
 
 
 @dataclass(frozen=True)
@@ -230,6 +236,7 @@ def parse_row(row: ManifestRow) -> FilmJob:
     for column in fields:
         if not isinstance(column, str):
             raise ManifestError(f"column name {column!r} is not text; column names are text")
+        _require_unicode(column, "column name")
     return FilmJob(
         video_input=resolve_video_input(fields.get("video_input"), row.base),
         film_id=None if fields.get("film_id") is None else validate_film_id(fields["film_id"]),
@@ -285,7 +292,7 @@ def validate_film_id(value: Any) -> str:
 
 def film_slug(uri: str) -> str:
     """The file name of ``uri`` without its extension, as lowercase ``[a-z0-9-]``, at most 48 chars."""
-    name = uri.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    name = _USERINFO.sub("", uri.split("?", 1)[0]).rstrip("/").rsplit("/", 1)[-1]
     stem = name.rsplit(".", 1)[0] if "." in name[1:] else name
     folded = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode("ascii").lower()
     slug = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")[:MAX_SLUG_CHARS].strip("-")
@@ -300,13 +307,17 @@ def derive_film_id(uri: str, content_sha256: str) -> str:
 
 
 def clean_prompt(value: Any, field: str) -> str | None:
-    """A prompt with control characters removed and whitespace runs collapsed; None stays None."""
+    """A prompt with control characters (and bidirectional overrides) removed and whitespace runs
+    collapsed, at most ``MAX_PROMPT_CHARS`` long; None stays None."""
     if value is None:
         return None
     if not isinstance(value, str):
         raise ManifestError(f"{field} {_show(value)} must be text")
+    _require_unicode(value, field)
     # Tabs and newlines become spaces; other control characters (NUL, ESC, ...) are dropped.
-    kept = "".join(c for c in value if c.isspace() or unicodedata.category(c) != "Cc")
+    kept = "".join(
+        c for c in value if c.isspace() or (unicodedata.category(c) != "Cc" and c not in _BIDI_CONTROLS)
+    )
     text = " ".join(kept.split())
     if len(text) > MAX_PROMPT_CHARS:
         raise ManifestError(f"{field} has {len(text)} characters; at most {MAX_PROMPT_CHARS} are accepted")
@@ -397,7 +408,10 @@ def _extra_json(columns: Mapping[str, Any]) -> str:
 
 
 def _jsonable(value: Any, column: str) -> Any:
-    if value is None or isinstance(value, (str, bool, int)):
+    if isinstance(value, str):
+        _require_unicode(value, f"column {column!r}")
+        return value
+    if value is None or isinstance(value, (bool, int)):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
@@ -406,13 +420,22 @@ def _jsonable(value: Any, column: str) -> Any:
     if isinstance(value, decimal.Decimal):
         return str(value)
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v, column) for k, v in value.items()}
+        return {_jsonable(str(k), column): _jsonable(v, column) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v, column) for v in value]
     raise ManifestError(
         f"column {column!r} holds a {type(value).__name__}, which has no JSON form; other columns "
         "accept text, numbers, booleans, dates, lists and objects"
     )
+
+
+def _require_unicode(text: str, field: str) -> None:
+    """Raises ManifestError for text with a lone surrogate (JSON's "\\ud800" escape): no UTF-8
+    writer (Parquet, FLAC and MKV tags) could store it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ManifestError(f"{field} {_show(text)} is not valid Unicode text (it holds a lone surrogate)") from None
 
 
 def _show(value: Any) -> str:

@@ -9,7 +9,7 @@ from typing import NamedTuple
 import apache_beam as beam
 
 from media.records import FilmProbe, Scene
-from transforms.failures import FAILURES, STAGE_PROBE_AND_SHARD, failure_from
+from transforms.failures import FAILURES, STAGE_PROBE_AND_SHARD, failure_from, redacted_repr
 from transforms.manifest import FilmJob, derive_film_id
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,8 @@ class ShardedFilm:
     film_id: str
     probe: FilmProbe
     scenes: tuple[Scene, ...]
+
+    __repr__ = redacted_repr  # the probe's uri, as the job's
 
 
 class ShardOutputs(NamedTuple):

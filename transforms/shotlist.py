@@ -19,6 +19,7 @@ import apache_beam as beam
 from media import storage
 from media.records import Scene
 from transforms.failures import FAILURES, STAGE_WRITE_SHOTLIST, failure_from
+from transforms.manifest import validate_film_id
 from transforms.shard import ShardedFilm
 
 CSV_COLUMNS = (
@@ -118,7 +119,9 @@ def shotlist_edl(
 
 
 def shotlist_uris(output: str, film_id: str) -> tuple[str, str]:
-    """``OUTPUT/shotlists/<film_id>.csv`` and ``.edl``."""
+    """``OUTPUT/shotlists/<film_id>.csv`` and ``.edl``; ManifestError (a ValueError) unless
+    ``film_id`` is a safe path segment."""
+    validate_film_id(film_id)
     folder = storage.join(output, "shotlists")
     return storage.join(folder, f"{film_id}.csv"), storage.join(folder, f"{film_id}.edl")
 
@@ -135,8 +138,8 @@ class _WriteShotListFn(beam.DoFn):
         self._failed = beam.metrics.Metrics.counter("talkie", f"failures_{STAGE_WRITE_SHOTLIST}")
 
     def process(self, film: ShardedFilm):
-        csv_uri, edl_uri = shotlist_uris(self._output, film.film_id)
         try:
+            csv_uri, edl_uri = shotlist_uris(self._output, film.film_id)
             csv_bytes = shotlist_csv(film.scenes, film.probe.nominal_fps).encode("utf-8")
             edl_bytes = shotlist_edl(
                 film.scenes,

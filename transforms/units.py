@@ -45,7 +45,8 @@ from typing import Any
 
 from media import storage
 from model.config import SAMPLERS, ModelConfig
-from transforms.manifest import MAX_SEED, MAX_TAKES, FilmJob, SceneOverride
+from transforms.failures import redacted_repr
+from transforms.manifest import MAX_SEED, MAX_TAKES, FilmJob, SceneOverride, validate_film_id
 from transforms.shard import ShardedFilm
 
 OUTPUT_RATE = 48000  # DESIGN.md, "Time": output audio is 48 kHz mono 24-bit FLAC
@@ -190,6 +191,8 @@ class Unit:
     frames: int  # K: the scene's frames at the model's fps
     samples: int  # the scene's length in model-rate samples
     windows: tuple[Window, ...]
+
+    __repr__ = redacted_repr  # uri may carry user-info or a signed URL's token
 
     @property
     def start_time(self) -> Fraction:
@@ -441,17 +444,32 @@ def plan_film(film: ShardedFilm, settings: GenerationSettings) -> FilmPlan:
 # ----------------------------------------------------------------------------- output paths
 
 
+def _segments(film_id: str, key: str) -> tuple[str, str]:
+    """``film_id`` and ``key`` when both are safe path segments (``validate_film_id``'s rule), so
+    that no path built from them leaves OUTPUT, whichever table or ledger they were read from;
+    raises ManifestError (a ValueError) otherwise."""
+    validate_film_id(film_id)
+    try:
+        validate_film_id(key)
+    except ValueError as exc:
+        raise ValueError(f"key {str(exc).split(' ', 1)[1]}") from None  # the same rule, named for the key
+    return film_id, key
+
+
 def stem_uri(output: str, film_id: str, key: str) -> str:
     """``OUTPUT/audio/<film_id>/<unit_key>.flac``: a unit's 48 kHz stem."""
+    film_id, key = _segments(film_id, key)
     return storage.join(output, "audio", film_id, f"{key}.flac")
 
 
 def ledger_uri(output: str, film_id: str, key: str) -> str:
     """``OUTPUT/ledger/<film_id>/<unit_key>.json``: written once the unit's stem is published."""
+    film_id, key = _segments(film_id, key)
     return storage.join(output, "ledger", film_id, f"{key}.json")
 
 
 def film_uris(output: str, film_id: str, key: str) -> tuple[str, str]:
     """``OUTPUT/films/<film_id>/<cut_key>.flac`` and ``.mkv``."""
+    film_id, key = _segments(film_id, key)
     folder = storage.join(output, "films", film_id)
     return storage.join(folder, f"{key}.flac"), storage.join(folder, f"{key}.mkv")
