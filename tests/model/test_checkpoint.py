@@ -114,7 +114,7 @@ def test_a_pt_pickle_is_refused_with_the_reason(tmp_path):
         load_checkpoint(str(path))
 
 
-@pytest.mark.parametrize("suffix", [".pth", ".bin", ".ckpt", ".PT"])
+@pytest.mark.parametrize("suffix", [".pth", ".bin", ".ckpt", ".PT", ".pkl", ".pickle", ".safetensors.pt"])
 def test_pickle_suffixes_are_refused_before_reading(suffix):
     with pytest.raises(ValueError, match="only safetensors"):
         load_checkpoint(f"/nonexistent/model{suffix}")
@@ -198,6 +198,58 @@ def test_an_edited_config_fails_its_hash(tmp_path):
 def test_an_unknown_format_version_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"format_version='2' is not supported; supported: \('1',\)"):
         load_checkpoint(_with_metadata(tmp_path, format_version="2"))
+
+
+@pytest.mark.parametrize("config,expected", [
+    (None, "config is invalid: model config is not valid JSON"),
+    ("{not json", "config is invalid: model config is not valid JSON"),
+    ("[]", "config is invalid: config: expected a JSON object"),
+    ("wrong_type", r"config is invalid: AudioConfig.sample_rate='16000': expected an integer"),
+    ("out_of_range", r"config is invalid: AudioConfig.n_mels=0: must be > 0"),
+])
+def test_a_missing_or_invalid_config_is_refused(tmp_path, config, expected):
+    data = CONFIG.to_dict()
+    if config == "wrong_type":
+        data["audio"]["sample_rate"] = "16000"
+    elif config == "out_of_range":
+        data["audio"]["n_mels"] = 0
+    text = json.dumps(data) if config in ("wrong_type", "out_of_range") else config
+    metadata = {"format": FORMAT, "format_version": "1", "config_hash": CONFIG.config_hash()}
+    if text is not None:
+        metadata["config"] = text
+    path = tmp_path / "bad_config.safetensors"
+    path.write_bytes(raw_safetensors(linear().state_dict(), metadata=metadata))
+    with pytest.raises(ValueError, match=expected):
+        load_checkpoint(str(path))
+
+
+def test_a_missing_config_hash_is_refused(tmp_path):
+    path = tmp_path / "no_hash.safetensors"
+    metadata = {"format": FORMAT, "format_version": "1", "config": CONFIG.to_json()}
+    path.write_bytes(raw_safetensors(linear().state_dict(), metadata=metadata))
+    with pytest.raises(ValueError, match="config_hash=None does not match its config"):
+        load_checkpoint(str(path))
+
+
+def test_no_file_is_ever_unpickled(tmp_path, monkeypatch):
+    """Every pickle-based file is refused with every unpickling entry point booby-trapped."""
+    names = ("model.pt", "zip.safetensors", "legacy.safetensors", "plain.safetensors")
+    torch.save(linear().state_dict(), tmp_path / "model.pt")
+    torch.save(linear().state_dict(), tmp_path / "zip.safetensors")
+    torch.save(linear().state_dict(), tmp_path / "legacy.safetensors", _use_new_zipfile_serialization=False)
+    (tmp_path / "plain.safetensors").write_bytes(pickle.dumps({"weight": [1.0]}, protocol=0))  # no PROTO opcode
+    good = str(tmp_path / "good.safetensors")
+    save_checkpoint(good, linear().state_dict(), CONFIG)
+
+    def trap(*args, **kwargs):
+        raise AssertionError("something tried to unpickle")
+
+    for module, name in [(pickle, "load"), (pickle, "loads"), (pickle, "Unpickler"), (torch, "load")]:
+        monkeypatch.setattr(module, name, trap)
+    for name in names:
+        with pytest.raises(ValueError, match="only safetensors checkpoints are accepted"):
+            load_checkpoint(str(tmp_path / name))
+    assert load_checkpoint(good).config == CONFIG
 
 
 def test_expected_shapes_name_what_is_missing_unexpected_or_misshapen(tmp_path):
