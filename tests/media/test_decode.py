@@ -5,9 +5,12 @@ from fractions import Fraction
 
 import av
 import numpy as np
+import pytest
 
 from media.cadence import describe_cadence, duplicate_mask
 from media.decode import decode_range
+from media.errors import CorruptVideo
+from media.shard import shard_film
 from media.timing import timeline_from_pts
 from tests.films import textured_shots
 
@@ -62,3 +65,28 @@ def test_duplicate_mask_ignores_static_shots_and_finds_padding():
     still = rng.uniform(0.2, 0.4, 60)
     assert not duplicate_mask(still).any()
     assert describe_cadence(duplicate_mask(still)) == "none"
+
+
+def test_a_video_cut_short_is_refused_not_shortened(tmp_path):
+    """An MP4 with its index first, cut after two thirds of its bytes: the demuxer still lists every
+    frame, the last packet is incomplete and frame threads drop the frames in flight, so keeping
+    what decoded would give a film shorter than the packets an MKV copies."""
+    whole = tmp_path / "whole.mp4"
+    frames = np.random.default_rng(3).integers(0, 256, (24, 32, 48, 3)).astype(np.uint8)
+    with av.open(str(whole), "w", options={"movflags": "faststart"}) as out:
+        stream = out.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p"
+        for image in frames:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        out.mux(stream.encode())
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(CorruptVideo, match=r"cannot decode the video past frame \d+: the file is truncated or damaged"):
+        shard_film(str(cut))
+    with av.open(str(cut)) as container:
+        time_base = Fraction(container.streams.video[0].time_base)
+    end_pts = int(Fraction(1) / time_base)
+    with pytest.raises(CorruptVideo):
+        decode_range(str(cut), 0, end_pts, fps=24, width=16, height=16, gray=True)
+    assert decode_range(str(cut), 0, end_pts // 4, fps=24, width=16, height=16, gray=True).shape == (6, 16, 16)
