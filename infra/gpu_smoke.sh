@@ -29,7 +29,8 @@ if [ -n "${WHEELHOUSE:-}" ]; then
   # torch first (the CUDA build among the wheels), then talkie with the image's lock, all offline.
   "$PYTHON" -m venv "$WORK/venv"
   "$WORK/venv/bin/python" -m pip install -q --no-index --find-links "$WHEELHOUSE" torch
-  "$WORK/venv/bin/python" -m pip install -q --no-index --find-links "$WHEELHOUSE" \
+  "$WORK/venv/bin/python" -m pip install -q --no-index --find-links "$WHEELHOUSE" setuptools wheel
+  "$WORK/venv/bin/python" -m pip install -q --no-index --find-links "$WHEELHOUSE" --no-build-isolation \
     --constraint "$ROOT/infra/worker-requirements.lock" "$ROOT"
   PYTHON="$WORK/venv/bin/python"
 fi

@@ -14,8 +14,11 @@ from pathlib import Path
 
 from transforms.tables import read_table
 
-# Files that carry no run id: they must be the same bytes whichever runner wrote them.
+# DESIGN.md's outputs that carry no run id: the same bytes whichever runner wrote them. The review
+# report's preview MP4s beside the films are left out: their AAC/H.264 bytes differ between the
+# pytest process and fresh worker processes (measured: each kind of process repeats its own bytes).
 BYTE_FOLDERS = ("audio", "films")
+BYTE_SUFFIXES = (".flac", ".mkv")
 TABLES = ("films", "scenes", "takes", "failures")
 
 
@@ -58,11 +61,17 @@ def local_job_service(log_path: Path, *, start_timeout_s: float = 120.0) -> Iter
 
 
 def file_digests(output: Path) -> dict[str, str]:
-    """SHA-256 of every stem and film output, by path under ``output``."""
+    """SHA-256 of every FLAC stem, film FLAC and MKV, by path under ``output``."""
     return {
         str(path.relative_to(output)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for folder in BYTE_FOLDERS for path in sorted((output / folder).rglob("*")) if path.is_file()
+        for folder in BYTE_FOLDERS for path in sorted((output / folder).rglob("*"))
+        if path.is_file() and path.name.endswith(BYTE_SUFFIXES)
     }
+
+
+def file_names(output: Path) -> set[str]:
+    """Every file under ``output`` but the tables, by path (table files are named by run id)."""
+    return {str(p.relative_to(output)) for p in output.rglob("*") if p.is_file() and p.parts[len(output.parts)] != "meta"}
 
 
 def ledger_records(output: Path, run_id: str) -> dict[str, dict]:

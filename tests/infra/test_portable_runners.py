@@ -8,7 +8,9 @@ per scene, and a zero-byte file that must fail):
   (``apache_beam.runners.portability.local_job_service_main``) with ``--environment_type=LOOPBACK``:
   the pipeline is sent as a proto, its artifacts are staged, and an SDK harness runs the DoFns,
   as on Flink and Dataflow;
-- multi-process: the FnApiRunner in ``multi_processing`` mode with two SDK worker processes.
+- multi-process: the FnApiRunner in ``multi_processing`` mode with two SDK worker processes;
+- the Flink submit script (infra/flink/submit.sh) pointed at the same local job service with
+  ``ENVIRONMENT=loopback``: the command line that Flink gets, but for the harness's location.
 
 Stems and film outputs (FLAC and MKV) must be the same bytes; ledger objects and table rows the
 same apart from the run id (and the output folder in URIs).
@@ -16,6 +18,9 @@ same apart from the run id (and the output folder in URIs).
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +28,10 @@ from pathlib import Path
 import pytest
 
 from model.synth import SynthConfig, write_collection
-from pipelines.restore import RestoreSummary, run
-from tests.infra.portable import file_digests, ledger_records, local_job_service, table_rows
+from infra.gpu_smoke_report import parse_job_summary
+from pipelines.restore import RestoreSummary, run, summarize
+from tests.conftest import REPO
+from tests.infra.portable import file_digests, file_names, ledger_records, local_job_service, table_rows
 from tests.transforms.generation import save_small_checkpoint
 from transforms.tables import read_table
 
@@ -74,17 +81,38 @@ def in_process(job_flags, tmp_path_factory) -> Restored:
 
 
 @pytest.fixture(scope="module")
-def portable(job_flags, tmp_path_factory) -> Restored:
-    folder = tmp_path_factory.mktemp("portable")
-    with local_job_service(folder / "job_service.log") as endpoint:
-        return _restore(job_flags, folder / "out", [
-            "--runner=PortableRunner", f"--job_endpoint={endpoint}", "--environment_type=LOOPBACK"])
+def job_endpoint(tmp_path_factory):
+    with local_job_service(tmp_path_factory.mktemp("job_service") / "job_service.log") as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="module")
+def portable(job_flags, job_endpoint, tmp_path_factory) -> Restored:
+    return _restore(job_flags, tmp_path_factory.mktemp("portable"), [
+        "--runner=PortableRunner", f"--job_endpoint={job_endpoint}", "--environment_type=LOOPBACK"])
+
+
+@pytest.fixture(scope="module")
+def flink_submit_script(job_flags, job_endpoint, tmp_path_factory) -> Restored:
+    output = tmp_path_factory.mktemp("flink_script")
+    environment = {**os.environ, "JOB_ENDPOINT": job_endpoint, "ENVIRONMENT": "loopback", "BATCH_SIZE": "3",
+                   "PYTHON": sys.executable}
+    began = time.monotonic()
+    done = subprocess.run(["bash", str(REPO / "infra" / "flink" / "submit.sh"), *job_flags, "--output", str(output)],
+                          env=environment, capture_output=True, text=True, timeout=900)
+    wall_s = time.monotonic() - began
+    assert done.returncode == 0, done.stderr[-3000:]
+    print(f"restore job through infra/flink/submit.sh (loopback): {wall_s:.1f} s")
+    return Restored(output, summarize(str(output), parse_job_summary(done.stdout).run_id), wall_s)
 
 
 @pytest.fixture(scope="module")
 def multi_process(job_flags, tmp_path_factory) -> Restored:
     return _restore(job_flags, tmp_path_factory.mktemp("multi_process"), [
         "--runner=FnApiRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2"])
+
+
+OTHER_RUNS = ["portable", "multi_process", "flink_submit_script"]
 
 
 def test_the_in_process_run_makes_every_kind_of_output(in_process):
@@ -98,14 +126,21 @@ def test_the_in_process_run_makes_every_kind_of_output(in_process):
                                                                for name in files) == 2
 
 
-@pytest.mark.parametrize("other", ["portable", "multi_process"])
+@pytest.mark.parametrize("other", OTHER_RUNS)
 def test_stems_and_films_are_the_same_bytes(other, in_process, request):
     restored: Restored = request.getfixturevalue(other)
     assert restored.summary.units_generated == in_process.summary.units_generated
     assert file_digests(restored.output) == file_digests(in_process.output)
 
 
-@pytest.mark.parametrize("other", ["portable", "multi_process"])
+@pytest.mark.parametrize("other", OTHER_RUNS)
+def test_the_same_files_are_written_but_for_run_named_ones(other, in_process, request):
+    restored: Restored = request.getfixturevalue(other)
+    ours = {n.replace(in_process.summary.run_id, "RUN") for n in file_names(in_process.output)}
+    assert {n.replace(restored.summary.run_id, "RUN") for n in file_names(restored.output)} == ours
+
+
+@pytest.mark.parametrize("other", OTHER_RUNS)
 def test_ledger_objects_are_the_same_but_for_the_run_id(other, in_process, request):
     restored: Restored = request.getfixturevalue(other)
     expected = ledger_records(in_process.output, in_process.summary.run_id)
@@ -113,7 +148,7 @@ def test_ledger_objects_are_the_same_but_for_the_run_id(other, in_process, reque
     assert ledger_records(restored.output, restored.summary.run_id) == expected
 
 
-@pytest.mark.parametrize("other", ["portable", "multi_process"])
+@pytest.mark.parametrize("other", OTHER_RUNS)
 def test_table_rows_are_the_same_but_for_the_run_id(other, in_process, request):
     restored: Restored = request.getfixturevalue(other)
     expected = table_rows(in_process.output, in_process.summary.run_id)
@@ -123,4 +158,5 @@ def test_table_rows_are_the_same_but_for_the_run_id(other, in_process, request):
     [ours] = read_table(str(in_process.output), "runs", run_id=in_process.summary.run_id).to_pylist()
     assert dict(theirs["counts"]) == dict(ours["counts"])
     runner = json.loads(theirs["options"]).get("runner")
-    assert runner == {"portable": "PortableRunner", "multi_process": "FnApiRunner"}[other]
+    assert runner == {"portable": "PortableRunner", "multi_process": "FnApiRunner",
+                      "flink_submit_script": "PortableRunner"}[other]
