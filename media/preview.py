@@ -11,7 +11,7 @@ players) and rounds it lossily; the FLAC and MKV stay the exact outputs.
 
 Time: a frame is shown at its PTS minus the first frame's, in the source's time base, so the
 picture keeps its own timing (variable frame rate and held frames included) and the track
-starts with the first frame, as in the MKV.
+starts with the first frame, as in the MKV. A display rotation of the source is kept.
 
 Determinism: the same film and FLAC give the same bytes. libx264 runs with a fixed thread count
 (its output depends on the count, not on timing) and without macroblock-tree rate control (with
@@ -140,6 +140,8 @@ def _write_preview(path: str, video_uri: str, audio: np.ndarray, rate: int, code
                     continue
                 if first_pts is None:
                     first_pts = frame.pts
+                    if frame.rotation:  # shown as the source is, before anything is muxed
+                        video.set_display_rotation(frame.rotation)
                 shown_at = frame.pts - first_pts
                 picture = frame.reformat(width=width, height=height, format="yuv420p", interpolation="AREA")
                 picture.pts, picture.time_base = shown_at, time_base

@@ -63,3 +63,10 @@ def test_nvenc_is_used_only_where_it_opens():
     assert choose_video_codec(prefer_gpu=False) == "libx264"
     with pytest.raises(ValueError, match="accepted are"):
         encode_preview("unused.mp4", b"fLaC", video_codec="vp9")
+
+
+def test_a_rotated_film_previews_rotated(tmp_path, film):
+    path = encode(tmp_path / "rotated.mp4", textured_shots([10], size=(64, 96)), fps=20, rotation=90)
+    preview = encode_preview(str(path), film[1], video_codec="libx264")
+    with av.open(io.BytesIO(preview.data)) as container:
+        assert next(container.decode(video=0)).rotation == 90
