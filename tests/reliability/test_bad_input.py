@@ -349,8 +349,9 @@ def test_the_summary_counts_what_the_tables_hold(first, collection):
 
 def test_nothing_is_written_outside_output(first, collection):
     assert first.outside_after == first.outside_before
-    for top in (collection.root.parent.parent, Path.cwd()):
-        assert not list(top.rglob("escape")), top
+    assert not list(collection.root.parent.parent.rglob("escape"))  # this session's whole tmp tree
+    assert not (collection.output / "audio" / ESCAPE_ID).resolve().exists()
+    assert not (Path.cwd() / ESCAPE_ID).resolve().exists()
     written = [p for p in collection.output.rglob("*") if p.is_file()]
     assert written and all(p.resolve().is_relative_to(collection.output.resolve()) for p in written)
     assert {p.relative_to(collection.output).parts[0] for p in written} <= {"audio", "ledger", "films", "meta", "report"}  # DESIGN.md, "Output layout"
