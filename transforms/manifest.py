@@ -290,9 +290,14 @@ def validate_film_id(value: Any) -> str:
     return text
 
 
+def file_name(uri: str) -> str:
+    """The last path segment of ``uri``, without its query or any user-info before the host."""
+    return _USERINFO.sub("", uri.split("?", 1)[0]).rstrip("/").rsplit("/", 1)[-1]
+
+
 def film_slug(uri: str) -> str:
     """The file name of ``uri`` without its extension, as lowercase ``[a-z0-9-]``, at most 48 chars."""
-    name = _USERINFO.sub("", uri.split("?", 1)[0]).rstrip("/").rsplit("/", 1)[-1]
+    name = file_name(uri)
     stem = name.rsplit(".", 1)[0] if "." in name[1:] else name
     folded = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode("ascii").lower()
     slug = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")[:MAX_SLUG_CHARS].strip("-")

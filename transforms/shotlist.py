@@ -19,7 +19,7 @@ import apache_beam as beam
 from media import storage
 from media.records import Scene
 from transforms.failures import FAILURES, STAGE_WRITE_SHOTLIST, failure_from
-from transforms.manifest import validate_film_id
+from transforms.manifest import file_name, validate_film_id
 from transforms.shard import ShardedFilm
 
 CSV_COLUMNS = (
@@ -144,7 +144,7 @@ class _WriteShotListFn(beam.DoFn):
             edl_bytes = shotlist_edl(
                 film.scenes,
                 film_id=film.film_id,
-                clip_name=film.job.video_input.split("?", 1)[0].rsplit("/", 1)[-1],
+                clip_name=file_name(film.job.video_input),
                 nominal_fps=film.probe.nominal_fps,
             ).encode("ascii")
             # Each file is built whole, then published in one atomic call.

@@ -32,6 +32,7 @@ from transforms.manifest import (
     ManifestError,
     clean_prompt,
     derive_film_id,
+    file_name,
     parse_manifest,
     validate_film_id,
 )
@@ -253,3 +254,9 @@ def test_no_credential_reaches_a_table_ledger_tag_or_log(tmp_path, caplog, capsy
     found += [("stdout/stderr", s) for s in SECRETS if s in printed.out or s in printed.err]
     assert found == []
     assert any("reel_c.mp4" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
+
+
+def test_shot_list_clip_names_keep_no_credential():
+    assert file_name("memory://user:hunter2@reel.mp4") == "reel.mp4"
+    assert file_name("https://user:hunter2@host/a/reel.mp4?X-Goog-Signature=abc123") == "reel.mp4"
+    assert file_name("/films/a@b.mp4") == "a@b.mp4"
