@@ -111,3 +111,28 @@ def test_the_screenshot_shows_a_page(visits, tmp_path):
         assert image.shape[0] >= 200 and image.shape[1] >= 800
         assert image.std() > 8, f"{path} is nearly blank (std {image.std():.1f})"
         assert (image < 128).mean() > 0.002, f"{path} has almost no dark pixels: no text or pictures drawn"
+
+
+def test_a_chosen_takes_new_cut_plays_in_its_runs_pages(review_run, browser, tmp_path):
+    import shutil
+
+    from pipelines.choose import Choice, choose
+
+    copy = tmp_path / "out"
+    shutil.copytree(review_run.output, copy)
+    film_id = review_run.two_takes
+    scenes = read_table(str(copy), "scenes", run_id=review_run.summary.run_id).to_pylist()
+    best = {s["scene_index"]: s["best_take"] for s in scenes if s["film_id"] == film_id}
+    result = choose(str(copy), [Choice(film_id, 1, 1 - best[1])])
+
+    [cut] = result.cuts
+    visit = browser.open_page(copy / "report" / result.run_id / film_id / "index.html", evaluate=_PAGE_FACTS)
+    assert visit.console_errors == []
+    assert visit.page_json["chosen"] == [[best[0]], [1 - best[1]]]
+    [video] = [m for m in visit.media if m["tag"] == "video"]
+    assert _local(video["src"]) == Path(cut.preview_uri)
+    film = next(f for f in read_table(str(copy), "films").to_pylist() if f["film_id"] == film_id)
+    assert video["error"] is None and video["duration"] == pytest.approx(film["duration_s"], abs=0.005)
+    assert all(m["error"] is None for m in visit.media)
+    index = browser.open_page(copy / "report" / result.run_id / "index.html", evaluate=_PAGE_FACTS)
+    assert index.console_errors == [] and index.page_json["links"] == [f"{film_id}/index.html"]
