@@ -56,8 +56,9 @@ def onset_curve(onsets: np.ndarray, times: np.ndarray, sigma: float = SIGMA_S) -
 def scene_picture_png(evidence: SceneEvidence, *, title: str) -> bytes:
     """The scene's picture (module docstring) as PNG bytes."""
     e = evidence
-    figure = Figure(figsize=FIGURE_INCHES, dpi=DPI, layout="constrained")
-    strip, spectrum, onsets = figure.subplots(3, 1, sharex=True, height_ratios=[1.1, 1.6, 1.0])
+    figure = Figure(figsize=FIGURE_INCHES, dpi=DPI)  # fixed margins: a layout engine draws twice
+    strip, spectrum, onsets = figure.subplots(3, 1, sharex=True, height_ratios=[1.1, 1.6, 1.0], gridspec_kw=dict(
+        left=0.07, right=0.985, top=0.93, bottom=0.1, hspace=0.32))
     figure.suptitle(title, fontsize=11)
 
     span = max(e.end_s - e.start_s, 1e-6)
@@ -75,6 +76,7 @@ def scene_picture_png(evidence: SceneEvidence, *, title: str) -> bytes:
     spectrum.imshow(db, origin="lower", aspect="auto", cmap="magma", vmin=top - DYNAMIC_RANGE_DB, vmax=top,
                     extent=(e.start_s + times[0] - half, e.start_s + times[-1] + half, 0.0, freqs[-1] / 1000))
     spectrum.set_ylabel("film track\nkHz", fontsize=9)
+    spectrum.set_facecolor("black")  # the last half frame, past the last spectrum column, is silence-coloured
 
     grid = np.linspace(0.0, span, min(CURVE_POINTS, max(2, int(span * 1000))))
     motion, sound = onset_curve(e.motion_onsets, grid), onset_curve(e.audio_onsets, grid)
