@@ -120,3 +120,16 @@ def test_a_take_the_scene_lacks_is_refused_naming_its_takes(review_run, output, 
     assert "has takes [0, 1]" in capsys.readouterr().err
     assert not list((output / "meta" / "runs").glob("*")) or all(
         r["job"] == "restore" for r in read_table(str(output), "runs").to_pylist())
+
+
+def test_choices_files_may_be_json_json_lines_or_csv():
+    from pipelines.choose import parse_choices
+    from pipelines.options import UsageError
+
+    want = [Choice("a", 0, 1), Choice("b", 2, 0)]
+    assert parse_choices('[{"film_id": "a", "scene": 0, "take": 1}, {"film_id": "b", "scene": 2, "take": 0}]', "c.json") == want
+    assert parse_choices('{"film_id": "a", "scene": 0, "take": 1}\n{"film_id": "b", "scene": 2, "take": 0}\n', "c.jsonl") == want
+    assert parse_choices("film_id,scene,take\na,0,1\nb,2,0\n", "c.csv") == want
+    for bad in ('[{"film_id": "a", "scene": -1, "take": 0}]', '[{"film_id": "a", "take": 0}]', '[{"film_id": "a", "scene": 1.5, "take": 0}]', ""):
+        with pytest.raises(UsageError):
+            parse_choices(bad, "c.json")
