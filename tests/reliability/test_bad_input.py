@@ -140,7 +140,7 @@ def build_collection(root: Path) -> Collection:
     films.mkdir(parents=True)
     small = dict(width=64, height=48, classes=("impact", "footsteps"), fade_prob=0.0, cadence_prob=0.0)
     good_rows = write_collection(films / "foley", films=2, seed=31, workers=1,
-                                 config=SynthConfig(min_shots=1, max_shots=2, shot_seconds=(1.0, 1.5), **small))
+                                 config=SynthConfig(min_shots=2, max_shots=2, shot_seconds=(1.0, 1.5), **small))
 
     rng = np.random.default_rng(5)
     whole = write_h264(films / "whole.mp4", random_frames(12, 32, 48, seed=1)).read_bytes()
@@ -182,7 +182,7 @@ def build_collection(root: Path) -> Collection:
     for row in good_rows:
         truth = json.loads((films / "foley" / row["video_input"]).with_suffix(".json").read_text())
         expected[str(films / "foley" / row["video_input"])] = Restored(
-            Fraction(truth["samples"], OUTPUT_RATE), loudness="bs1770")
+            Fraction(truth["frames"], truth["fps"]), loudness="bs1770")
 
     rows = [{**r, "video_input": f"foley/{r['video_input']}"} for r in good_rows]
     rows += [{"video_input": Path(p).name} for p in expected if Path(p).parent == films]
