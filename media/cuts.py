@@ -14,7 +14,9 @@ Inputs are per-frame series (media/cut_features.py, media/transnet.py):
 * gradual transitions: a local maximum of the luma ``transition`` measure of GRADUAL_ALONE, or
   of GRADUAL_CONFIRM with a TransNetV2 mark within 6 frames. Its cut is the middle of the run of
   frames where the measure stays above PLATEAU of the peak (DESIGN.md: "the cut inside a fade is
-  its middle frame"). A hard cut within 6 frames wins over it.
+  its middle frame"); that run must last GRADUAL_MIN_FRAMES, since a lasting change of layout
+  keeps the measure up while the change sits between its two windows (about 2 x GAP frames),
+  and a narrower peak is a passing disturbance. A hard cut within 6 frames wins over it.
 
 Thresholds were chosen on two foley-world tuning sets (seeds 4242 and 31337, 30 films each,
 damage at full strength) and the real clips; bench/scenes.py measures them on another seed.
@@ -30,7 +32,8 @@ import numpy as np
 HARD_ALONE = 6.0
 HARD_CONFIRM = 2.0
 TRANSNET_CONFIRM = 0.2
-GRADUAL_ALONE = 3.2
+GRADUAL_ALONE = 3.0
+GRADUAL_MIN_FRAMES = 4
 GRADUAL_CONFIRM = 2.0
 PLATEAU = 0.6
 FADE_CONTRAST = 0.4
@@ -103,6 +106,8 @@ def gradual_cuts(scores: FrameScores, hard: dict[int, Cut]) -> dict[int, Cut]:
             a -= 1
         while b < n - 1 and g[b + 1] >= PLATEAU * g[m]:
             b += 1
+        if b - a + 1 < GRADUAL_MIN_FRAMES:
+            continue
         frame = (a + b + 1) // 2
         if 0 < frame < n:
             conf = max(mark, min(1.0, float(g[m]) / (2 * GRADUAL_ALONE)))

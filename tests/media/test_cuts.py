@@ -92,3 +92,15 @@ def test_fusion_rules_on_hand_made_evidence():
     flash.brightness[28:31] = 250.0
     flash.transition[24:37] = 2.5
     assert candidate_cuts(flash) == []
+
+
+def test_a_gradual_transition_must_last_to_be_a_cut():
+    from media.cuts import GRADUAL_ALONE, GRADUAL_MIN_FRAMES, candidate_cuts
+
+    dissolve = series()
+    dissolve.transition[26:35] = GRADUAL_ALONE + 0.5  # nine frames above the plateau: the middle is 30
+    assert [(c.frame, c.kind) for c in candidate_cuts(dissolve)] == [(30, "gradual")]
+
+    passing = series()  # as high, but narrower than a lasting change of layout can make it
+    passing.transition[30:30 + GRADUAL_MIN_FRAMES - 1] = GRADUAL_ALONE + 0.5
+    assert candidate_cuts(passing) == []
