@@ -36,6 +36,8 @@ EXTRAS = {
         "gcp-storage-emulator==2026.7.19",
         # tests/storage: a local S3 server (moto in server mode); s3fs and Beam's s3:// talk to it.
         "moto[server]>=5,<6",
+        # tests/review: drives headless Chromium over the DevTools protocol (a websocket).
+        "websockets>=12",
     ],
     # The BigVGAN vocoder (model.codec.BigVGANVocoder), from a local checkpoint folder. bigvgan's own
     # requirements come with it, training-only ones too (pesq, which compiles C; auraloss, nnaudio,
