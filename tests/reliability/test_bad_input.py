@@ -26,13 +26,15 @@ films still get correct output"):
 samples, duration from the packets' PTS (last PTS + median frame duration - first PTS, DESIGN.md
 "Time"); an MKV whose video packets are the source's and whose FLAC track has those samples;
 scenes rows that tile the film; takes rows whose stems exist. Nothing is written outside OUTPUT.
-A second run over the same OUTPUT fails the same files again and skips every finished unit.
+A second run over the same OUTPUT, after the missing film has arrived, restores it, fails the
+other bad files again and skips every unit the first run finished.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -56,6 +58,7 @@ from transforms.tables import read_table
 
 OUTPUT_RATE = 48000
 ESCAPE_ID = "../../escape"
+ARRIVES_LATER = "does_not_exist.mp4"  # missing in the first run, copied in before the second
 VFR_STEPS_MS = [40, 40, 80, 40, 120, 40, 40, 60, 40, 40, 100, 40, 40, 40, 40, 40, 80, 40, 40, 40]
 
 
@@ -243,6 +246,9 @@ def first(collection, checkpoint) -> Run:
 
 @pytest.fixture(scope="module")
 def second(first, collection, checkpoint) -> Run:
+    """The same manifest again, after the missing film has arrived (a copy of the 0.3 s film)."""
+    films = collection.manifest.parent
+    shutil.copyfile(films / "short_0.3s.mp4", films / ARRIVES_LATER)
     return restore(collection, checkpoint)
 
 
@@ -361,10 +367,19 @@ def test_nothing_is_written_outside_output(first, collection):
 
 
 def test_a_second_run_retries_the_failures_and_skips_the_finished_units(first, second, collection):
+    """A film that failed is tried again: the one that has arrived is restored, the others fail as
+    before, and every unit finished by the first run is skipped."""
+    arrived = str(collection.manifest.parent / ARRIVES_LATER)
     one = failures_by_uri(collection.output, first.summary.run_id)
     two = failures_by_uri(collection.output, second.summary.run_id)
+    assert one.pop(arrived)[0]["error_type"] == "FileNotFoundError"
     assert {u: [(r["stage"], r["error_type"]) for r in rows] for u, rows in two.items()} == \
         {u: [(r["stage"], r["error_type"]) for r in rows] for u, rows in one.items()}
-    assert second.summary.units_generated == 0 and second.summary.units_skipped == first.summary.takes
-    assert second.summary.films_done == first.summary.films_done
+    films = {f["uri"]: f for f in read_table(str(collection.output), "films", run_id=second.summary.run_id).to_pylist()}
+    new = films.pop(arrived)
+    assert new["status"] == "done" and new["film_id"].startswith("does-not-exist-")
+    audio, _, _ = decode_flac(storage.read_bytes(new["flac_uri"]))
+    assert audio.shape == (round(Fraction(3, 10) * OUTPUT_RATE),)
+    assert {f["status"] for f in films.values()} == {"done"} and len(films) == first.summary.films_done
+    assert second.summary.units_generated == 1 and second.summary.units_skipped == first.summary.takes
     assert second.outside_after == second.outside_before
