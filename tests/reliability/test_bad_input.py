@@ -14,6 +14,7 @@ films still get correct output"):
 | picture.mp4 (a PNG)               | failure, probe_and_shard, StillImage "still image"           |
 | audio_only.mkv                    | failure, probe_and_shard, NoVideoStream "no video stream"    |
 | does_not_exist.mp4                | failure, probe_and_shard, FileNotFoundError "No such file"   |
+| a 304-character file name         | failure, probe_and_shard, OSError "File name too long"       |
 | a row with film_id ../../escape   | failure, read_manifest, ManifestError "not a safe path"      |
 | one_frame.mp4                     | output: one scene of the nominal frame duration (1/24 s)     |
 | short_0.3s.mp4                    | output: 0.3 s, peak-normalised (too short for BS.1770)       |
@@ -58,6 +59,7 @@ from transforms.tables import read_table
 
 OUTPUT_RATE = 48000
 ESCAPE_ID = "../../escape"
+LONG_NAME = "very long name " * 20 + ".mp4"  # 304 characters: more than a file name may have
 ARRIVES_LATER = "does_not_exist.mp4"  # missing in the first run, copied in before the second
 VFR_STEPS_MS = [40, 40, 80, 40, 120, 40, 40, 60, 40, 40, 100, 40, 40, 40, 40, 40, 80, 40, 40, 40]
 
@@ -176,6 +178,7 @@ def build_collection(root: Path) -> Collection:
         path("picture.mp4"): Failed("probe_and_shard", "StillImage", "a still image"),
         path("audio_only.mkv"): Failed("probe_and_shard", "NoVideoStream", "no video stream"),
         path("does_not_exist.mp4"): Failed("probe_and_shard", "FileNotFoundError", "No such file"),
+        path(LONG_NAME): Failed("probe_and_shard", "OSError", "File name too long"),
         path("one_frame.mp4"): Restored(Fraction(1, 24), loudness="peak"),
         path("short_0.3s.mp4"): Restored(Fraction(3, 10), loudness="peak"),
         path("odd_33x17.mp4"): Restored(Fraction(1), loudness="bs1770"),
