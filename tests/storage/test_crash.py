@@ -1,8 +1,9 @@
 """Crash and resume: the restore job killed with SIGKILL part-way, then run again.
 
 Eight foley-world films (two 1-1.5 s shots each, 64x48: 16 units) go through the restore job
-with the small untrained checkpoint of the pipeline tests, one unit per generate call, so that
-units are published one after another. Once:
+with the small untrained network of the pipeline tests at 8 kHz (Griffin-Lim, which dominates
+generation on the CPU, costs less there), one unit per generate call, so that units are
+published one after another. Once:
 
 1. an uninterrupted in-process run into a local folder gives the reference bytes (outputs do not
    depend on where they are written: stems and films carry no path, and keys hash content);
@@ -21,6 +22,7 @@ units are published one after another. Once:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import os
@@ -43,7 +45,7 @@ from media import storage
 from media.flac import decode_flac
 from model.synth import SynthConfig, write_collection
 from tests.conftest import IN_PROCESS, REPO
-from tests.transforms.generation import save_small_checkpoint
+from tests.transforms.generation import SMALL
 from transforms.tables import new_run_id, read_table
 
 FILMS = 8
@@ -204,13 +206,31 @@ class Watcher:
 # --------------------------------------------------------------------------- fixtures
 
 
+def save_8khz_checkpoint(path: Path) -> str:
+    import torch
+
+    from model.checkpoint import save_checkpoint
+    from model.config import AudioConfig
+    from model.networks import build_network
+    from tests.model.test_dit import wake_up
+
+    config = dataclasses.replace(SMALL, audio=AudioConfig(
+        sample_rate=8000, n_fft=256, hop_length=125, win_length=256, n_mels=32, f_max=4000.0))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        network = build_network(config)
+    wake_up(network, 0)
+    save_checkpoint(str(path), network.state_dict(), config)
+    return str(path)
+
+
 @pytest.fixture(scope="module")
 def collection(tmp_path_factory) -> Collection:
     folder = tmp_path_factory.mktemp("crash_films")
     config = SynthConfig(min_shots=2, max_shots=2, shot_seconds=(1.0, 1.5), width=64, height=48,
                          classes=("impact", "footsteps"), fade_prob=0.0)
     write_collection(folder, films=FILMS, seed=31, workers=1, config=config)
-    checkpoint = save_small_checkpoint(folder / "small.safetensors")
+    checkpoint = save_8khz_checkpoint(folder / "small_8khz.safetensors")
     return Collection(folder=folder, manifest=folder / "manifest.jsonl", checkpoint=checkpoint)
 
 
@@ -334,7 +354,7 @@ def test_a_killed_restore_job_on_the_gcs_emulator_resumes_with_identical_outputs
         storage.write_bytes(f"{prefix}/films/{row['video_input']}", (collection.folder / row["video_input"]).read_bytes())
     manifest = f"{prefix}/films/manifest.jsonl"
     storage.write_bytes(manifest, collection.manifest.read_bytes())
-    checkpoint = f"{prefix}/models/small.safetensors"
+    checkpoint = f"{prefix}/models/small_8khz.safetensors"
     storage.write_bytes(checkpoint, Path(collection.checkpoint).read_bytes())
 
     results = crash_and_resume(manifest, f"{prefix}/out", checkpoint, reference, tmp_path / "crash.log")
