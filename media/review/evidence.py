@@ -16,6 +16,7 @@ from fractions import Fraction
 import numpy as np
 
 from media.decode import decode_range, open_video
+from media.errors import UnreadableMedia
 from media.sync import audio_onsets, motion_onsets, onset_agreement
 
 THUMBNAILS = 8
@@ -37,10 +38,24 @@ class SceneEvidence:
     agreement: float  # media.sync.onset_agreement of the two
 
 
-def picture_size(uri: str) -> tuple[int, int]:
-    """(width, height) of the film's coded picture."""
-    with open_video(uri) as (_, stream):
-        return int(stream.codec_context.width), int(stream.codec_context.height)
+@dataclass(frozen=True)
+class Picture:
+    """What the report needs of a video file: its coded size and its clock."""
+
+    width: int
+    height: int
+    time_base: Fraction
+    first_pts: int  # PTS of the first frame shown
+
+
+def read_picture(uri: str) -> Picture:
+    """The size and clock of ``uri``'s video stream (the first frame is decoded for its PTS)."""
+    with open_video(uri) as (container, stream):
+        first = next((f.pts for f in container.decode(stream) if f.pts is not None), None)
+        if first is None:
+            raise UnreadableMedia(f"{uri}: no frame to review")
+        return Picture(int(stream.codec_context.width), int(stream.codec_context.height),
+                       Fraction(stream.time_base), int(first))
 
 
 def scaled(width: int, height: int, to_width: int) -> tuple[int, int]:
@@ -48,14 +63,16 @@ def scaled(width: int, height: int, to_width: int) -> tuple[int, int]:
     return max(2, to_width // 2 * 2), max(2, round(height * to_width / width / 2) * 2)
 
 
-def scene_evidence(video_uri: str, *, start_pts: int, end_pts: int, time_base: str, first_pts: int,
-                   track: np.ndarray, rate: int, fps: float, picture: tuple[int, int]) -> SceneEvidence:
-    """The evidence of the scene [start_pts, end_pts) (module docstring); ``track`` is the film
-    track's samples on the scene's span, ``fps`` the film's frame rate, ``picture`` its size."""
-    tb = Fraction(time_base)
-    start = float(Fraction(start_pts - first_pts) * tb)
-    span = float(Fraction(end_pts - start_pts) * tb)
-    width, height = picture
+def scene_evidence(video_uri: str, picture: Picture, *, start_s: float, end_s: float,
+                   track: np.ndarray, rate: int, fps: float) -> SceneEvidence:
+    """The evidence of the scene [start_s, end_s), in seconds from the film's first frame (module
+    docstring); ``video_uri`` is read on its own clock (``picture``), so the published MKV (whose
+    packets are the source's, retimed to milliseconds) serves as well as the source; ``track`` is
+    the film track's samples on the scene's span, ``fps`` the film's frame rate."""
+    start, span = float(start_s), float(end_s - start_s)
+    start_pts = picture.first_pts + round(Fraction(start) / picture.time_base)
+    end_pts = picture.first_pts + round(Fraction(float(end_s)) / picture.time_base)
+    width, height = picture.width, picture.height
     thumb_fps = THUMBNAILS / span if span > 0 else 1.0
     tw, th = scaled(width, height, THUMBNAIL_WIDTH)
     thumbnails = decode_range(video_uri, start_pts, end_pts, fps=thumb_fps, width=tw, height=th)[:THUMBNAILS]

@@ -26,7 +26,7 @@ import numpy as np
 from media import storage
 from media.flac import decode_flac
 from media.preview import encode_preview
-from media.review.evidence import picture_size, scene_evidence
+from media.review.evidence import Picture, read_picture, scene_evidence
 from media.review.html import FailureEntry, FilmEntry, SceneEntry, TakeEntry, film_page_html
 from media.review.pictures import scene_picture_png
 from media.track import OUTPUT_RATE, scene_sample_range
@@ -98,12 +98,15 @@ def write_film_report(output: str, run_id: str, film: Mapping[str, Any], scenes:
     entries = []
     if scenes:
         first_pts = int(scenes[0]["start_pts"])
-        picture = picture_size(film["uri"])
+        # The published MKV carries the source's picture: reading it needs no access to the source
+        # (whose URI in the tables is redacted of credentials, so it may not open).
+        video = film["video_uri"] if done else film["uri"]
+        picture = read_picture(video)
         by_scene: dict[int, list[Mapping[str, Any]]] = {}
         for take in takes:
             by_scene.setdefault(int(take["scene_index"]), []).append(take)
         for scene in scenes:
-            entries.append(_scene_entry(film, scene, first_pts, picture, track,
+            entries.append(_scene_entry(film, scene, first_pts, video, picture, track,
                                         sorted(by_scene.get(int(scene["scene_index"]), []), key=lambda t: t["take"]),
                                         folder))
     page = FilmEntry(
@@ -129,7 +132,7 @@ def _films_href(film_id: str, name: str) -> str:
     return f"{_UP_TO_OUTPUT}/films/{film_id}/{name}"
 
 
-def _scene_entry(film: Mapping[str, Any], scene: Mapping[str, Any], first_pts: int, picture: tuple[int, int],
+def _scene_entry(film: Mapping[str, Any], scene: Mapping[str, Any], first_pts: int, video_uri: str, picture: Picture,
                  track: np.ndarray | None, takes: Sequence[Mapping[str, Any]], folder: str) -> SceneEntry:
     index = int(scene["scene_index"])
     time_base = Fraction(scene["time_base"])
@@ -137,9 +140,8 @@ def _scene_entry(film: Mapping[str, Any], scene: Mapping[str, Any], first_pts: i
     t1 = Fraction(int(scene["end_pts"]) - first_pts) * time_base
     start, end = scene_sample_range(t0, t1, OUTPUT_RATE)
     segment = track[start:end] if track is not None else np.zeros(max(0, end - start), np.float32)
-    evidence = scene_evidence(film["uri"], start_pts=int(scene["start_pts"]), end_pts=int(scene["end_pts"]),
-                              time_base=scene["time_base"], first_pts=first_pts, track=segment, rate=OUTPUT_RATE,
-                              fps=film.get("true_fps") or film.get("nominal_fps") or 0.0, picture=picture)
+    evidence = scene_evidence(video_uri, picture, start_s=float(t0), end_s=float(t1), track=segment, rate=OUTPUT_RATE,
+                              fps=film.get("true_fps") or film.get("nominal_fps") or 0.0)
     title = f"{film['film_id']} · scene {index}" + ("" if track is not None else " (no film track)")
     name = picture_name(index)
     storage.write_bytes(storage.join(folder, name), scene_picture_png(evidence, title=title))

@@ -134,7 +134,7 @@ def test_videos_keep_the_source_packets_and_carry_the_flac_as_default_audio(firs
         assert video_packets_digest(film["video_uri"]) == video_packets_digest(film["uri"])
         with av.open(film["video_uri"]) as mkv:
             audio = mkv.streams.audio
-            assert audio[0].codec_context.name == "flac" and audio[0].disposition.default
+            assert audio[0].codec_context.name == "flac" and audio[0].disposition & av.stream.Disposition.default
             assert len(audio) == 2  # the foley film's own sound is kept after Talkie's
 
 
