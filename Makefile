@@ -24,14 +24,15 @@ $(SAMPLES)/manifest.jsonl: $(STAMP)
 	$(BIN)/python -m model.synth --out $(SAMPLES) --films 6 --seed 1001
 
 # The main job on the built-in sample collection: two takes of every scene, the best one in each
-# film's track; FLAC + MKV per film, stems, tables. About 1.5 minutes on 2 CPU cores.
+# film's track; FLAC + MKV + a browser preview per film, stems, tables and a review report.
 # CHECKPOINT=path/or/uri.safetensors picks a checkpoint (default: the shipped model/weights/tiny.safetensors).
 CHECKPOINT ?=
 DEMO_FLAGS := --takes 2 $(if $(CHECKPOINT),--checkpoint $(CHECKPOINT))
 
 demo: $(SAMPLES)/manifest.jsonl
 	$(BIN)/python -m pipelines.restore --input $(SAMPLES)/manifest.jsonl --output $(DEMO_OUT) $(DEMO_FLAGS) $(RUNNER)
-	@echo "Watch a film: $(DEMO_OUT)/films/<film_id>/<cut_key>.mkv (e.g. ffplay or VLC); tables: $(DEMO_OUT)/meta/"
+	@echo "Review it in a browser: $(DEMO_OUT)/report/<run_id>/index.html (the path is printed above);"
+	@echo "films: $(DEMO_OUT)/films/<film_id>/<cut_key>.mkv (ffplay, VLC); tables: $(DEMO_OUT)/meta/"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
