@@ -25,7 +25,10 @@ timed), then, on the same films and in one run:
      stem then ledger object written);
    - films: per film ``best_take`` per scene, then ``_AssembleFilmFn._assemble`` (read stems,
      film track, loudness, FLAC, MKV mux, both written) and its table rows;
-   - tables: the films, scenes, takes and failures rows as Parquet (``write_table_file``).
+   - tables: the films, scenes, takes and failures rows as Parquet (``write_table_file``);
+   - report: per film ``media.review.film_report.write_film_report`` (ReportFilms: preview,
+     scene pictures, page); the run's index page, written from the tables after the pipeline,
+     is counted in the job's time only.
 
 Audio-seconds are the films' durations times the takes. The ratio job / sum of stages is the
 pipeline's share (the issue's target: at most 1.15). Before anything is timed, a warm-up loads
@@ -73,6 +76,7 @@ from transforms.inference import TalkieModelHandler, window_count  # noqa: E402
 from transforms.manifest import derive_film_id, parse_manifest  # noqa: E402
 from transforms.shard import ShardedFilm, check_scenes_tile  # noqa: E402
 from transforms.tables import write_table_file  # noqa: E402
+from media.review.film_report import write_film_report  # noqa: E402
 from transforms.units import plan_film  # noqa: E402
 
 TARGET = 1.15
@@ -214,6 +218,11 @@ def stages_alone(args, manifest: str, output: str, checkpoint: str, device: str)
         for table, rows in (("films", film_rows), ("scenes", scene_table), ("takes", take_table),
                             ("failures", [])):
             write_table_file(output, table, settings.run_id, rows)
+    with watch.part("report"):
+        for row in film_rows:
+            write_film_report(output, settings.run_id, row,
+                              [r for r in scene_table if r["film_id"] == row["film_id"]],
+                              [r for r in take_table if r["film_id"] == row["film_id"]])
     audio_s = sum(f.probe.duration_s for f in films) * args.takes
     windows = sum(window_count(e) for e in elements)
     return watch.seconds, film_rows, audio_s, windows, len(to_do), failures
@@ -281,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
             ("stems (blend, sync score, resample, FLAC, stem + ledger writes)", "stems"),
             ("films (track, loudness, FLAC, MKV mux, writes)", "films"),
             ("tables (films, scenes, takes, failures Parquet)", "tables"),
+            ("report (per film: preview MP4, scene pictures, page)", "report"),
         ]
         for label, name in rows:
             s = seconds.get(name, 0.0)
