@@ -6,6 +6,7 @@ and yields its ``gs://`` prefix; afterwards it stops the emulator's whole proces
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -49,19 +50,40 @@ def _emulator_command() -> list[str]:
     return [sys.executable, "-m", "gcp_storage_emulator"]
 
 
-def _wait_until_up(endpoint: str, process: subprocess.Popen, log: Path) -> None:
+def _wait_until_up(what: str, health_url: str, process: subprocess.Popen, log: Path) -> None:
+    """Polls ``health_url`` until it answers 200; raises with the server's log if it dies or stalls."""
     deadline = time.monotonic() + STARTUP_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the GCS emulator exited with {process.returncode}: {log.read_text()[-2000:]}")
+            raise RuntimeError(f"{what} exited with {process.returncode}: {log.read_text()[-2000:]}")
         try:
-            with urllib.request.urlopen(f"{endpoint}/storage/v1/b", timeout=1) as answer:
+            with urllib.request.urlopen(health_url, timeout=1) as answer:
                 if answer.status == 200:
                     return
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError(f"the GCS emulator did not answer on {endpoint} within {STARTUP_S:.0f} s: "
-                       f"{log.read_text()[-2000:]}")
+    raise RuntimeError(f"{what} did not answer on {health_url} within {STARTUP_S:.0f} s: {log.read_text()[-2000:]}")
+
+
+def _serve(command: list[str], log: Path) -> subprocess.Popen:
+    """Starts a server in its own process group (``_stop`` ends the whole group), output to ``log``."""
+    with open(log, "wb") as out:
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+
+
+@contextlib.contextmanager
+def _environment_restored(keys):
+    """Puts ``keys`` of os.environ back as they were (absent ones removed) on leaving."""
+    saved = {k: os.environ.get(k) for k in keys}
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -84,27 +106,18 @@ def gcs_emulator(tmp_path_factory) -> str:
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}"
     log = tmp_path_factory.mktemp("gcs_emulator") / "emulator.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [*command, "start", "--host=127.0.0.1", f"--port={port}", "--in-memory"],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-        )
-    saved = {k: os.environ.get(k) for k in ("STORAGE_EMULATOR_HOST", "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "FSSPEC_GCS_TOKEN")}
-    try:
-        _wait_until_up(endpoint, process, log)
-        os.environ["STORAGE_EMULATOR_HOST"] = endpoint
-        # gcsfs reads this when it is imported; its zonal/HNS probing calls APIs the emulator lacks.
-        os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"
-        # No credential lookup (metadata server, gcloud files): subprocesses read this when fsspec loads.
-        os.environ["FSSPEC_GCS_TOKEN"] = "anon"
-        yield endpoint
-    finally:
-        _stop(process)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    process = _serve([*command, "start", "--host=127.0.0.1", f"--port={port}", "--in-memory"], log)
+    with _environment_restored(("STORAGE_EMULATOR_HOST", "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "FSSPEC_GCS_TOKEN")):
+        try:
+            _wait_until_up("the GCS emulator", f"{endpoint}/storage/v1/b", process, log)
+            os.environ["STORAGE_EMULATOR_HOST"] = endpoint
+            # gcsfs reads this when it is imported; its zonal/HNS probing calls APIs the emulator lacks.
+            os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"
+            # No credential lookup (metadata server, gcloud files): subprocesses read this when fsspec loads.
+            os.environ["FSSPEC_GCS_TOKEN"] = "anon"
+            yield endpoint
+        finally:
+            _stop(process)
 
 
 @pytest.fixture(scope="session")
@@ -158,21 +171,6 @@ def _moto_command() -> list[str]:
     return [sys.executable, "-m", "moto.server"]
 
 
-def _wait_until_s3_up(endpoint: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the moto S3 server exited with {process.returncode}: {log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"the moto S3 server did not answer on {endpoint} within {STARTUP_S:.0f} s: "
-                       f"{log.read_text()[-2000:]}")
-
-
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory) -> str:
     """A moto S3 server (``http://127.0.0.1:PORT``), with the AWS environment pointing at it:
@@ -181,32 +179,23 @@ def s3_server(tmp_path_factory) -> str:
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}"
     log = tmp_path_factory.mktemp("moto") / "moto.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [*command, "-H", "127.0.0.1", "-p", str(port)],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-        )
-    saved = {k: os.environ.get(k) for k in _S3_ENVIRONMENT}
-    try:
-        _wait_until_s3_up(endpoint, process, log)
-        for key in _S3_ENVIRONMENT:
-            os.environ.pop(key, None)
-        os.environ.update({
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "talkie-test",
-            "AWS_SECRET_ACCESS_KEY": "talkie-test",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_CONFIG_FILE": os.devnull,  # no profile of the machine's user leaks in
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        })
-        yield endpoint
-    finally:
-        _stop(process)
-        for key, value in saved.items():
-            if value is None:
+    process = _serve([*command, "-H", "127.0.0.1", "-p", str(port)], log)
+    with _environment_restored(_S3_ENVIRONMENT):
+        try:
+            _wait_until_up("the moto S3 server", f"{endpoint}/moto-api/", process, log)
+            for key in _S3_ENVIRONMENT:
                 os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+            os.environ.update({
+                "AWS_ENDPOINT_URL": endpoint,
+                "AWS_ACCESS_KEY_ID": "talkie-test",
+                "AWS_SECRET_ACCESS_KEY": "talkie-test",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_CONFIG_FILE": os.devnull,  # no profile of the machine's user leaks in
+                "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            })
+            yield endpoint
+        finally:
+            _stop(process)
 
 
 @pytest.fixture(scope="session")
