@@ -42,6 +42,7 @@ from media import storage
 from transforms import progress
 from transforms.failures import FAILURES, failure_from, redact
 from transforms.rows import scene_rows as shot_list_rows
+from transforms.storage_metrics import CountsStorageRetries
 from transforms.units import OUTPUT_RATE, FilmPlan, GenerationSettings, Take, Unit, cut_key, film_uris
 
 log = logging.getLogger(__name__)
@@ -191,7 +192,7 @@ def _by_film_id_take(take: Take) -> tuple[str, Take]:
     return take.unit.film_id, take
 
 
-class _AssembleFilmFn(beam.DoFn):
+class _AssembleFilmFn(CountsStorageRetries, beam.DoFn):
     def __init__(self, output: str, settings: GenerationSettings, assembly: AssemblySettings, force: bool) -> None:
         self._output = output
         self._settings = settings

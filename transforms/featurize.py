@@ -28,6 +28,7 @@ from media import storage
 from model.config import ModelConfig
 from transforms.failures import FAILURES, failure_from
 from transforms.manifest import FilmJob, derive_film_id
+from transforms.storage_metrics import CountsStorageRetries
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +277,7 @@ def shard_uri(output: str, run_id: str, shard: int) -> str:
 # ----------------------------------------------------------------------------- DoFns
 
 
-class _CutFilmFn(beam.DoFn):
+class _CutFilmFn(CountsStorageRetries, beam.DoFn):
     def __init__(self, config_json: str, windows_per_film: int | None, hop_s: float | None) -> None:
         self._config_json = config_json
         self._windows_per_film = windows_per_film
@@ -338,7 +339,7 @@ class _FeaturizeFn(beam.DoFn):
         yield example
 
 
-class _WriteShardFn(beam.DoFn):
+class _WriteShardFn(CountsStorageRetries, beam.DoFn):
     def __init__(self, output: str, run_id: str, config_json: str) -> None:
         self._output = output
         self._run_id = run_id

@@ -32,6 +32,7 @@ from media import storage
 from transforms import progress
 from transforms.failures import FAILURES, Failure, failure_from, redact
 from transforms.shard import ShardedFilm
+from transforms.storage_metrics import CountsStorageRetries
 from transforms.units import (
     OUTPUT_RATE,
     GenerationSettings,
@@ -192,7 +193,7 @@ def read_ledger(output: str, unit: Unit) -> Take | None:
 # ----------------------------------------------------------------------------- SkipDone
 
 
-class _SkipDoneFn(beam.DoFn):
+class _SkipDoneFn(CountsStorageRetries, beam.DoFn):
     def __init__(self, output: str, force: bool) -> None:
         self._output = output
         self._force = force
@@ -308,7 +309,7 @@ def _by_scene(unit: Unit) -> tuple[str, Unit]:
     return f"{unit.film_id}/{unit.scene_index}", unit
 
 
-class _DecodeSceneFn(beam.DoFn):
+class _DecodeSceneFn(CountsStorageRetries, beam.DoFn):
     """Decodes a scene once for all its takes to do."""
 
     def __init__(self, settings: GenerationSettings, video_decode: str) -> None:
@@ -431,7 +432,7 @@ def stem_bytes(unit: Unit, blended: np.ndarray, settings: GenerationSettings) ->
     return encode_flac(np.asarray(audio, dtype=np.float32), OUTPUT_RATE, bits=FLAC_BITS, tags=stem_tags(unit, settings))
 
 
-class _WriteStemFn(beam.DoFn):
+class _WriteStemFn(CountsStorageRetries, beam.DoFn):
     """Blends, scores, publishes the stem, then the ledger object (in that order)."""
 
     def __init__(self, settings: GenerationSettings, output: str, run_id: str, batch_size: int,

@@ -23,6 +23,7 @@ from media import storage
 from media.review.film_report import PAGE, failure_entry, film_page_uri, run_folder, write_film_report
 from media.review.html import FilmSummary, RunEntry, run_page_html
 from transforms.failures import FAILURES, failure_from
+from transforms.storage_metrics import CountsStorageRetries
 from transforms.tables import read_table
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ def _by_film_id(row: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
     return row["film_id"], row
 
 
-class _ReportFilmFn(beam.DoFn):
+class _ReportFilmFn(CountsStorageRetries, beam.DoFn):
     def __init__(self, output: str, run_id: str) -> None:
         self._output = output
         self._run_id = run_id

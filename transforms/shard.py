@@ -11,6 +11,7 @@ import apache_beam as beam
 from media.records import FilmProbe, Scene
 from transforms.failures import FAILURES, STAGE_PROBE_AND_SHARD, failure_from, redacted_repr
 from transforms.manifest import FilmJob, derive_film_id
+from transforms.storage_metrics import CountsStorageRetries
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def check_scenes_tile(probe: FilmProbe, scenes: Sequence[Scene]) -> None:
         )
 
 
-class _ProbeAndShardFn(beam.DoFn):
+class _ProbeAndShardFn(CountsStorageRetries, beam.DoFn):
     def __init__(self, min_scene_s: float, shard_fn: ShardFn | None) -> None:
         self._min_scene_s = min_scene_s
         self._shard_fn = shard_fn

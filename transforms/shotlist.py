@@ -21,6 +21,7 @@ from media.records import Scene
 from transforms.failures import FAILURES, STAGE_WRITE_SHOTLIST, failure_from
 from transforms.manifest import file_name, validate_film_id
 from transforms.shard import ShardedFilm
+from transforms.storage_metrics import CountsStorageRetries
 
 CSV_COLUMNS = (
     "scene_index",  # 0-based, as the manifest's {"index": N} scene overrides count
@@ -131,7 +132,7 @@ class ShotListOutputs(NamedTuple):
     failures: beam.PCollection  # Failure
 
 
-class _WriteShotListFn(beam.DoFn):
+class _WriteShotListFn(CountsStorageRetries, beam.DoFn):
     def __init__(self, output: str) -> None:
         self._output = output
         self._written = beam.metrics.Metrics.counter("talkie", "shotlists_written")
