@@ -31,11 +31,12 @@ from fractions import Fraction
 from typing import Any
 
 from media import storage
-from pipelines.options import UsageError
+from pipelines.options import UsageError, refuse_run_id_in_use
 from pipelines.provenance import code_version
-from transforms.files import absolute_uri, match_files
+from transforms.files import absolute_uri
 from transforms.tables import new_run_id, read_table, validate_run_id, write_table_file
-from transforms.units import OUTPUT_RATE, cut_key, film_uris, stem_uri
+from transforms.assemble import AssemblySettings
+from transforms.units import OUTPUT_RATE, film_uris, stem_uri
 
 JOB = "choose"
 
@@ -48,23 +49,6 @@ class Choice:
 
 
 @dataclasses.dataclass(frozen=True)
-class CutSettings:
-    """The assembly settings of a cut, as the restore job's flags name them."""
-
-    crossfade_ms: float
-    target_lufs: float
-    max_true_peak: float
-
-    @property
-    def crossfade_samples(self) -> int:
-        return round(self.crossfade_ms * OUTPUT_RATE / 1000)
-
-    def key(self, unit_keys: Sequence[str]) -> str:
-        return cut_key(list(unit_keys), crossfade_samples=self.crossfade_samples, target_lufs=self.target_lufs,
-                       max_true_peak_dbtp=self.max_true_peak)
-
-
-@dataclasses.dataclass(frozen=True)
 class NewCut:
     film_id: str
     previous_cut_key: str
@@ -73,7 +57,7 @@ class NewCut:
     video_uri: str
     preview_uri: str
     changed_scenes: tuple[int, ...]
-    settings: CutSettings
+    settings: AssemblySettings
     film_row: dict[str, Any]
     scene_rows: tuple[dict[str, Any], ...]
     take_rows: tuple[dict[str, Any], ...]
@@ -136,26 +120,27 @@ def _whole(value: Any) -> int:
 # ----------------------------------------------------------------------------- one film
 
 
-def default_cut_settings() -> CutSettings:
+def cut_settings_of_run(output: str, run_id: str, film_id: str) -> AssemblySettings:
+    """The assembly settings run ``run_id`` used for ``film_id``: its runs row's flags over the defaults."""
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from pipelines.restore import RestoreOptions
 
     defaults = PipelineOptions([]).view_as(RestoreOptions)
-    return CutSettings(defaults.crossfade_ms, defaults.target_lufs, defaults.max_true_peak)
-
-
-def cut_settings_of_run(output: str, run_id: str, film_id: str) -> CutSettings:
-    """The assembly settings run ``run_id`` used for ``film_id``: its runs row's options over the defaults."""
-    defaults = default_cut_settings()
     runs = read_table(output, "runs", run_id=run_id).to_pylist()
     options = json.loads(runs[0]["options"]) if runs else {}
     options = options.get("cut_settings", {}).get(film_id, options)  # a choose run of films cut differently
-    return CutSettings(
+    return AssemblySettings.from_flags(
         crossfade_ms=float(options.get("crossfade_ms", defaults.crossfade_ms)),
         target_lufs=float(options.get("target_lufs", defaults.target_lufs)),
         max_true_peak=float(options.get("max_true_peak", defaults.max_true_peak)),
     )
+
+
+def settings_flags(settings: AssemblySettings) -> dict[str, float]:
+    """``settings`` as the restore job's flags, the form a runs row records and ``cut_settings_of_run`` reads."""
+    return {"crossfade_ms": settings.crossfade_samples * 1000 / OUTPUT_RATE, "target_lufs": settings.target_lufs,
+            "max_true_peak": settings.max_true_peak_dbtp}
 
 
 def recut_film(output: str, film_id: str, choices: Mapping[int, int]) -> NewCut | None:
@@ -190,12 +175,12 @@ def recut_film(output: str, film_id: str, choices: Mapping[int, int]) -> NewCut 
 
     settings = cut_settings_of_run(output, source_run, film_id)
     old_keys = [take_of[(s, current[s])]["unit_key"] for s in sorted(current)]
-    if settings.key(old_keys) != film["cut_key"]:
+    if settings.cut_key(old_keys) != film["cut_key"]:
         raise UsageError(f"--film {film_id}: its cut {film['cut_key']} is not reproduced by run {source_run}'s takes and "
                          f"settings {settings}; the tables and files disagree")
     chosen = {**current, **choices}
     new_keys = [take_of[(s, chosen[s])]["unit_key"] for s in sorted(chosen)]
-    key = settings.key(new_keys)
+    key = settings.cut_key(new_keys)
     if key == film["cut_key"]:
         return None
 
@@ -217,7 +202,7 @@ def recut_film(output: str, film_id: str, choices: Mapping[int, int]) -> NewCut 
                          f"{old_audio.shape[0]}; the tables and files disagree")
     del old_audio
     track, loudness = render_track(pieces, total, crossfade_samples=settings.crossfade_samples,
-                                   target_lufs=settings.target_lufs, max_true_peak_dbtp=settings.max_true_peak)
+                                   target_lufs=settings.target_lufs, max_true_peak_dbtp=settings.max_true_peak_dbtp)
     del pieces
     tags = _new_cut_tags(old_tags, key, film["cut_key"], chosen, take_of, loudness)
     flac_uri, video_uri = film_uris(output, film_id, key)
@@ -266,9 +251,7 @@ def choose(output: str, choices: Sequence[Choice], *, run_id: str | None = None,
     if not choices:
         raise UsageError("no choices: give --film, --scene and --take, or --choices FILE")
     run_id = validate_run_id(run_id) if run_id else new_run_id()
-    used = match_files(storage.join(output, "meta", "*", f"{run_id}-*.parquet"))
-    if used:
-        raise UsageError(f"--run_id {run_id} was already used in {output} ({used[0]})")
+    refuse_run_id_in_use(output, run_id)
     started = dt.datetime.now(dt.timezone.utc)
     by_film: dict[str, dict[int, int]] = {}
     for choice in choices:
@@ -289,9 +272,9 @@ def choose(output: str, choices: Sequence[Choice], *, run_id: str | None = None,
         options: dict[str, Any] = {"output": output, "choices": [dataclasses.asdict(c) for c in choices]}
         shared = {c.settings for c in cuts}
         if len(shared) == 1:  # each new cut keeps the settings of the cut it started from
-            options.update(dataclasses.asdict(shared.pop()))
+            options.update(settings_flags(shared.pop()))
         else:
-            options["cut_settings"] = {c.film_id: dataclasses.asdict(c.settings) for c in cuts}
+            options["cut_settings"] = {c.film_id: settings_flags(c.settings) for c in cuts}
         write_table_file(output, "runs", run_id, [{
             "job": JOB, "started_at": started, "finished_at": dt.datetime.now(dt.timezone.utc),
             "code_version": code_version(), "options": json.dumps(options, sort_keys=True),
@@ -337,10 +320,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m pipelines.choose"
                 raise UsageError(f"--choices {args.choices}: no such file")
             choices += parse_choices(storage.read_bytes(uri).decode("utf-8"), args.choices)
         result = choose(absolute_uri(args.output), choices, run_id=args.run_id, report=not args.no_report)
-    except UsageError as exc:
-        print(f"{prog}: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:  # e.g. a run id that is not one
+    except ValueError as exc:  # UsageError, or e.g. a run id that is not one
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
     print(result.text())

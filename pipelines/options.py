@@ -85,8 +85,12 @@ def run_id_flag(options: PipelineOptions) -> str:
 def refuse_reused_run_id(options: PipelineOptions, output: str, run_id: str, *patterns: str) -> None:
     """A UsageError when --run_id was given and ``output`` already holds files of that run: its
     tables, or anything matching ``patterns`` (paths under ``output`` with ``{run_id}``)."""
-    if not options.view_as(TalkieIOOptions).run_id:
-        return
+    if options.view_as(TalkieIOOptions).run_id:
+        refuse_run_id_in_use(output, run_id, *patterns)
+
+
+def refuse_run_id_in_use(output: str, run_id: str, *patterns: str) -> None:
+    """A UsageError when ``output`` already holds files of run ``run_id`` (see ``refuse_reused_run_id``)."""
     globs = [storage.join(output, pattern.format(run_id=run_id)) for pattern in patterns]
     globs.append(storage.join(output, "meta", "*", f"{run_id}-*.parquet"))
     for glob in globs:

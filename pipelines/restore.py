@@ -52,7 +52,7 @@ from transforms.manifest import MAX_TAKES, ManifestError, clean_prompt
 from transforms.report import ReportFilms, write_run_index
 from transforms.rows import failure_row
 from transforms.tables import WriteTable, read_table, table_folder
-from transforms.units import OUTPUT_RATE, GenerationSettings, ledger_uri
+from transforms.units import GenerationSettings, ledger_uri
 
 JOB = "restore"
 DEFAULT_BATCH_SIZE = 8
@@ -190,8 +190,7 @@ def settings_from(options: PipelineOptions) -> RestoreSettings:
             vocoder=default_vocoder_name(checkpoint.config), takes=own.takes,
             positive_prompt=positive, negative_prompt=negative,
         )
-        assembly = AssemblySettings(crossfade_samples=round(own.crossfade_ms * OUTPUT_RATE / 1000),
-                                    target_lufs=own.target_lufs, max_true_peak_dbtp=own.max_true_peak)
+        assembly = AssemblySettings.from_flags(own.crossfade_ms, own.target_lufs, own.max_true_peak)
     except ValueError as exc:  # the messages begin with the setting's name
         raise UsageError(f"--{exc}") from exc
     refuse_reused_run_id(options, output, run_id)

@@ -72,6 +72,17 @@ class AssemblySettings:
                 raise ValueError(f"{name} {value!r} must be at most 0 (it is a level below full scale)")
             object.__setattr__(self, name, float(value))
 
+    @classmethod
+    def from_flags(cls, crossfade_ms: float, target_lufs: float, max_true_peak: float) -> AssemblySettings:
+        """From the restore job's --crossfade_ms, --target_lufs and --max_true_peak."""
+        return cls(crossfade_samples=round(crossfade_ms * OUTPUT_RATE / 1000), target_lufs=target_lufs,
+                   max_true_peak_dbtp=max_true_peak)
+
+    def cut_key(self, unit_keys: Sequence[str]) -> str:
+        """The key of a cut of these units' stems made with these settings (DESIGN.md, "Keys")."""
+        return cut_key(list(unit_keys), crossfade_samples=self.crossfade_samples, target_lufs=self.target_lufs,
+                       max_true_peak_dbtp=self.max_true_peak_dbtp)
+
 
 class AssembleOutputs(NamedTuple):
     films: beam.PCollection  # films table rows
@@ -252,8 +263,7 @@ class _AssembleFilmFn(CountsStorageRetries, beam.DoFn):
         from media.track import SceneAudio, scene_sample_range
 
         assembly = self._assembly
-        key = cut_key([t.unit.key for t in chosen], crossfade_samples=assembly.crossfade_samples,
-                      target_lufs=assembly.target_lufs, max_true_peak_dbtp=assembly.max_true_peak_dbtp)
+        key = assembly.cut_key([t.unit.key for t in chosen])
         flac_uri, video_uri = film_uris(self._output, plan.film_id, key)
         scenes = []
         for take in chosen:

@@ -22,7 +22,7 @@ import apache_beam as beam
 from media import storage
 from media.review.film_report import PAGE, failure_entry, film_page_uri, run_folder, write_film_report
 from media.review.html import FilmSummary, RunEntry, run_page_html
-from transforms.failures import FAILURES, failure_from
+from transforms.failures import failure_from
 from transforms.storage_metrics import CountsStorageRetries
 from transforms.tables import read_table
 
