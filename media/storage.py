@@ -193,8 +193,8 @@ def open_input(uri: str) -> IO[bytes]:
         return open(local_path(uri), "rb")
 
     def open_remote() -> IO[bytes]:
-        _fresh_fs(uri)
-        return fsspec.open(uri, "rb").open()
+        fs, path = _fresh_fs(uri)
+        return fs.open(path, "rb")
 
     return with_retries(open_remote, f"open {uri}")
 
