@@ -107,7 +107,9 @@ def mux_with_soundtrack(
             flac_in = soundtrack.streams.audio[0]
             flac_out = out.add_stream_from_template(flac_in)
             flac_out.disposition = av.stream.Disposition.default
-            flac_out.metadata.update({"title": SOUNDTRACK_TITLE, **provenance})
+            # the stream keeps its own title: a TITLE tag names the film (the segment), not the track
+            track_tags = {key: value for key, value in provenance.items() if key != "TITLE"}
+            flac_out.metadata.update({**track_tags, "title": SOUNDTRACK_TITLE})
             for stream in others:
                 if _copyable(stream):
                     mapping[stream.index] = _copy_stream(out, stream, keep_default=False)

@@ -15,7 +15,7 @@ import pytest
 from media.audio import decode_audio
 from media.errors import NoVideoStream, UnreadableMedia
 from media.flac import decode_flac, encode_flac
-from media.mux import mux_with_soundtrack, streams_left_out, video_packets_digest
+from media.mux import SOUNDTRACK_TITLE, mux_with_soundtrack, streams_left_out, video_packets_digest
 from tests.films import encode, textured_shots
 
 RATE = 48000
@@ -81,6 +81,16 @@ def sources(tmp_path_factory) -> dict[str, str]:
 def flac() -> bytes:
     audio = (0.2 * np.random.default_rng(9).standard_normal(RATE * 3 // 2)).astype(np.float32)
     return encode_flac(audio, RATE, tags={"TALKIE_SEED": "42"})
+
+
+def test_a_title_tag_names_the_film_and_the_track_keeps_its_own_title(sources, flac, tmp_path):
+    out = tmp_path / "film.mkv"
+    out.write_bytes(mux_with_soundtrack(sources["mp4"], flac, tags={**TAGS, "TITLE": "reel_7"}, title="reel_7"))
+    with av.open(str(out)) as container:
+        assert container.metadata["title"] == "reel_7"
+        audio = container.streams.audio[0]
+        assert audio.metadata["title"] == SOUNDTRACK_TITLE
+        assert audio.metadata["TALKIE_SEED"] == "42"
 
 
 def test_video_is_untouched_and_the_flac_is_the_default_audio(sources, flac, tmp_path):
