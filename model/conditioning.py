@@ -9,8 +9,9 @@ Both implement ``encode(prompts) -> TextBatch`` with token sequences padded to `
 fixed length, so the denoiser always sees the same shapes.
 
 Video. ``VisualEncoder`` is trained with the denoiser: per-frame brightness normalisation (against
-flicker), the absolute difference to the previous frame, a small strided conv net, one feature
-vector per frame (DESIGN.md "Conditioning", "Archival robustness").
+flicker), the signed changes from the previous and to the next frame, a small strided conv net,
+dilated temporal convolutions, one feature vector per frame, and the timing head whose peaks
+become the denoiser's event track (DESIGN.md "Conditioning", "Archival robustness").
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import NamedTuple, Protocol
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from model.config import TEXT_EMBEDDING_DIM, ModelConfig
 
@@ -220,26 +222,31 @@ def normalise_frames(frames: Tensor) -> Tensor:
 
 
 def frames_with_differences(frames: Tensor) -> Tensor:
-    """(B, T, C, H, W) normalised frames -> (B, T, 2C, H, W): each frame and |frame - previous|
-    (zero for the first frame)."""
+    """(B, T, C, H, W) normalised frames -> (B, T, 3C, H, W): each frame, the signed change from
+    the previous frame and the signed change to the next (zero at the clip's ends).
+
+    Signed, not absolute: a falling object's change has a direction, and a contact is where the
+    change before a frame and the change after it stop agreeing."""
     previous = torch.cat([frames[:, :1], frames[:, :-1]], dim=1)
-    return torch.cat([frames, (frames - previous).abs()], dim=2)
+    following = torch.cat([frames[:, 1:], frames[:, -1:]], dim=1)
+    return torch.cat([frames, frames - previous, following - frames], dim=2)
 
 
 class VisualEncoder(nn.Module):
     """Frames (B, T, C, H, W) in [0, 1] -> per-frame features (B, T, width), trained jointly.
 
-    Each frame's ``VideoConfig.channels`` input planes (normalised frame, |difference|) go through
-    a 4x4 stride-4 patch stem and two stride-2 3x3 convolutions (GELU): 64x64 -> 16x16 -> 8x8 ->
-    4x4 maps of 64 channels, flattened (so the feature knows *where* in the frame motion is, which
-    a global pool would lose) and projected to ``width``. A residual temporal convolution over
-    three neighbouring frames (symmetric, so a feature stays centred on its frame) lets a frame's
-    feature see the motion just before and after it: a contact is a change of motion. About 4x
-    cheaper than a four-layer stride-2 stack at 64x64, which dominated a CPU training step.
+    Each frame's ``VideoConfig.channels`` input planes (normalised frame, signed change from the
+    frame before and to the frame after: ``frames_with_differences``) go through a 4x4 stride-4
+    patch stem, which sees every pixel (a falling object is 2-3 pixels wide at 64x64), and two
+    stride-2 3x3 convolutions (GELU): 64x64 -> 16x16 -> 8x8 -> 4x4 maps of 64 channels, flattened
+    (so the feature knows *where* in the frame motion is, which a global pool would lose) and
+    projected to ``width``. Three residual temporal convolutions, dilated 1, 2 and 4 (symmetric, so a
+    feature stays centred on its frame), let a frame's feature see the motion 7 frames either
+    side: a contact is where a fall ends, and a footstep repeats with the stride.
 
-    ``onset_logits(features)`` is an auxiliary head (B, T, width) -> (B, T): training supervises it
-    with the foley world's event frames, so the encoder learns contact moments directly
-    (DESIGN.md's "timing head"); generation does not use it.
+    ``onset_logits(features)`` is the timing head (B, T, width) -> (B, T): training supervises it
+    with the foley world's event frames, and generation marks the event track where its
+    probability peaks (``model.networks.dit.DiT.predicted_events``).
 
     Hook for a pretrained vision model: pass ``backbone``, any module mapping a batch of
     normalised frames (N, C, H, W) to (N, backbone_dim) (e.g. a CLIP or DINO image tower loaded
@@ -247,6 +254,8 @@ class VisualEncoder(nn.Module):
     and added to the conv features. The backbone's weights then enter the state_dict, so a
     checkpoint trained with one needs the same backbone to load; none of the presets uses one.
     """
+
+    TEMPORAL_DILATIONS = (1, 2, 4)
 
     def __init__(self, config: ModelConfig, *, backbone: nn.Module | None = None, backbone_dim: int = 0):
         super().__init__()
@@ -264,7 +273,9 @@ class VisualEncoder(nn.Module):
         # map size after the stem (floor(x / 4)) and two padded stride-2 convs (ceil(x / 2) each)
         cells = (-(-(video.height // 4) // 4)) * (-(-(video.width // 4) // 4))
         self.project = nn.Linear(64 * cells, width)
-        self.temporal = nn.Conv1d(width, width, 3, padding=1)
+        self.temporal = nn.ModuleList(
+            nn.Conv1d(width, width, 3, padding=d, dilation=d) for d in self.TEMPORAL_DILATIONS
+        )
         self.onset_head = nn.Linear(width, 1)
         self.backbone = backbone
         if backbone is not None:
@@ -284,8 +295,10 @@ class VisualEncoder(nn.Module):
         features = self.project(self.convs(flat).flatten(1))  # (B*T, width)
         if self.backbone is not None:
             features = features + self.backbone_project(self.backbone(normalised.flatten(0, 1)))
-        features = features.view(b, t, -1)
-        return features + self.temporal(features.transpose(1, 2)).transpose(1, 2)
+        features = features.view(b, t, -1).transpose(1, 2)  # (B, width, T)
+        for temporal in self.temporal:
+            features = features + temporal(F.gelu(features))
+        return features.transpose(1, 2)
 
     def onset_logits(self, features: Tensor) -> Tensor:
         """(B, T, width) features -> (B, T) logits that an event (impact, footstep) lands on each frame."""

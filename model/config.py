@@ -141,7 +141,7 @@ class VideoConfig:
     height: int = 64
     width: int = 64
     grayscale: bool = True
-    frame_differences: bool = True  # add |frame - previous frame| as extra channels
+    frame_differences: bool = True  # add the signed changes from the previous and to the next frame
 
     def __post_init__(self) -> None:
         _normalise_fields(self)
@@ -149,8 +149,8 @@ class VideoConfig:
 
     @property
     def channels(self) -> int:
-        """Input channels per frame: 1 or 3, doubled when frame differences are stacked on."""
-        return (1 if self.grayscale else 3) * (2 if self.frame_differences else 1)
+        """Input channels per frame: 1 or 3, tripled when the two frame differences are stacked on."""
+        return (1 if self.grayscale else 3) * (3 if self.frame_differences else 1)
 
 
 @dataclass(frozen=True)
@@ -165,11 +165,14 @@ class NetworkConfig:
     text_dim: int = TEXT_EMBEDDING_DIM
     text_dropout: float = 0.1  # training drops text and video separately so both guidances work
     video_dropout: float = 0.1
+    event_threshold: float = 0.5  # the timing head marks an event where its probability peaks above this
 
     def __post_init__(self) -> None:
         _normalise_fields(self)
         _require_positive(self, "width", "depth", "heads", "mlp_ratio", "patch_frames", "text_dim")
         _require_probability(self, "text_dropout", "video_dropout")
+        if not 0.0 < self.event_threshold < 1.0:
+            raise ValueError(f"NetworkConfig.event_threshold={self.event_threshold}: must be in (0, 1)")
         if self.width % self.heads:
             raise ValueError(f"NetworkConfig.heads={self.heads}: must divide width={self.width}")
 

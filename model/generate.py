@@ -8,6 +8,8 @@ fsspec URI); with no argument it loads the shipped ``model/weights/tiny.safetens
 - rows run in batches of a fixed size, padded with copies of the batch's first row that are
   then dropped, so the network always sees the same shapes and a row's audio does not depend
   on its batch-mates;
+- the event track (where sounds start) is marked once per row from the timing head's peaks
+  (``DiT.predicted_events``); a dropped video drops it with the picture;
 - every sampler step runs one forward over [conditional; negative text; no video]
   (``model.sampling.make_guided_velocity``); an empty negative prompt means the learned null text.
   On the CPU that forward runs one row at a time: oneDNN/MKL GEMMs give a row different low bits
@@ -189,6 +191,9 @@ class Generator:
                 if on_cuda
                 else torch.cat([self.network.encode_video(pixels[i : i + 1]) for i in range(batch)])
             )
+        # (B, F) event track: the timing head's peaks, once for every step (row by row on the CPU)
+        mel_frames = self.config.window_frames
+        events = torch.cat([self.network.predicted_events(video[i : i + 1], mel_frames) for i in range(batch)])
         no_rows = torch.zeros(batch, dtype=torch.bool, device=device)
         all_rows = torch.ones(batch, dtype=torch.bool, device=device)
         video_dropped = no_rows if use_video else all_rows
@@ -203,6 +208,7 @@ class Generator:
                 "text_mask": text.mask,
                 "text_pooled": text.pooled,
                 "video": video,
+                "events": events,
                 "drop_text": drop_text,
                 "drop_video": drop_video,
             }

@@ -22,7 +22,9 @@ Timing head. The visual encoder's per-frame features also feed a one-unit head w
 trained (BCE, weighted ``onset_weight``) to mark the frames where the shard's truth events (impacts,
 footsteps) land, so the picture path learns contact moments from a direct signal instead of only
 through the flow loss (DESIGN.md's calibration, "a timing head"); windows without events teach
-it where nothing lands.
+it where nothing lands. The denoiser is conditioned on the true event times as its event track
+(``model.networks.dit.event_marks``), which generation fills from this head's peaks: the head
+learns *when*, the denoiser learns what a marked event sounds like and to stay quiet elsewhere.
 
 Optimisation: AdamW, linear warmup then cosine decay, gradient clipping, an exponential moving
 average of the weights (the EMA is what the model checkpoint holds). CPU runs in float32; CUDA
@@ -68,7 +70,7 @@ from model.data import ShardDataset, collate, read_shard_metadata, shard_uris
 from model.device import resolve_device
 from model.generate import log_mel_to_latent
 from model.networks import build_network
-from model.networks.dit import DiT, sample_condition_dropout
+from model.networks.dit import DiT, event_marks, sample_condition_dropout
 
 logger = logging.getLogger(__name__)
 
@@ -379,6 +381,10 @@ class Trainer:
             "video": frames.to(device=device, dtype=torch.float32).div(255.0)[:, :, None],  # (B, T, 1, H, W)
             "drop_text": drop_text.to(device),
             "drop_video": drop_video.to(device),
+            # the true event times as the event track (the timing head marks it in generation)
+            "events": event_marks(
+                [[e["offset_s"] for e in row] for row in batch["events"]], mel_frames, config.audio.frame_rate
+            ).to(device),
         }
         onsets = onset_targets(batch["events"], frames.shape[1], config.video.fps)
         return StepInputs(
@@ -864,6 +870,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=TrainSettings.lr)
     parser.add_argument("--warmup_steps", type=int, default=None, help="default min(500, steps // 10)")
     parser.add_argument("--ema_decay", type=float, default=TrainSettings.ema_decay)
+    parser.add_argument("--onset_weight", type=float, default=TrainSettings.onset_weight,
+                        help="weight of the timing head's event-frame loss beside the flow loss")
+    parser.add_argument("--damage_prob", type=float, default=TrainSettings.damage_prob,
+                        help="chance that a clip gets archival damage on the fly")
+    parser.add_argument("--damage_min", type=float, default=TrainSettings.damage_min,
+                        help="damage strength is drawn from [damage_min, 1]")
     parser.add_argument("--save_every", type=int, default=TrainSettings.save_every)
     parser.add_argument("--log_every", type=int, default=TrainSettings.log_every)
     parser.add_argument(
@@ -901,6 +913,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             lr=args.lr,
             warmup_steps=args.warmup_steps,
             ema_decay=args.ema_decay,
+            onset_weight=args.onset_weight,
+            damage_prob=args.damage_prob,
+            damage_min=args.damage_min,
             save_every=args.save_every,
             log_every=args.log_every,
         )

@@ -7,7 +7,12 @@ start at zero, so an untrained network predicts zero velocity and every block st
 identity. Text tokens and video tokens are reached by cross-attention (unmodulated, as in
 PixArt-alpha, Chen et al. 2023, but with a zero-initialised output projection); per-frame visual features, linearly interpolated onto the audio
 token clock, are added to the audio tokens before the first block, which ties a sound to the frame
-where its cause is seen. Self-attention positions are rotary (RoFormer, Su et al. 2021).
+where its cause is seen. An event track, marks on the mel clock where a sound starts, is patched
+like the mel and added to the audio tokens too: in training it holds the true event times, in
+generation the visual encoder's timing head puts it where it sees contacts (as SyncFusion, Comunità
+et al. 2024, conditions on an onset track predicted from the video), so timing comes from the
+picture through one explicit, inspectable signal. Self-attention positions are rotary (RoFormer,
+Su et al. 2021).
 
 Shapes: B batch, M mel bins, F mel frames per window, p mel frames per token, T = F / p audio
 tokens, W width, Tv video frames, Lt text tokens, D = 384 (MiniLM).
@@ -17,6 +22,8 @@ Conditioning ("cond") names, each with B rows:
     text_mask    (B, Lt)     bool, True on real tokens
     text_pooled  (B, D)      the pooled sentence embedding
     video        (B, Tv, C, H, W) frames in [0, 1], or (B, Tv, W) features from ``encode_video``
+    events       (B, F) float, optional: the event track (``event_marks``); without it the network
+                 marks the events its timing head finds in the video (``predicted_events``)
     drop_text    (B,) bool, optional: the row sees the learned null text instead of its prompt
     drop_video   (B,) bool, optional: the row sees the learned null video instead of its frames
 """
@@ -24,7 +31,7 @@ Conditioning ("cond") names, each with B rows:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -74,6 +81,18 @@ def interpolation_matrix(
     matrix.index_put_((rows, lower), 1.0 - upper_weight, accumulate=True)
     matrix.index_put_((rows, upper), upper_weight, accumulate=True)
     return matrix.float()
+
+
+def event_marks(times_s: Sequence[Sequence[float]], frames: int, frame_rate: float) -> Tensor:
+    """Per-row event times (seconds from the window's first mel frame) -> (B, frames) float32:
+    1 on the mel frame nearest each event (frame k is centred on k / frame_rate s), else 0."""
+    marks = torch.zeros(len(times_s), frames)
+    for row, times in enumerate(times_s):
+        for time_s in times:
+            k = round(float(time_s) * frame_rate)
+            if 0 <= k < frames:
+                marks[row, k] = 1.0
+    return marks
 
 
 def _modulate(x: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
@@ -207,12 +226,14 @@ class DiT(nn.Module):
         self.text_tokens_in = nn.Linear(net.text_dim, width)
         self.visual = visual_encoder if visual_encoder is not None else VisualEncoder(config)
         self.video_to_audio = nn.Linear(width, width)  # the additive path onto the audio tokens
+        self.events_in = nn.Linear(self.patch, width)  # an event-track patch onto its audio token
 
         # learned "null" conditions (classifier-free guidance; Ho & Salimans 2022): a dropped text
         # is one null token with a null pooled vector, a dropped video is the null feature in every frame
         self.null_text_token = nn.Parameter(torch.randn(net.text_dim) * 0.02)
         self.null_text_pooled = nn.Parameter(torch.randn(net.text_dim) * 0.02)
         self.null_video = nn.Parameter(torch.randn(width) * 0.02)
+        self.null_events = nn.Parameter(torch.randn(width) * 0.02)  # the event track of a dropped video
 
         self.blocks = nn.ModuleList(DiTBlock(width, net.heads, net.mlp_ratio) for _ in range(net.depth))
         self.final = FinalLayer(width, patch_values)
@@ -230,6 +251,7 @@ class DiT(nn.Module):
         return self.visual(frames)
 
     def _video_features(self, cond: Mapping[str, Tensor], batch: int) -> Tensor:
+        """cond["video"] as (B, Tv, width) features, encoded when given as frames (no dropout yet)."""
         video = cond["video"]
         if video.ndim == 5:
             video = self.encode_video(video)
@@ -240,8 +262,35 @@ class DiT(nn.Module):
             )
         if video.shape[0] != batch:
             raise ValueError(f'cond["video"] has {video.shape[0]} rows for a batch of {batch}')
-        drop = self._drop_mask(cond, "drop_video", batch, video.device)
-        return torch.where(drop[:, None, None], self.null_video.to(video.dtype), video)
+        return video
+
+    def predicted_events(self, features: Tensor, frames: int, *, threshold: float | None = None) -> Tensor:
+        """(B, Tv, width) video features -> (B, frames) event track on the mel clock.
+
+        A video frame is an event when the timing head's probability there is at least
+        ``threshold`` (default ``network.event_threshold``, set by ``model.calibrate``) and a
+        peak: above the frame before and not below the frame after (a flat top marks its first
+        frame; the window's edges count as below every frame). Its time is refined between
+        frames by the parabola through the peak and its two neighbours, vertex at
+        k + (p[k-1] - p[k+1]) / (2 (p[k-1] - 2 p[k] + p[k+1])) frames, kept within half a frame
+        (an event between two frames spreads the head's probability over both); it marks the
+        nearest mel frame (``event_marks``), whose clock is 4x finer than the frames' in both presets.
+        """
+        threshold = self.config.network.event_threshold if threshold is None else threshold
+        head_dtype = self.visual.onset_head.weight.dtype  # bf16 features (CUDA autocast) meet float32 weights
+        probability = torch.sigmoid(self.visual.onset_logits(features.to(head_dtype)).float())  # (B, Tv)
+        before = F.pad(probability, (1, 0), value=-1.0)[:, :-1]
+        after = F.pad(probability, (0, 1), value=-1.0)[:, 1:]
+        peaks = (probability >= threshold) & (probability > before) & (probability >= after)
+        curvature = before - 2.0 * probability + after
+        inside = torch.zeros_like(peaks)
+        inside[:, 1:-1] = True  # the edge frames have one neighbour: no parabola
+        shift = torch.where(
+            inside & (curvature < 0), 0.5 * (before - after) / curvature.clamp(max=-1e-6), torch.zeros_like(curvature)
+        ).clamp(-0.5, 0.5)
+        positions = torch.arange(probability.shape[1], device=probability.device, dtype=torch.float64) + shift.double()
+        times = [(positions[row][peaks[row]] / self.fps).tolist() for row in range(peaks.shape[0])]
+        return event_marks(times, frames, self.config.audio.frame_rate).to(features.device)
 
     def _text(self, cond: Mapping[str, Tensor], batch: int) -> tuple[Tensor, Tensor, Tensor]:
         tokens, mask, pooled = cond["text_tokens"], cond["text_mask"], cond["text_pooled"]
@@ -260,6 +309,17 @@ class DiT(nn.Module):
         mask = torch.where(drop[:, None], first, mask)
         pooled = torch.where(drop[:, None], self.null_text_pooled.to(pooled.dtype), pooled)
         return tokens, mask, pooled
+
+    def _event_tokens(self, cond: Mapping[str, Tensor], encoded: Tensor, drop_video: Tensor, frames: int) -> Tensor:
+        """The event track as (B, T, W) additions to the audio tokens; a dropped video drops it too."""
+        marks = cond.get("events")
+        if marks is None:
+            marks = self.predicted_events(encoded, frames)
+        if marks.shape != (encoded.shape[0], frames):
+            raise ValueError(f'cond["events"] has shape {tuple(marks.shape)}: need ({encoded.shape[0]}, {frames})')
+        patches = marks.to(device=encoded.device, dtype=encoded.dtype).reshape(marks.shape[0], frames // self.patch, self.patch)
+        events = self.events_in(patches)  # (B, T, W)
+        return torch.where(drop_video[:, None, None], self.null_events.to(events.dtype), events)
 
     @staticmethod
     def _drop_mask(cond: Mapping[str, Tensor], name: str, batch: int, device: torch.device) -> Tensor:
@@ -294,12 +354,15 @@ class DiT(nn.Module):
         tokens = self.patch_in(self.patchify(x))  # (B, T, W)
         audio_tokens = tokens.shape[1]
 
-        video = self._video_features(cond, batch)  # (B, Tv, W)
+        encoded = self._video_features(cond, batch)  # (B, Tv, W)
+        drop_video = self._drop_mask(cond, "drop_video", batch, encoded.device)
+        video = torch.where(drop_video[:, None, None], self.null_video.to(encoded.dtype), encoded)
         frames = video.shape[1]
         matrix = interpolation_matrix(
             audio_tokens, frames, token_rate=self.token_rate, first_token_time=self.first_token_time, fps=self.fps
         ).to(device=video.device, dtype=video.dtype)
         tokens = tokens + self.video_to_audio(torch.matmul(matrix, video))  # (T, Tv) @ (B, Tv, W)
+        tokens = tokens + self._event_tokens(cond, encoded, drop_video, x.shape[2])
 
         text_tokens, text_mask, text_pooled = self._text(cond, batch)
         # video context tokens carry their time, in audio-token units, as sinusoids

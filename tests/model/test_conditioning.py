@@ -85,28 +85,30 @@ def test_brightness_normalisation_removes_flicker():
     assert normalise_frames(flat).abs().max() < 1e-4  # a flat frame is not blown up by a zero std
 
 
-def test_frame_differences_are_against_the_previous_frame():
+def test_frame_differences_are_signed_changes_from_the_previous_and_to_the_next_frame():
     frames = torch.rand(1, 3, 1, 4, 4)
     stacked = frames_with_differences(frames)
-    assert stacked.shape == (1, 3, 2, 4, 4)
-    assert torch.count_nonzero(stacked[:, 0, 1]) == 0
-    torch.testing.assert_close(stacked[:, 2, 1], (frames[:, 2, 0] - frames[:, 1, 0]).abs())
+    assert stacked.shape == (1, 3, 3, 4, 4)
+    torch.testing.assert_close(stacked[:, :, 0], frames[:, :, 0])
+    assert torch.count_nonzero(stacked[:, 0, 1]) == 0 and torch.count_nonzero(stacked[:, 2, 2]) == 0
+    torch.testing.assert_close(stacked[:, 2, 1], frames[:, 2, 0] - frames[:, 1, 0])
+    torch.testing.assert_close(stacked[:, 1, 2], frames[:, 2, 0] - frames[:, 1, 0])
 
 
 def test_visual_encoder_gives_one_feature_per_frame_that_ignores_flicker():
     config = small_config()
     encoder = VisualEncoder(config)
-    frames = torch.rand(2, 8, 1, 16, 16)
+    frames = torch.rand(2, 24, 1, 16, 16)
     features = encoder(frames)
-    assert features.shape == (2, 8, config.network.width)
+    assert features.shape == (2, 24, config.network.width)
     torch.testing.assert_close(encoder(frames * 0.6 + 0.2), features, rtol=1e-4, atol=1e-4)
     changed = frames.clone()
-    changed[:, 4] = torch.rand(2, 1, 16, 16)
+    changed[:, 12] = torch.rand(2, 1, 16, 16)
     moved = (encoder(changed) - features).abs().amax(dim=(0, 2))
-    # the frame and, through its difference image, the next; the temporal convolution reaches one
-    # frame further each way; nothing else moves
-    assert moved[[3, 4, 5, 6]].min() > 0
-    assert moved[[0, 1, 2, 7]].max() == 0
+    # frames 11-13 see frame 12 through their signed differences; the dilated temporal
+    # convolutions (1, 2, 4) reach 7 frames further each way; nothing else moves
+    assert moved[4:21].min() > 0
+    assert moved[:4].max() == 0 and moved[21:].max() == 0
     with pytest.raises(ValueError, match=r"\(2, 8, 3, 16, 16\)"):
         encoder(torch.rand(2, 8, 3, 16, 16))
 

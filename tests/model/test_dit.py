@@ -7,7 +7,13 @@ import torch
 
 from model.config import ModelConfig, NetworkConfig, VideoConfig, WindowConfig, estimated_parameters, preset
 from model.networks import build_network
-from model.networks.dit import DiT, denoiser_parameters, interpolation_matrix, sample_condition_dropout
+from model.networks.dit import (
+    DiT,
+    denoiser_parameters,
+    event_marks,
+    interpolation_matrix,
+    sample_condition_dropout,
+)
 
 TEXT_TOKENS = 6
 
@@ -88,26 +94,93 @@ def test_tiny_parameter_count_is_within_a_quarter_of_the_budget():
     assert abs(counted - budget) / budget < 0.25, (counted, budget)
 
 
-def test_frame_change_moves_only_the_tokens_near_that_frame(network):
-    # With zero gates (and cross-attention outputs) every block is the identity, so token i sees only its own patch and the
-    # frame features interpolated at its time: a change to frame j (and so to the difference
-    # image of frame j + 1) moves the features of frames j - 1..j + 2 (the encoder's temporal
-    # convolution reaches one frame each way), so tokens within one frame of those, and no others.
+def test_frame_change_moves_only_the_tokens_near_that_frame():
+    # With zero gates (and cross-attention outputs) every block is the identity, so token i sees only
+    # its own patch, its event-track patch and the frame features interpolated at its time. A change
+    # to frame j changes the stacked inputs of frames j - 1..j + 1 (the signed differences look one
+    # frame each way), and the encoder's temporal convolutions (dilations 1, 2, 4) reach 7 frames
+    # further: features j - 8..j + 8 move, so tokens within one frame of those, and no others.
+    # The event track is given, so the timing head's marks cannot move with the frame.
+    torch.manual_seed(0)
+    config = ModelConfig(
+        video=VideoConfig(fps=8, height=16, width=16),
+        network=NetworkConfig(width=32, depth=2, heads=2, patch_frames=2),
+        window=WindowConfig(window_s=4.0, overlap_s=1.0),
+    )
+    network = build_network(config).eval()
     with torch.no_grad():
         network.final.linear.weight.normal_(0, 0.1)
-    x, t, cond = make_inputs(network.config, 1)
-    j = 3
+    x, t, cond = make_inputs(config, 1)
+    cond["events"] = torch.zeros(1, config.window_frames)
+    j = 12
     changed = {**cond, "video": cond["video"].clone()}
     changed["video"][:, j] = torch.rand_like(changed["video"][:, j])
     with torch.no_grad():
         delta = (network(x, t, changed) - network(x, t, cond)).abs().amax(dim=1)[0]  # (F,) per mel frame
-    frame_rate, fps = network.config.audio.frame_rate, network.config.video.fps
-    patch = network.config.network.patch_frames
+    frame_rate, fps = config.audio.frame_rate, config.video.fps
+    patch = config.network.patch_frames
     token_of_frame = torch.arange(delta.shape[0]) // patch
     token_times = (token_of_frame * patch + (patch - 1) / 2) / frame_rate  # each mel frame's token's time
-    near = (token_times > (j - 2) / fps) & (token_times < (j + 3) / fps)
+    near = (token_times > (j - 9) / fps) & (token_times < (j + 9) / fps)
     assert delta[near].max() > 1e-4
     assert delta[~near].max() == 0
+
+
+def test_an_event_mark_moves_only_its_own_token(network):
+    # identity blocks: a mark on mel frame k reaches the output only through token k // patch
+    with torch.no_grad():
+        network.final.linear.weight.normal_(0, 0.1)
+    x, t, cond = make_inputs(network.config, 1)
+    frames, patch = network.config.window_frames, network.config.network.patch_frames
+    quiet = {**cond, "events": torch.zeros(1, frames)}
+    marked = {**cond, "events": event_marks([[0.5]], frames, network.config.audio.frame_rate)}
+    k = round(0.5 * network.config.audio.frame_rate)
+    assert marked["events"][0].nonzero().flatten().tolist() == [k]
+    with torch.no_grad():
+        delta = (network(x, t, marked) - network(x, t, quiet)).abs().amax(dim=1)[0]
+    token = torch.arange(frames) // patch
+    assert delta[token == k // patch].min() > 1e-4
+    assert delta[token != k // patch].max() == 0
+
+
+def test_without_an_event_track_the_timing_head_marks_it(network):
+    wake_up(network)
+    x, t, cond = make_inputs(network.config, 2)
+    features = network.encode_video(cond["video"])
+    predicted = network.predicted_events(features, network.config.window_frames)
+    with torch.no_grad():
+        implicit = network(x, t, cond)
+        explicit = network(x, t, {**cond, "events": predicted})
+        other = network(x, t, {**cond, "events": 1.0 - predicted})
+    torch.testing.assert_close(implicit, explicit)
+    assert (implicit - other).abs().max() > 1e-4
+
+
+def test_predicted_events_mark_peaks_above_the_threshold(network):
+    # the head's probability per frame, set through its bias on zeroed weights: sigmoid(logit)
+    fps, frame_rate = network.config.video.fps, network.config.audio.frame_rate
+    logits = torch.tensor([[-3.0, 2.0, 1.0, -1.0, 0.0, 0.0, -2.0, 0.3]])  # (1, Tv = 8)
+    head = network.visual.onset_head
+    with torch.no_grad():
+        head.weight.zero_()
+        features = torch.zeros(1, 8, network.width)
+        features[0, :, 0] = logits[0]
+        head.weight[0, 0] = 1.0
+        head.bias.zero_()
+        marks = network.predicted_events(features, network.config.window_frames)
+    # frame 1 (a peak, p 0.88; frame 2 is higher than 0.5 but no peak), frames 4-5 a plateau at
+    # p = 0.5 (the threshold is inclusive; a plateau marks its first frame), and the last frame.
+    # Each moves to the vertex of the parabola through it and its neighbours, by at most half a
+    # frame: frame 1 by 0.348 (0.1685 s, mel frame 10.78 -> 11), frame 4 by exactly 0.5 (its
+    # right neighbour ties it: 0.5625 s, mel frame 36); the last frame has one neighbour and stays.
+    p = torch.sigmoid(logits[0]).double()
+
+    def vertex(j: int) -> float:
+        return j + 0.5 * float((p[j - 1] - p[j + 1]) / (p[j - 1] - 2 * p[j] + p[j + 1]))
+
+    times = [vertex(1) / fps, vertex(4) / fps, 7 / fps]
+    assert [round(t * frame_rate) for t in times] == [11, 36, 56]
+    assert marks[0].nonzero().flatten().tolist() == [11, 36, 56]
 
 
 def test_video_reaches_every_token_once_the_gates_are_open(network):

@@ -134,12 +134,6 @@ def test_missing_default_checkpoint_says_where_and_how(monkeypatch, tmp_path):
         load_generator()
 
 
-@pytest.mark.skipif(generate_module.DEFAULT_CHECKPOINT.exists(), reason="the default weights have shipped")
-def test_load_generator_without_shipped_weights_raises():
-    with pytest.raises(FileNotFoundError, match=r"model/weights/tiny\.safetensors"):
-        load_generator()
-
-
 def test_from_config_seed_sets_the_weights(text_encoder):
     config = small_config()
     a, b, c = (Generator.from_config(config, s, text_encoder=text_encoder, device="cpu") for s in (1, 1, 2))

@@ -231,6 +231,18 @@ def test_onset_targets_mark_the_frame_nearest_each_event():
     assert targets[1].sum() == 0 and targets[2].sum() == 0
 
 
+def test_the_denoiser_is_handed_the_true_event_times_as_its_event_track(batch, text_encoder):
+    trainer = Trainer(CONFIG, TrainSettings(steps=10, batch_size=4, **FAST), text_encoder=text_encoder)
+    inputs = trainer.inputs(batch, 0)
+    track = inputs.cond["events"]
+    assert track.shape == (4, CONFIG.window_frames)
+    rate = CONFIG.audio.frame_rate
+    for row, events in enumerate(batch["events"]):
+        expected = sorted({round(e["offset_s"] * rate) for e in events if round(e["offset_s"] * rate) < CONFIG.window_frames})
+        assert track[row].nonzero().flatten().tolist() == expected
+    assert track.sum() > 0  # the fixture's impacts and footsteps put events in these windows
+
+
 def test_onset_loss_ignores_frames_outside_the_film():
     logits = torch.zeros(1, 4)
     targets = torch.tensor([[1.0, 0.0, 0.0, 0.0]])
