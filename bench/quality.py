@@ -41,8 +41,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from media.decode import decode_range, video_timeline  # noqa: E402
 from model import judge as judging  # noqa: E402
+from model.calibrate import model_frames  # noqa: E402
 from model.codec import GriffinLim, MelSpectrogram, resample  # noqa: E402
 from model.conditioning import TextEncoder  # noqa: E402
 from model.generate import Generator, load_generator  # noqa: E402
@@ -77,19 +77,6 @@ def model_rate_audio(film_audio: np.ndarray, rate: int, samples: int) -> np.ndar
     out = np.zeros(samples, np.float32)
     out[: min(samples, audio.size)] = audio[:samples]
     return out
-
-
-def model_frames(film, config, folder: Path) -> tuple[np.ndarray, str]:
-    """The film's MP4 (kept in ``folder``), decoded as the pipeline does: ((video_frames, H, W)
-    uint8 at the model's fps, the MP4's path)."""
-    path = folder / f"{film.name}.mp4"
-    path.write_bytes(encode_mp4(film))
-    time_base, first, end = video_timeline(str(path))
-    v = config.video
-    frames = decode_range(str(path), first, end, fps=v.fps, width=v.width, height=v.height, gray=True)
-    out = np.zeros((config.video_frames, v.height, v.width), np.uint8)
-    out[: min(len(frames), config.video_frames)] = frames[: config.video_frames]
-    return out, str(path)
 
 
 def synth_config(classes: tuple[str, ...], damage: float, *, small: bool = False) -> SynthConfig:

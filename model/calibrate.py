@@ -47,27 +47,35 @@ def validation_films(films: int, seed: int) -> list[tuple[tuple[str, ...], int]]
     return [(classes, film_seed(seed, index)) for index, classes in enumerate(plan)]
 
 
-def decoded_frames(classes: tuple[str, ...], seed: int, damage: float, config: ModelConfig, folder: Path):
-    """((video_frames, H, W) uint8 frames as the pipeline decodes them, event times in seconds)."""
+def model_frames(film, config: ModelConfig, folder: Path) -> tuple[np.ndarray, str]:
+    """A foley-world film's MP4 (kept in ``folder``), decoded as the pipeline does: ((video_frames,
+    H, W) uint8 at the model's fps and size, zero past the film's end; the MP4's path)."""
     from media.decode import decode_range, video_timeline
-    from model.synth import SynthConfig, make_film
     from model.synth.encode import encode_mp4
 
-    window_s = config.window.window_s
-    synth = SynthConfig(
-        classes=classes, mixed_prob=1.0 if len(classes) == 2 else 0.0, min_shots=1, max_shots=1,
-        shot_seconds=(window_s, window_s), fade_prob=0.0, damage=damage,
-    )
-    film = make_film(seed, synth, name=f"validation_{seed}")
-    path = folder / f"{film.name}_{damage}.mp4"
+    path = folder / f"{film.name}.mp4"
     path.write_bytes(encode_mp4(film))
     _, first, end = video_timeline(str(path))
     v = config.video
     frames = decode_range(str(path), first, end, fps=v.fps, width=v.width, height=v.height, gray=True)
     out = np.zeros((config.video_frames, v.height, v.width), np.uint8)
     out[: min(len(frames), config.video_frames)] = frames[: config.video_frames]
+    return out, str(path)
+
+
+def decoded_frames(classes: tuple[str, ...], seed: int, damage: float, config: ModelConfig, folder: Path):
+    """((video_frames, H, W) uint8 frames as the pipeline decodes them, event times in seconds)."""
+    from model.synth import SynthConfig, make_film
+
+    window_s = config.window.window_s
+    synth = SynthConfig(
+        classes=classes, mixed_prob=1.0 if len(classes) == 2 else 0.0, min_shots=1, max_shots=1,
+        shot_seconds=(window_s, window_s), fade_prob=0.0, damage=damage,
+    )
+    film = make_film(seed, synth, name=f"validation_{seed}_{damage}")
+    frames, _ = model_frames(film, config, folder)
     events = [float(e["time_s"]) for e in film.truth["events"] if e["class"] in EVENT_CLASSES]
-    return out, events
+    return frames, events
 
 
 @torch.inference_mode()
