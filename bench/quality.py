@@ -42,7 +42,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from model import judge as judging  # noqa: E402
-from model.calibrate import model_frames  # noqa: E402
+from model.calibrate import model_frames, threshold_sweep  # noqa: E402
 from model.codec import GriffinLim, MelSpectrogram, resample  # noqa: E402
 from model.conditioning import TextEncoder  # noqa: E402
 from model.generate import Generator, load_generator  # noqa: E402
@@ -80,11 +80,7 @@ def model_rate_audio(film_audio: np.ndarray, rate: int, samples: int) -> np.ndar
 
 
 def synth_config(classes: tuple[str, ...], damage: float, *, small: bool = False) -> SynthConfig:
-    return SynthConfig(
-        width=64 if small else 128, height=48 if small else 96, classes=classes,
-        mixed_prob=1.0 if len(classes) == 2 else 0.0, min_shots=1, max_shots=1,
-        shot_seconds=(SCENE_S, SCENE_S), fade_prob=0.0, damage=damage,
-    )
+    return SynthConfig.single_shot(classes, SCENE_S, damage, **({"width": 64, "height": 48} if small else {}))
 
 
 def scene_plan(per_class: int) -> list[tuple[str, tuple[str, ...]]]:
@@ -146,17 +142,11 @@ def generate(generator: Generator, scenes: list[Scene], args, *, frames: str = "
 
 
 def timing_head_counts(generator: Generator, scenes: list[Scene], frames: str = "frames") -> OnsetCounts:
-    """The event track alone (the timing head's marks, ``DiT.predicted_events``) against the truth
-    at +-50 ms: the timing the denoiser is handed, before any sound is made."""
-    network, config = generator.network, generator.config
-    total = OnsetCounts()
-    with torch.inference_mode():
-        for scene in scenes:
-            pixels = torch.from_numpy(getattr(scene, frames)).to(generator.device).float().div(255.0)[None, :, None]
-            marks = network.predicted_events(network.encode_video(pixels), config.window_frames)[0]
-            times = marks.nonzero().flatten().double().numpy() / config.audio.frame_rate
-            total = total + match_onsets(times, scene.events, 0.05)
-    return total
+    """The event track alone (the timing head's marks at the checkpoint's threshold) against the
+    truth at +-50 ms: the timing the denoiser is handed, before any sound is made."""
+    threshold = generator.config.network.event_threshold
+    clips = [(getattr(scene, frames), scene.events) for scene in scenes]
+    return threshold_sweep(generator.network, clips, thresholds=(threshold,))[threshold]
 
 
 def row_metrics(name: str, audio: list[np.ndarray], scenes: list[Scene], judge, rate: int) -> dict:

@@ -67,11 +67,7 @@ def decoded_frames(classes: tuple[str, ...], seed: int, damage: float, config: M
     """((video_frames, H, W) uint8 frames as the pipeline decodes them, event times in seconds)."""
     from model.synth import SynthConfig, make_film
 
-    window_s = config.window.window_s
-    synth = SynthConfig(
-        classes=classes, mixed_prob=1.0 if len(classes) == 2 else 0.0, min_shots=1, max_shots=1,
-        shot_seconds=(window_s, window_s), fade_prob=0.0, damage=damage,
-    )
+    synth = SynthConfig.single_shot(classes, config.window.window_s, damage)
     film = make_film(seed, synth, name=f"validation_{seed}_{damage}")
     frames, _ = model_frames(film, config, folder)
     events = [float(e["time_s"]) for e in film.truth["events"] if e["class"] in EVENT_CLASSES]
@@ -79,14 +75,18 @@ def decoded_frames(classes: tuple[str, ...], seed: int, damage: float, config: M
 
 
 @torch.inference_mode()
-def threshold_sweep(network: DiT, clips: Sequence[tuple[np.ndarray, list[float]]]) -> dict[float, OnsetCounts]:
-    """Onset counts of the timing head's marks at every threshold in ``THRESHOLDS``."""
+def threshold_sweep(
+    network: DiT, clips: Sequence[tuple[np.ndarray, list[float]]], *, thresholds: Sequence[float] = THRESHOLDS
+) -> dict[float, OnsetCounts]:
+    """Onset counts (+-50 ms) of the timing head's marks against each clip's event times, per
+    threshold; ``clips`` are ((video_frames, H, W) uint8 frames, event seconds)."""
     config = network.config
-    totals = {threshold: OnsetCounts() for threshold in THRESHOLDS}
+    device = next(network.parameters()).device
+    totals = {threshold: OnsetCounts() for threshold in thresholds}
     for frames, events in clips:
-        pixels = torch.from_numpy(frames).float().div(255.0)[None, :, None]
+        pixels = torch.from_numpy(frames).to(device).float().div(255.0)[None, :, None]
         features = network.encode_video(pixels)
-        for threshold in THRESHOLDS:
+        for threshold in thresholds:
             marks = network.predicted_events(features, config.window_frames, threshold=threshold)[0]
             times = marks.nonzero().flatten().double().numpy() / config.audio.frame_rate
             totals[threshold] = totals[threshold] + match_onsets(times, events, TOLERANCE_S)

@@ -234,13 +234,12 @@ def rectified_flow_loss(
 def onset_targets(events: Sequence[Sequence[Mapping[str, Any]]], frames: int, fps: int) -> Tensor:
     """Per-row event lists ({"offset_s": seconds into the window, ...}) -> (B, frames) float32,
     1 on the video frame nearest each event (frame k shows time k / fps)."""
-    targets = torch.zeros(len(events), frames)
-    for row, row_events in enumerate(events):
-        for event in row_events:
-            k = round(float(event["offset_s"]) * fps)
-            if 0 <= k < frames:
-                targets[row, k] = 1.0
-    return targets
+    return event_marks(event_offsets(events), frames, fps)
+
+
+def event_offsets(events: Sequence[Sequence[Mapping[str, Any]]]) -> list[list[float]]:
+    """Per-row event lists -> per-row event times in seconds from the window's start."""
+    return [[float(event["offset_s"]) for event in row] for row in events]
 
 
 def onset_loss(logits: Tensor, targets: Tensor, frame_mask: Tensor, *, pos_weight: float) -> Tensor:
@@ -382,9 +381,7 @@ class Trainer:
             "drop_text": drop_text.to(device),
             "drop_video": drop_video.to(device),
             # the true event times as the event track (the timing head marks it in generation)
-            "events": event_marks(
-                [[e["offset_s"] for e in row] for row in batch["events"]], mel_frames, config.audio.frame_rate
-            ).to(device),
+            "events": event_marks(event_offsets(batch["events"]), mel_frames, config.audio.frame_rate).to(device),
         }
         onsets = onset_targets(batch["events"], frames.shape[1], config.video.fps)
         return StepInputs(

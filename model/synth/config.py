@@ -59,3 +59,12 @@ class SynthConfig:
                 raise ValueError(f"{name}={p} is not a probability in [0, 1]")
         if self.damage is not None and not 0.0 <= self.damage <= 1.0:
             raise ValueError(f"damage={self.damage}: need a strength in [0, 1] or None for random")
+
+    @classmethod
+    def single_shot(cls, classes: tuple[str, ...], seconds: float, damage: float | None, **fields) -> "SynthConfig":
+        """Films of one shot of exactly ``seconds``, no fades: the benchmark's and the calibration's
+        scenes. Two classes make every film a mixed scene of both; ``fields`` sets the rest."""
+        return cls(
+            classes=tuple(classes), mixed_prob=1.0 if len(classes) == 2 else 0.0, min_shots=1, max_shots=1,
+            shot_seconds=(seconds, seconds), fade_prob=0.0, damage=damage, **fields,
+        )
