@@ -22,7 +22,9 @@ class and overall, and on mixed scenes (the discrete source's events only); the 
 footstep surface) and coarse-class accuracy on single-source scenes. Then negative prompts on
 mixed scenes (the continuous source's class name as the negative prompt: its judge probability
 with and without, and the discrete source's onset F1 with and without), and robustness (the
-trained model's onset F1 on damaged renders over clean ones).
+trained model's onset F1 on damaged renders over clean ones). A line beside the table gives each
+row's log-mel grain (``grain``: how much the spectrum changes from one mel frame to the next),
+the residue a sampler leaves when its network does not denoise the last steps.
 """
 
 from __future__ import annotations
@@ -183,6 +185,14 @@ def row_metrics(name: str, audio: list[np.ndarray], scenes: list[Scene], judge, 
     }
 
 
+def grain(audio: list[np.ndarray], mel: MelSpectrogram) -> float:
+    """Mean |log-mel(frame k+1) - log-mel(frame k)| over clips, bins and frames: a sampler that
+    leaves noise behind scores above the ground truth, and the judge hears that residue."""
+    with torch.no_grad():
+        log_mel = mel(torch.from_numpy(np.stack(audio)).float())
+    return float((log_mel[..., 1:] - log_mel[..., :-1]).abs().mean())
+
+
 def print_table(rows: list[dict]) -> None:
     header = ("", "F1@50 all", "impacts", "footsteps", "P", "R", "F1@100 all", "mixes@50", "fine acc", "coarse acc")
     print("| " + " | ".join(header) + " |")
@@ -308,6 +318,8 @@ def evaluate(args, trained: Generator, untrained: Generator, config, folder: Pat
           f"{sum(s.kind in DISCRETE for s in scenes)} event scenes, {sum(s.kind == 'mix' for s in scenes)} mixes, "
           f"{sum(s.kind in CONTINUOUS for s in scenes)} texture scenes; judge on ground truth only\n")
     print_table(rows)
+    print("\nlog-mel grain (mean |change| between adjacent mel frames, all scenes): " + ", ".join(
+        f"{name} {grain(a, mel):.3f}" for name, a in outputs.items()))
 
     # negative prompts on mixes: negate the continuous source
     mixes = [s for s in scenes if s.kind == "mix"]
@@ -316,6 +328,8 @@ def evaluate(args, trained: Generator, untrained: Generator, config, folder: Pat
     p_plain = judge.probabilities(torch.from_numpy(np.stack(plain)))
     p_negated = judge.probabilities(torch.from_numpy(np.stack(negated)))
     column = [judging.LABELS.index(s.classes[1]) for s in mixes]
+    p_truth = judge.probabilities(torch.from_numpy(np.stack([s.truth_audio for s in mixes])))
+    truth_p = float(np.mean([p_truth[i, c] for i, c in enumerate(column)]))
     with_p = float(np.mean([p_plain[i, c] for i, c in enumerate(column)]))
     without_p = float(np.mean([p_negated[i, c] for i, c in enumerate(column)]))
     f1_plain = sum((onset_counts(a, s, rate, 0.05) for a, s in zip(plain, mixes)), OnsetCounts()).f1
@@ -335,7 +349,8 @@ def evaluate(args, trained: Generator, untrained: Generator, config, folder: Pat
     ratio_p = without_p / with_p if with_p > 0 else float("nan")
     drop_f1 = 1 - f1_negated / f1_plain if f1_plain > 0 else float("nan")
     print(f"\nnegative prompt on {len(mixes)} mixes (negating the texture): judge P(texture) {with_p:.3f} -> "
-          f"{without_p:.3f} (x{ratio_p:.2f}); the other source's onset F1@50 {f1_plain:.3f} -> {f1_negated:.3f}")
+          f"{without_p:.3f} (x{ratio_p:.2f}; {truth_p:.3f} on their ground truth); the other source's onset "
+          f"F1@50 {f1_plain:.3f} -> {f1_negated:.3f}")
     print(f"robustness on {len(events)} event scenes: onset F1@50 clean {f1_clean:.3f}, full damage {f1_damaged:.3f} "
           f"(x{f1_damaged / f1_clean if f1_clean else float('nan'):.2f})")
     print(f"timing head alone on the same event scenes (its marks, no sound): onset F1@50 clean {head_clean.f1:.3f} "

@@ -19,11 +19,15 @@ from model.generate import load_generator
 from model.train import (
     Trainer,
     TrainSettings,
+    EVENT_SPAN,
     damage_frames,
+    event_frame_weights,
     load_training_state,
     main,
     onset_loss,
     onset_targets,
+    rectified_flow_loss,
+    sample_t,
     train,
 )
 
@@ -288,3 +292,55 @@ def test_step_prefetcher_prepares_steps_in_order_either_way():
         got = [prefetch.take(1), prefetch.take(2), prefetch.take(None)]
         prefetch.close()
         assert got == [0, 10, 20] and seen == [0, 1, 2]
+
+
+def test_event_frame_weights_raise_the_span_around_each_mark():
+    marks = torch.zeros(2, 20)
+    marks[0, 5] = 1.0
+    marks[0, 19] = 1.0  # near the end: the span is cut at the window's edge
+    weights = event_frame_weights(marks, 4.0)
+    before, after = EVENT_SPAN
+    expected = torch.ones(2, 20)
+    expected[0, 5 - before : 5 + after + 1] = 4.0
+    expected[0, 19 - before :] = 4.0
+    assert torch.equal(weights, expected)
+    assert torch.equal(event_frame_weights(marks, 1.0), torch.ones(2, 20))
+
+
+class _Zero(torch.nn.Module):
+    def forward(self, x, t, cond):
+        return torch.zeros_like(x)
+
+
+def test_flow_loss_frame_weights_form_a_weighted_mean():
+    # a zero prediction leaves the error (x1 - noise)^2; with x1 = 0 and noise 1 on frame 0, 2 elsewhere
+    x1 = torch.zeros(1, 3, 4)
+    noise = torch.tensor([1.0, 2.0, 2.0, 2.0]).expand(1, 3, 4).clone()
+    t, valid = torch.full((1,), 0.5), torch.tensor([3])  # frame 3 lies past the film
+    plain = rectified_flow_loss(_Zero(), x1, valid, {}, t, noise)
+    assert plain.item() == pytest.approx((1 + 4 + 4) / 3)
+    weights = torch.tensor([[5.0, 1.0, 1.0, 9.0]])
+    weighted = rectified_flow_loss(_Zero(), x1, valid, {}, t, noise, frame_weights=weights)
+    assert weighted.item() == pytest.approx((5 * 1 + 4 + 4) / 7)
+    with pytest.raises(ValueError, match="event_flow_weight"):
+        TrainSettings(steps=1, event_flow_weight=0.5)
+
+
+def test_sample_t_mixes_in_uniform_times_and_draws_nothing_extra_without_them():
+    plain = TrainSettings(steps=1)
+    draws = sample_t(20000, plain, torch.Generator().manual_seed(3))
+    assert torch.equal(draws, torch.sigmoid(torch.randn(20000, generator=torch.Generator().manual_seed(3))))
+    assert (draws > 0.9).float().mean() < 0.03  # the logit-normal leaves the low-noise end nearly empty
+    mixed = sample_t(20000, TrainSettings(steps=1, t_uniform_prob=0.5), torch.Generator().manual_seed(3))
+    assert ((mixed > 0) & (mixed < 1)).all()
+    # half uniform: 0.5 * 0.1 + 0.5 * P(logit-normal > 0.9) of the rows lie above 0.9
+    assert 0.05 < (mixed > 0.9).float().mean() < 0.07
+    assert torch.equal(mixed, sample_t(20000, TrainSettings(steps=1, t_uniform_prob=0.5), torch.Generator().manual_seed(3)))
+
+
+def test_the_trainer_weighs_the_flow_loss_around_true_events(batch, text_encoder):
+    uniform = Trainer(CONFIG, TrainSettings(steps=10, batch_size=4, **FAST), text_encoder=text_encoder)
+    weighted = Trainer(CONFIG, TrainSettings(steps=10, batch_size=4, event_flow_weight=4.0, **FAST), text_encoder=text_encoder)
+    weighted.network.load_state_dict(uniform.network.state_dict())
+    assert batch["events"] and any(batch["events"])  # the fixture's windows hold events
+    assert not torch.equal(uniform.loss(batch, 3), weighted.loss(batch, 3))
