@@ -58,7 +58,8 @@ tiny-checkpoint: $(STAMP)
 		--output $(CORPUS)/$$c/shards --window_hop_s 2 --runner=FnApiRunner \
 		--direct_running_mode=multi_processing --direct_num_workers=2 || exit 1; done
 	$(BIN)/python -m model.train --shards "$(CORPUS)/*/shards/shards/*.safetensors" --out out/train/tiny.safetensors \
-		--preset tiny --steps 7000 --batch 16 --lr 4e-4 --onset_weight 1.0 --minutes 85 --threads 2
+		--preset tiny --steps 7000 --batch 16 --lr 4e-4 --onset_weight 1.0 --event_flow_weight 4 --t_uniform_prob 0.3 \
+		--minutes 85 --threads 2
 	$(BIN)/python -m model.calibrate --checkpoint out/train/tiny.safetensors --out model/weights/tiny.safetensors
 
 clean:
