@@ -11,7 +11,7 @@ rendered clean and, for the event scenes, again with full archival damage (the s
 
 Rows, all in the same run on the same scenes:
 - ground truth: the foley world's own audio at the model rate;
-- codec round trip: ground truth -> log-mel -> Griffin-Lim (the ceiling any model reaches);
+- codec round trip: ground truth -> log-mel -> the generator's vocoder (the ceiling any model reaches);
 - trained: the checkpoint, caption as positive prompt, the default negative prompt;
 - video dropped: the same with the learned null video (what the picture adds to timing);
 - untrained: the same architecture from random weights (the floor).
@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from model import judge as judging  # noqa: E402
 from model.calibrate import model_frames, threshold_sweep  # noqa: E402
-from model.codec import GriffinLim, MelSpectrogram, resample  # noqa: E402
+from model.codec import MelSpectrogram, resample  # noqa: E402
 from model.conditioning import TextEncoder  # noqa: E402
 from model.generate import Generator, load_generator  # noqa: E402
 from model.metrics import OnsetCounts, detect_onsets, match_onsets  # noqa: E402
@@ -302,7 +302,7 @@ def evaluate(args, trained: Generator, untrained: Generator, config, folder: Pat
     print(f"judge trained on {len(audio)} ground-truth clips at {time.perf_counter() - began:.0f} s", file=sys.stderr)
 
     truth = [s.truth_audio for s in scenes]
-    mel, vocoder = MelSpectrogram(config.audio), GriffinLim(config.audio)
+    mel, vocoder = MelSpectrogram(config.audio), trained.vocoder  # the vocoder generation uses
     with torch.no_grad():
         round_trip = list(vocoder(mel(torch.from_numpy(np.stack(truth)))).numpy())
     outputs = {

@@ -12,7 +12,8 @@ Log-mel. Slaney's mel scale and area-normalised triangles (Slaney 1998, Auditory
 BigVGAN uses), applied to the STFT magnitude (not power), then the natural log of
 max(mel, log_floor).
 
-Vocoders. ``GriffinLim`` needs no weights; ``BigVGANVocoder`` (the optional extra
+Vocoders. ``GriffinLim`` needs no weights (``default_vocoder`` is the one generation uses, with
+its log-mel smoothing); ``BigVGANVocoder`` (the optional extra
 ``pip install "talkie[bigvgan]"``) runs a BigVGAN generator from a local checkpoint folder, and
 its docstring says how BigVGAN's log-mel differs from this one.
 """
@@ -220,9 +221,13 @@ class GriffinLim(nn.Module):
 
     def __init__(
         self, config: AudioConfig, *, iterations: int = 64, momentum: float = 0.99, seed: int = 0,
-        nnls_iterations: int = 32,
+        nnls_iterations: int = 32, smoothing: tuple[float, ...] = (),
     ):
         super().__init__()
+        smoothing = tuple(float(w) for w in smoothing)
+        if smoothing and (len(smoothing) % 2 == 0 or min(smoothing) < 0 or not sum(smoothing) > 0):
+            raise ValueError(f"smoothing={smoothing}: need an odd number of taps >= 0 with a positive sum")
+        self.smoothing = smoothing
         if iterations < 0 or nnls_iterations < 0:
             raise ValueError(f"iterations={iterations}, nnls_iterations={nnls_iterations}: need >= 0")
         if not 0.0 <= momentum < 1.0:
@@ -232,8 +237,9 @@ class GriffinLim(nn.Module):
         self.iterations, self.momentum, self.seed = iterations, momentum, seed
         self.nnls_iterations = nnls_iterations
         self.sample_rate = config.sample_rate
+        smooth = f",smooth={'/'.join(f'{w:g}' for w in smoothing)}" if smoothing else ""
         self.name = (
-            f"griffin-lim(iterations={iterations},momentum={momentum},seed={seed},nnls={nnls_iterations})"
+            f"griffin-lim(iterations={iterations},momentum={momentum},seed={seed},nnls={nnls_iterations}{smooth})"
         )
 
     def initial_phase(self, frames: int, device: torch.device) -> Tensor:
@@ -252,6 +258,8 @@ class GriffinLim(nn.Module):
         if log_mel.ndim != 3 or log_mel.shape[1] != self.config.n_mels:
             need = f"(batch, {self.config.n_mels}, frames)"
             raise ValueError(f"log_mel has shape {tuple(log_mel.shape)}: need {need}")
+        if self.smoothing:
+            log_mel = smooth_frames(log_mel.to(torch.float32), self.smoothing)
         with torch.autocast(log_mel.device.type, enabled=False):  # phase retrieval needs float32
             magnitude = mel_to_linear(
                 torch.exp(log_mel.to(torch.float32)), self.mel.filterbank, iterations=self.nnls_iterations
@@ -264,6 +272,31 @@ class GriffinLim(nn.Module):
                 previous = t
                 c = torch.polar(magnitude, torch.angle(c))
             return torch.clamp(istft(c, self.config), -1.0, 1.0)
+
+
+# The log-mel smoothing of the vocoder that generation uses. The tiny network's log-mel is grainy:
+# its mean change between adjacent frames is 0.63 against the ground truth's 0.28 (0.51 against
+# 0.31 after Griffin-Lim), a residue the sampler cannot remove (README, "What the judge hears").
+# These taps were chosen on validation films (seed 770000): grain 0.51 -> 0.35, onset F1
+# 0.771 -> 0.799, judge fine accuracy 0.438 -> 0.781 (a 3-tap 0.25/0.5/0.25 gave 0.794 and 0.625).
+MEL_SMOOTHING = (0.1, 0.2, 0.4, 0.2, 0.1)
+
+
+def smooth_frames(log_mel: Tensor, taps: tuple[float, ...]) -> Tensor:
+    """(B, n_mels, F) -> the same, each mel bin's track convolved along time with ``taps``
+    (normalised to sum 1, centred; the ends repeat the first and last frame)."""
+    weights = torch.tensor(taps, dtype=log_mel.dtype, device=log_mel.device)
+    weights = (weights / weights.sum()).flip(0).view(1, 1, -1)  # conv1d correlates: flip for a convolution
+    half = len(taps) // 2
+    rows, bins, frames = log_mel.shape
+    padded = nn.functional.pad(log_mel.reshape(rows * bins, 1, frames), (half, half), mode="replicate")
+    return nn.functional.conv1d(padded, weights).reshape(rows, bins, frames)
+
+
+def default_vocoder(audio: AudioConfig) -> GriffinLim:
+    """The vocoder ``model.generate.load_generator`` uses unless given another: Griffin-Lim with
+    ``MEL_SMOOTHING`` (its ``name``, part of every unit key, says so)."""
+    return GriffinLim(audio, smoothing=MEL_SMOOTHING)
 
 
 # ----------------------------------------------------------------------------- BigVGAN (optional extra)

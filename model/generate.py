@@ -15,7 +15,8 @@ fsspec URI); with no argument it loads the shipped ``model/weights/tiny.safetens
   On the CPU that forward runs one row at a time: oneDNN/MKL GEMMs give a row different low bits
   at different positions in a batch (measured: 2e-7 in the velocity), and one-row calls are the
   only shape whose arithmetic is the same for every row;
-- the log-mel is turned into audio by the config's Griffin-Lim vocoder (``model.codec``).
+- the log-mel is turned into audio by the vocoder, by default ``model.codec.default_vocoder``
+  (Griffin-Lim after a light smoothing of the log-mel along time).
 
 The network works on a normalised log-mel, ``log_mel_to_latent``: the range from the silence
 floor log(log_floor) to log(1) = 0 is mapped onto [-1, 1], the scale of the unit Gaussian noise
@@ -35,7 +36,7 @@ from torch import Tensor
 
 from model import sampling
 from model.checkpoint import load_checkpoint
-from model.codec import GriffinLim, Vocoder
+from model.codec import Vocoder, default_vocoder
 from model.conditioning import TextBatch, TextEncoder, TextEncoderLike
 from model.config import AudioConfig, ModelConfig
 from model.device import resolve_device
@@ -83,7 +84,7 @@ class Generator:
         self.device = resolve_device(device, task="generating")
         self.network = network.to(self.device).eval()
         self.text_encoder = text_encoder if text_encoder is not None else TextEncoder()
-        self.vocoder = vocoder if vocoder is not None else GriffinLim(config.audio)
+        self.vocoder = vocoder if vocoder is not None else default_vocoder(config.audio)
         if isinstance(self.vocoder, torch.nn.Module):
             self.vocoder = self.vocoder.to(self.device)
         self.checkpoint_sha256 = checkpoint_sha256

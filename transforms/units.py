@@ -150,9 +150,9 @@ def describe_checkpoint(uri: str | None) -> CheckpointInfo:
 
 def default_vocoder_name(config: ModelConfig) -> str:
     """The ``name`` of the vocoder ``model.generate.load_generator`` builds for ``config``."""
-    from model.codec import GriffinLim
+    from model.codec import default_vocoder
 
-    return GriffinLim(config.audio).name
+    return default_vocoder(config.audio).name
 
 
 # ----------------------------------------------------------------------------- records

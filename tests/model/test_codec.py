@@ -9,6 +9,9 @@ import pytest
 import torch
 
 from model.codec import (
+    MEL_SMOOTHING,
+    default_vocoder,
+    smooth_frames,
     GriffinLim,
     MelSpectrogram,
     Vocoder,
@@ -258,3 +261,26 @@ def test_resampling_refuses_bad_rates(in_rate, out_rate, message):
 def test_resampling_refuses_incommensurate_rates():
     with pytest.raises(ValueError, match="in_rate=48000, out_rate=16001"):
         resample(torch.zeros(1, 10), 48000, 16001)
+
+
+def test_smooth_frames_spreads_an_impulse_by_the_taps_and_keeps_flat_tracks():
+    log_mel = torch.full((2, 3, 9), -4.0)
+    log_mel[0, 1, 4] = 6.0  # a 10-nat spike on frame 4
+    out = smooth_frames(log_mel, (1.0, 2.0, 4.0, 2.0, 1.0))
+    assert torch.allclose(out[0, 1, 2:7], torch.tensor([1.0, 2.0, 4.0, 2.0, 1.0]) - 4.0, atol=1e-6)
+    assert torch.allclose(out[0, 1, [0, 1, 7, 8]], torch.full((4,), -4.0))
+    assert torch.equal(out[1], log_mel[1]) and torch.equal(out[0, 0], log_mel[0, 0])  # flat tracks stay put
+    ramp = torch.arange(9.0).expand(1, 1, 9)  # the ends repeat the edge frames
+    assert torch.allclose(smooth_frames(ramp, (1.0, 1.0, 1.0))[0, 0, [0, 4, 8]], torch.tensor([1 / 3, 4.0, 23 / 3]))
+
+
+def test_the_default_vocoder_smooths_and_says_so_in_its_name():
+    vocoder = default_vocoder(TINY)
+    assert vocoder.smoothing == MEL_SMOOTHING
+    assert vocoder.name == "griffin-lim(iterations=64,momentum=0.99,seed=0,nnls=32,smooth=0.1/0.2/0.4/0.2/0.1)"
+    log_mel = torch.randn(1, TINY.n_mels, 40) - 4.0
+    plain = GriffinLim(TINY, iterations=4)
+    smoothed = GriffinLim(TINY, iterations=4, smoothing=MEL_SMOOTHING)
+    assert torch.equal(smoothed(log_mel), plain(smooth_frames(log_mel, MEL_SMOOTHING)))
+    with pytest.raises(ValueError, match="odd number of taps"):
+        GriffinLim(TINY, smoothing=(0.5, 0.5))
