@@ -285,12 +285,16 @@ MEL_SMOOTHING = (0.1, 0.2, 0.4, 0.2, 0.1)
 def smooth_frames(log_mel: Tensor, taps: tuple[float, ...]) -> Tensor:
     """(B, n_mels, F) -> the same, each mel bin's track convolved along time with ``taps``
     (normalised to sum 1, centred; the ends repeat the first and last frame)."""
-    weights = torch.tensor(taps, dtype=log_mel.dtype, device=log_mel.device)
-    weights = (weights / weights.sum()).flip(0).view(1, 1, -1)  # conv1d correlates: flip for a convolution
-    half = len(taps) // 2
-    rows, bins, frames = log_mel.shape
-    padded = nn.functional.pad(log_mel.reshape(rows * bins, 1, frames), (half, half), mode="replicate")
-    return nn.functional.conv1d(padded, weights).reshape(rows, bins, frames)
+    # a sum of shifted copies rather than conv1d: a conv kernel's algorithm (and so the last bits
+    # of a row) can depend on the batch's size, and a row's audio must not depend on its batch
+    total = float(sum(taps))
+    half, frames = len(taps) // 2, log_mel.shape[-1]
+    padded = torch.cat([log_mel[..., :1].expand(*log_mel.shape[:-1], half), log_mel,
+                        log_mel[..., -1:].expand(*log_mel.shape[:-1], half)], dim=-1)
+    out = torch.zeros_like(log_mel)
+    for k, weight in enumerate(reversed(taps)):  # out[f] = sum_j taps[j] * x[f + half - j]
+        out = out + (float(weight) / total) * padded[..., k : k + frames]
+    return out
 
 
 def default_vocoder(audio: AudioConfig) -> GriffinLim:

@@ -284,3 +284,10 @@ def test_the_default_vocoder_smooths_and_says_so_in_its_name():
     assert torch.equal(smoothed(log_mel), plain(smooth_frames(log_mel, MEL_SMOOTHING)))
     with pytest.raises(ValueError, match="odd number of taps"):
         GriffinLim(TINY, smoothing=(0.5, 0.5))
+
+
+def test_smooth_frames_gives_a_row_the_same_bits_alone_and_in_a_batch():
+    log_mel = torch.randn(8, TINY.n_mels, 256, generator=torch.Generator().manual_seed(0)) - 4.0
+    together = smooth_frames(log_mel, MEL_SMOOTHING)
+    alone = torch.cat([smooth_frames(log_mel[i : i + 1], MEL_SMOOTHING) for i in range(8)])
+    assert torch.equal(together, alone)
