@@ -258,11 +258,12 @@ class GriffinLim(nn.Module):
         if log_mel.ndim != 3 or log_mel.shape[1] != self.config.n_mels:
             need = f"(batch, {self.config.n_mels}, frames)"
             raise ValueError(f"log_mel has shape {tuple(log_mel.shape)}: need {need}")
-        if self.smoothing:
-            log_mel = smooth_frames(log_mel.to(torch.float32), self.smoothing)
         with torch.autocast(log_mel.device.type, enabled=False):  # phase retrieval needs float32
+            log_mel = log_mel.to(torch.float32)
+            if self.smoothing:
+                log_mel = smooth_frames(log_mel, self.smoothing)
             magnitude = mel_to_linear(
-                torch.exp(log_mel.to(torch.float32)), self.mel.filterbank, iterations=self.nnls_iterations
+                torch.exp(log_mel), self.mel.filterbank, iterations=self.nnls_iterations
             )  # (B, n_freqs, F)
             c = magnitude * self.initial_phase(magnitude.shape[-1], magnitude.device)
             previous = None
