@@ -16,6 +16,7 @@ from model.conditioning import PrecomputedTextEncoder, TextEncoder, save_text_em
 from model.config import ModelConfig, preset
 from model.data import collate, encode_shard, read_shard
 from model.generate import load_generator
+from model.networks import build_network
 from model.train import (
     Trainer,
     TrainSettings,
@@ -233,6 +234,44 @@ def test_onset_targets_mark_the_frame_nearest_each_event():
     # 0.30 s * 8 fps = 2.4 -> frame 2; 0.99 s -> 7.92 -> frame 8, past the window: dropped
     assert targets[0].nonzero().flatten().tolist() == [0, 2]
     assert targets[1].sum() == 0 and targets[2].sum() == 0
+
+
+def test_gaussian_onset_targets_share_an_event_between_its_two_frames():
+    # 8 fps: events at 2.5 frames (between 2 and 3), 5.0 frames, and 7.25 frames (near the end)
+    events = [[{"offset_s": 2.5 / 8}, {"offset_s": 5.0 / 8}, {"offset_s": 7.25 / 8}], []]
+    targets = onset_targets(events, frames=8, fps=8, sigma_frames=0.5)
+    bump = lambda distance: float(np.exp(-0.5 * (distance / 0.5) ** 2))  # noqa: E731
+    expected = [bump(2.5), bump(1.5), bump(0.5), bump(0.5), bump(1.0), 1.0, bump(1.0), bump(0.25)]
+    torch.testing.assert_close(targets[0], torch.tensor(expected), rtol=0, atol=1e-6)
+    assert targets[1].sum() == 0
+    # sigma 0 is the one-hot target
+    torch.testing.assert_close(onset_targets(events, 8, 8, sigma_frames=0.0), onset_targets(events, 8, 8))
+    with pytest.raises(ValueError, match="onset_sigma_frames"):
+        TrainSettings(steps=1, onset_sigma_frames=-0.5)
+
+
+def test_a_head_at_the_gaussian_targets_optimum_marks_each_event_in_time():
+    # The BCE optimum with positive weight w is p = w y / ((w - 1) y + 1); a head that reaches it
+    # on sigma-0.5 targets puts the parabola's vertex within 3 ms of each event (16 fps), so the
+    # event track lands on the mel frame nearest the true time (or, within 3 ms of a tie, its neighbour).
+    config = preset("tiny")
+    network = build_network(config)
+    fps, rate, w = config.video.fps, config.audio.frame_rate, TrainSettings(steps=1).onset_pos_weight
+    times = [(2 + k * (4 + 1 / 14)) / fps for k in range(14)]  # 4 frames apart, at every 14th of a frame
+    targets = onset_targets([[{"offset_s": t} for t in times]], config.video_frames, fps, sigma_frames=0.5)
+    probability = (w * targets / ((w - 1) * targets + 1)).clamp(1e-6, 1 - 1e-6)
+    head = network.visual.onset_head
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.zero_()
+        head.weight[0, 0] = 1.0
+        features = torch.zeros(1, config.video_frames, network.width)
+        features[0, :, 0] = torch.logit(probability[0])
+        marks = network.predicted_events(features, config.window_frames, threshold=0.5)[0]
+    marked = marks.nonzero().flatten().double() / rate
+    assert len(marked) == len(times)
+    for mark, time_s in zip(marked.tolist(), times):
+        assert abs(mark - time_s) <= 0.5 / rate + 0.003
 
 
 def test_the_denoiser_is_handed_the_true_event_times_as_its_event_track(batch, text_encoder):
