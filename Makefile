@@ -59,7 +59,7 @@ tiny-checkpoint: $(STAMP)
 		--direct_running_mode=multi_processing --direct_num_workers=2 || exit 1; done
 	$(BIN)/python -m model.train --shards "$(CORPUS)/*/shards/shards/*.safetensors" --out out/train/tiny.safetensors \
 		--preset tiny --steps 7000 --batch 16 --lr 4e-4 --onset_weight 1.0 --event_flow_weight 4 --t_uniform_prob 0.3 \
-		--minutes 85 --threads 2
+		--onset_sigma_frames 0.5 --minutes 85 --threads 2
 	$(BIN)/python -m model.calibrate --checkpoint out/train/tiny.safetensors --out model/weights/tiny.safetensors
 
 clean:
