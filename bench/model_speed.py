@@ -4,8 +4,9 @@
         [--device auto|cpu|cuda] [--compile] [--text_embeddings FILE] [--repeats 3]
 
 For each preset and batch size: ``Generator.generate`` (the restore job's code path: guided
-sampler with conditional, negative-prompt and no-video rows, then the Griffin-Lim vocoder) on
-one padded batch of random frames, timed after a warm-up call, the best of ``--repeats``. On
+sampler with conditional, null-text, no-video and negative-prompt rows, every row given a
+negative prompt, then the Griffin-Lim vocoder) on one padded batch of random frames, timed
+after a warm-up call, the best of ``--repeats``. On
 CUDA the network runs under bf16 autocast; ``--compile`` wraps it in ``torch.compile`` first
 (compile time is reported apart and not in the rate). Weights are random: speed does not depend
 on them. On the CPU, ``generate`` runs one row per network call (bit-identical rows whatever the
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     precision = "bf16 autocast" if device.type == "cuda" else "float32"
     print(f"bench/model_speed.py on {where} ({precision}{', torch.compile' if args.compile else ''}), "
-          f"{args.steps} Euler steps, text and video guidance, Griffin-Lim; torch {torch.__version__}")
+          f"{args.steps} Euler steps, text, video and negative guidance, Griffin-Lim; torch {torch.__version__}")
     print("| preset | parameters | window s | batch | s per batch | audio-s per wall-s |")
     print("|---|---|---|---|---|---|")
     for name in args.presets:

@@ -137,6 +137,7 @@ def generate(generator: Generator, scenes: list[Scene], args, *, frames: str = "
         steps=args.steps,
         text_guidance=args.text_guidance,
         video_guidance=args.video_guidance,
+        negative_guidance=args.negative_guidance,
         batch_size=8,
         use_video=use_video,
     )
@@ -221,6 +222,8 @@ def restore_tracks(args, checkpoint: str, rows: list[dict], folder: Path, name: 
         argv += ["--text_guidance", str(args.text_guidance)]
     if args.video_guidance is not None:
         argv += ["--video_guidance", str(args.video_guidance)]
+    if args.negative_guidance is not None:
+        argv += ["--negative_guidance", str(args.negative_guidance)]
     restore.run(argv)
     tracks = {}
     for film in read_table(str(output), "films").to_pylist():
@@ -380,6 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=None, help="sampler steps (default: the checkpoint's)")
     parser.add_argument("--text-guidance", type=float, default=None, help="default: the checkpoint's")
     parser.add_argument("--video-guidance", type=float, default=None, help="default: the checkpoint's")
+    parser.add_argument("--negative-guidance", type=float, default=None, help="default: the checkpoint's")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--pipeline", action="store_true",
                         help="also run the restore job on the event scenes and on long scenes: film-track "

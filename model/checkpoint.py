@@ -4,10 +4,14 @@ A checkpoint is a safetensors file (tensors plus a string-to-string metadata hea
 metadata holds:
 
     format          "talkie-checkpoint"
-    format_version  "1"
+    format_version  "2"
     config          ModelConfig.to_json()
-    config_hash     ModelConfig.config_hash(), checked against the config on load
+    config_hash     ModelConfig.config_hash(), checked against the config text on load
     ...             any extra string metadata the caller adds (training step, data, ...)
+
+Version 1 checkpoints (written before the negative prompt had its own guidance weight) still
+load: their sampler settings gain ``negative_guidance = text_guidance - 1``, the weight the
+negative prompt had when it replaced the unconditional text, so they generate as they did.
 
 Pickle-based formats (``torch.save``'s .pt/.pth/.bin/.ckpt) are refused outright: unpickling
 runs arbitrary code from the file, and checkpoints come from URIs that anyone may have written.
@@ -29,11 +33,11 @@ from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 
 from media import storage
-from model.config import ModelConfig
+from model.config import ModelConfig, upgrade_config_dict
 
 FORMAT = "talkie-checkpoint"
-FORMAT_VERSION = "1"
-SUPPORTED_VERSIONS = ("1",)
+FORMAT_VERSION = "2"
+SUPPORTED_VERSIONS = ("1", "2")
 SUFFIX = ".safetensors"
 RESERVED_KEYS = ("format", "format_version", "config", "config_hash")
 PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle")
@@ -167,15 +171,7 @@ def checkpoint_from_bytes(
         raise ValueError(
             f"{source}: checkpoint format_version={version!r} is not supported; supported: {SUPPORTED_VERSIONS}"
         )
-    try:
-        config = ModelConfig.from_json(metadata.get("config", ""))
-    except (ValueError, TypeError) as e:
-        raise ValueError(f"{source}: the checkpoint's config is invalid: {e}") from None
-    if metadata.get("config_hash") != config.config_hash():
-        raise ValueError(
-            f"{source}: config_hash={metadata.get('config_hash')!r} does not match its config "
-            f"(hash {config.config_hash()!r}); the metadata was edited or written by other code"
-        )
+    config = _config_from_metadata(metadata, version, source)
     try:
         state_dict = safetensors_load(data)
     except SafetensorError as e:
@@ -185,6 +181,29 @@ def checkpoint_from_bytes(
     if expected_shapes is not None:
         _check_shapes(state_dict, expected_shapes, source)
     return Checkpoint(state_dict, config, dict(metadata), hashlib.sha256(data).hexdigest())
+
+
+def _config_from_metadata(metadata: Mapping[str, str], version: str, source: str) -> ModelConfig:
+    """The config a checkpoint was written with, upgraded to the current fields, its hash checked."""
+    try:
+        data = json.loads(metadata.get("config", ""))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{source}: the checkpoint's config is invalid: model config is not valid JSON: {e}") from None
+    # the hash covers the config as written: its canonical JSON, as ModelConfig.to_json gives it
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    written_hash = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+    if version == "1":
+        upgrade_config_dict(data)
+    try:
+        config = ModelConfig.from_dict(data)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{source}: the checkpoint's config is invalid: {e}") from None
+    if metadata.get("config_hash") != written_hash:
+        raise ValueError(
+            f"{source}: config_hash={metadata.get('config_hash')!r} does not match its config "
+            f"(hash {written_hash!r}); the metadata was edited or written by other code"
+        )
+    return config
 
 
 def _safetensors_header(data: bytes, source: str) -> dict:

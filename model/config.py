@@ -206,14 +206,15 @@ class SamplerConfig:
     shift: float = 1.0  # timestep shift of ``model.sampling.time_grid``; 1 is a uniform grid
     text_guidance: float = 2.0  # 1 means no guidance (``model.sampling.guided_velocity``)
     video_guidance: float = 2.0
-    negative_prompt: str = "speech, talking, music"
+    negative_guidance: float = 2.0  # the negative prompt's own weight; 0 turns it off
+    negative_prompt: str = ""  # a run's default negative prompt; "" means none
 
     def __post_init__(self) -> None:
         _normalise_fields(self)
         if self.sampler not in SAMPLERS:
             raise ValueError(f"SamplerConfig.sampler={self.sampler!r}: must be one of {SAMPLERS}")
         _require_positive(self, "steps", "shift")
-        for name in ("text_guidance", "video_guidance"):
+        for name in ("text_guidance", "video_guidance", "negative_guidance"):
             if getattr(self, name) < 0:
                 raise ValueError(f"SamplerConfig.{name}={getattr(self, name)}: must be >= 0")
 
@@ -297,6 +298,21 @@ class ModelConfig:
     def config_hash(self) -> str:
         """First 16 hex digits of the SHA-256 of the canonical JSON: stable across processes."""
         return hashlib.sha256(self.to_json().encode("utf-8")).hexdigest()[:16]
+
+
+def upgrade_config_dict(data: Any) -> Any:
+    """A config dict written by earlier code, with the fields added since filled in (in place).
+
+    ``sampler.negative_guidance`` (added when the negative prompt got its own guidance weight)
+    becomes ``text_guidance - 1``, the weight the negative prompt had when it replaced the null
+    text, so an old checkpoint generates as it did. Anything else is left for ``from_dict`` to judge.
+    """
+    sampler = data.get("sampler") if isinstance(data, dict) else None
+    if isinstance(sampler, dict) and "negative_guidance" not in sampler:
+        text_guidance = sampler.get("text_guidance")
+        if isinstance(text_guidance, (int, float)) and not isinstance(text_guidance, bool):
+            sampler["negative_guidance"] = max(0.0, float(text_guidance) - 1.0)
+    return data
 
 
 def _strict_build(cls: type, data: Any, where: str) -> Any:

@@ -10,11 +10,12 @@ fsspec URI); with no argument it loads the shipped ``model/weights/tiny.safetens
   on its batch-mates;
 - the event track (where sounds start) is marked once per row from the timing head's peaks
   (``DiT.predicted_events``); a dropped video drops it with the picture;
-- every sampler step runs one forward over [conditional; negative text; no video]
-  (``model.sampling.make_guided_velocity``); an empty negative prompt means the learned null text.
+- every sampler step runs one forward over [conditional; null text; no video; negative text]
+  (``model.sampling.make_guided_velocity``); an empty negative prompt means no negative term.
   On the CPU that forward runs one row at a time: oneDNN/MKL GEMMs give a row different low bits
   at different positions in a batch (measured: 2e-7 in the velocity), and one-row calls are the
-  only shape whose arithmetic is the same for every row;
+  only shape whose arithmetic is the same for every row; there, the negative-text row is run
+  only where a row has a negative prompt (on CUDA, all 4B rows, a fixed shape);
 - the log-mel is turned into audio by the vocoder, by default ``model.codec.default_vocoder``
   (Griffin-Lim after a light smoothing of the log-mel along time).
 
@@ -117,6 +118,7 @@ class Generator:
         steps: int | None = None,
         text_guidance: float | None = None,
         video_guidance: float | None = None,
+        negative_guidance: float | None = None,
         sampler: str | None = None,
         batch_size: int | None = None,
         use_video: bool = True,
@@ -125,7 +127,7 @@ class Generator:
 
         ``frames`` is (B, video_frames, height, width) uint8 grayscale at the config's fps and size.
         A negative prompt of None (or ``negative_prompts=None``) takes the config's default; ""
-        uses the learned null text (plain classifier-free guidance). Settings left None come
+        means none (plain classifier-free guidance). Settings left None come
         from ``config.sampler``. Rows run ``batch_size`` (default 8) at a time on padded batches.
         ``use_video=False`` replaces the picture by the learned null video in every row (the
         video-dropped control of ``bench/quality.py``; video guidance then has nothing to scale).
@@ -142,6 +144,7 @@ class Generator:
         steps = settings.steps if steps is None else steps
         text_guidance = settings.text_guidance if text_guidance is None else text_guidance
         video_guidance = settings.video_guidance if video_guidance is None else video_guidance
+        negative_guidance = settings.negative_guidance if negative_guidance is None else negative_guidance
         sample = sampling.get_sampler(settings.sampler if sampler is None else sampler)
         times = sampling.time_grid(steps, shift=settings.shift)
         batch_size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
@@ -161,6 +164,7 @@ class Generator:
                 times=times,
                 text_guidance=float(text_guidance),
                 video_guidance=float(video_guidance),
+                negative_guidance=float(negative_guidance),
                 use_video=bool(use_video),
             )
             outputs.append(audio[: len(chunk)])
@@ -178,6 +182,7 @@ class Generator:
         times: Tensor,
         text_guidance: float,
         video_guidance: float,
+        negative_guidance: float,
         use_video: bool = True,
     ) -> Tensor:
         device, batch = self.device, frames.shape[0]
@@ -198,9 +203,9 @@ class Generator:
         no_rows = torch.zeros(batch, dtype=torch.bool, device=device)
         all_rows = torch.ones(batch, dtype=torch.bool, device=device)
         video_dropped = no_rows if use_video else all_rows
-        null_negative = torch.tensor([p == "" for p in negative], dtype=torch.bool, device=device)
+        has_negative = torch.tensor([p != "" for p in negative], dtype=torch.bool)
         text = _to(self.text_encoder.encode(positive), device)
-        # the null text row needs no real embedding: encode the positive prompt in its place
+        # a row without a negative prompt needs no embedding for it: encode the positive in its place
         negative_text = _to(self.text_encoder.encode([n or p for n, p in zip(negative, positive)]), device)
 
         def conditioning(text: TextBatch, drop_text: Tensor, drop_video: Tensor) -> dict[str, Tensor]:
@@ -226,10 +231,14 @@ class Generator:
         velocity = sampling.make_guided_velocity(
             model_fn,
             conditioning(text, no_rows, video_dropped),
-            conditioning(negative_text, null_negative, video_dropped),
+            conditioning(text, all_rows, video_dropped),  # the null text: text dropped
             conditioning(text, no_rows, all_rows),
+            conditioning(negative_text, no_rows, video_dropped),
             text_scale=text_guidance,
             video_scale=video_guidance,
+            negative_scale=negative_guidance,
+            has_negative=has_negative,
+            fixed_shape=on_cuda,
         )
         shape = (self.config.audio.n_mels, self.config.window_frames)
         noise = torch.stack([torch.randn(shape, generator=torch.Generator().manual_seed(s)) for s in seeds])

@@ -113,40 +113,54 @@ def get_sampler(name: str) -> Callable[[Velocity, Tensor, Tensor], Tensor]:
 
 
 def guided_velocity(
-    v_cond: Tensor, v_neg_text: Tensor, v_no_video: Tensor, text_scale: float, video_scale: float
+    v_cond: Tensor,
+    v_null_text: Tensor,
+    v_no_video: Tensor,
+    v_neg_text: Tensor,
+    *,
+    text_scale: float,
+    video_scale: float,
+    negative_scale: float,
 ) -> Tensor:
-    """Classifier-free guidance with separate text and video scales, in one formula.
+    """Classifier-free guidance with separate text, video and negative-prompt scales.
 
-        v = v_cond + (text_scale - 1) (v_cond - v_neg_text) + (video_scale - 1) (v_cond - v_no_video)
+        v = v_cond + (text_scale - 1) (v_cond - v_null_text)
+                   + (video_scale - 1) (v_cond - v_no_video)
+                   - negative_scale (v_neg_text - v_null_text)
 
-    ``v_cond`` sees the prompt and the video; ``v_neg_text`` the negative prompt (it replaces the
-    unconditional text) and the video; ``v_no_video`` the prompt without video. Each term is
-    Ho & Salimans' (2022) guidance, v_u + s (v_c - v_u) = v_c + (s - 1)(v_c - v_u), with one
-    condition removed, and the two terms add. A scale of 1 turns its guidance off; both at 1 give
-    v_cond. All tensors share one shape.
+    ``v_cond`` sees the prompt and the video; ``v_null_text`` the learned null text and the video;
+    ``v_neg_text`` the negative prompt and the video; ``v_no_video`` the prompt without video.
+    The first two terms are Ho & Salimans' (2022) guidance, v_u + s (v_c - v_u) =
+    v_c + (s - 1)(v_c - v_u), each with one condition removed; the last pushes away from the
+    negative prompt by its own weight, as in Liu et al. (2022, "Compositional visual generation
+    with composable diffusion models"). A scale of 1 (text, video) or 0 (negative) turns its term
+    off. ``negative_scale = text_scale - 1`` gives v_cond + (text_scale - 1)(v_cond - v_neg_text),
+    the rule where the negative prompt replaces the unconditional text. All tensors share a shape.
     """
-    return v_cond + (text_scale - 1.0) * (v_cond - v_neg_text) + (video_scale - 1.0) * (v_cond - v_no_video)
+    return (
+        v_cond
+        + (text_scale - 1.0) * (v_cond - v_null_text)
+        + (video_scale - 1.0) * (v_cond - v_no_video)
+        - negative_scale * (v_neg_text - v_null_text)
+    )
 
 
-def stack_conditions(
-    cond: Mapping[str, Tensor], neg_text: Mapping[str, Tensor], no_video: Mapping[str, Tensor]
-) -> dict[str, Tensor]:
-    """One conditioning batch of 3B rows: [conditional; negative text; no video] along dim 0.
+def stack_conditions(*conditionings: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """One conditioning batch: the conditionings' rows, in order, along dim 0.
 
-    Each argument maps the same names to tensors of shape (B, ...); how a row says "no video"
-    (a zeroed feature, a mask, a learned null token) is the network's business.
+    Each argument maps the same names to tensors of shape (rows, ...) (the rows may differ in
+    number); how a row says "no video" or "null text" (a zeroed feature, a mask, a learned null
+    token) is the network's business.
     """
-    if not (set(cond) == set(neg_text) == set(no_video)):
-        raise ValueError(
-            "the three conditionings must have the same names, got "
-            f"{sorted(cond)}, {sorted(neg_text)}, {sorted(no_video)}"
-        )
+    names = [sorted(c) for c in conditionings]
+    if any(n != names[0] for n in names):
+        raise ValueError(f"the conditionings must have the same names, got {', '.join(map(str, names))}")
     stacked = {}
-    for name in cond:
-        parts = (cond[name], neg_text[name], no_video[name])
-        if len({p.shape for p in parts}) != 1:
+    for name in conditionings[0]:
+        parts = [c[name] for c in conditionings]
+        if len({p.shape[1:] for p in parts}) != 1:
             shapes = [tuple(p.shape) for p in parts]
-            raise ValueError(f"conditioning {name!r} has shapes {shapes} in the three rows: need one shape")
+            raise ValueError(f"conditioning {name!r} has shapes {shapes}: need one shape past the rows")
         stacked[name] = torch.cat(parts, dim=0)
     return stacked
 
@@ -154,26 +168,50 @@ def stack_conditions(
 def make_guided_velocity(
     model_fn: ModelFn,
     cond: Mapping[str, Tensor],
-    neg_text: Mapping[str, Tensor],
+    null_text: Mapping[str, Tensor],
     no_video: Mapping[str, Tensor],
+    neg_text: Mapping[str, Tensor],
     *,
     text_scale: float,
     video_scale: float,
+    negative_scale: float,
+    has_negative: Tensor | None = None,
+    fixed_shape: bool = True,
 ) -> Velocity:
-    """A ``Velocity`` that runs ``model_fn`` once per call on 3B rows and applies ``guided_velocity``.
+    """A ``Velocity`` that runs ``model_fn`` once per call and applies ``guided_velocity``.
 
-    The three conditionings (each {name: (B, ...)}) are stacked once, up front; every call then
-    repeats x (B, ...) and t (B,) three times, evaluates the network on the (3B, ...) batch and
-    splits its output into the conditional, negative-text and no-video velocities. The batch
-    shape is the same whatever the scales, so results do not depend on them through batching.
+    The four conditionings are each {name: (B, ...)}. ``has_negative`` (B,) bool marks the rows
+    whose negative prompt is a real text (default: all); in the others ``v_neg_text`` is
+    ``v_null_text`` exactly, so the negative term is 0. The network's batch is, in order,
+    [conditional; null text; no video; negative text], stacked once, up front:
+
+    - ``fixed_shape=True``: all 4B rows, whatever the prompts and scales, for devices whose
+      batched kernels give a row bits that depend on the batch (DESIGN.md "Determinism");
+    - ``fixed_shape=False``: 3B rows plus a negative-text row only where it changes the result
+      (``has_negative`` and a nonzero ``negative_scale``), for a ``model_fn`` that runs row by row.
     """
-    stacked = stack_conditions(cond, neg_text, no_video)
+    batch = next(iter(cond.values())).shape[0]
+    wanted = torch.ones(batch, dtype=torch.bool) if has_negative is None else has_negative.bool().cpu()
+    if wanted.shape != (batch,):
+        raise ValueError(f"has_negative has shape {tuple(wanted.shape)}: need ({batch},)")
+    run_negative = torch.ones_like(wanted) if fixed_shape else wanted & (negative_scale != 0)
+    negative_rows = run_negative.nonzero().flatten()  # rows of neg_text that the network sees
+    stacked = stack_conditions(cond, null_text, no_video, {k: v[negative_rows.to(v.device)] for k, v in neg_text.items()})
+    rows = 3 * batch + len(negative_rows)
+    keep = wanted[run_negative]  # of the negative rows run, those whose result is used
 
     def velocity(x: Tensor, t: Tensor) -> Tensor:
-        v = model_fn(torch.cat([x, x, x], dim=0), torch.cat([t, t, t], dim=0), stacked)
-        if v.shape[0] != 3 * x.shape[0]:
-            raise ValueError(f"model_fn returned {v.shape[0]} rows for a batch of {3 * x.shape[0]}")
-        v_cond, v_neg_text, v_no_video = v.chunk(3, dim=0)
-        return guided_velocity(v_cond, v_neg_text, v_no_video, text_scale, video_scale)
+        picked = negative_rows.to(x.device)
+        v = model_fn(torch.cat([x, x, x, x[picked]]), torch.cat([t, t, t, t[picked]]), stacked)
+        if v.shape[0] != rows:
+            raise ValueError(f"model_fn returned {v.shape[0]} rows for a batch of {rows}")
+        v_cond, v_null_text, v_no_video = v[:batch], v[batch : 2 * batch], v[2 * batch : 3 * batch]
+        v_neg_text = v_null_text.clone()
+        used = picked[keep.to(x.device)]
+        v_neg_text[used] = v[3 * batch :][keep.to(x.device)]
+        return guided_velocity(
+            v_cond, v_null_text, v_no_video, v_neg_text,
+            text_scale=text_scale, video_scale=video_scale, negative_scale=negative_scale,
+        )
 
     return velocity

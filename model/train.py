@@ -70,7 +70,7 @@ from torch.nn import functional as F
 from media import storage
 from model.checkpoint import SUFFIX, save_checkpoint
 from model.conditioning import PrecomputedTextEncoder, TextEncoder, TextEncoderLike
-from model.config import PRESET_NAMES, ModelConfig, preset
+from model.config import PRESET_NAMES, ModelConfig, preset, upgrade_config_dict
 from model.data import ShardDataset, collate, read_shard_metadata, shard_uris
 from model.device import resolve_device
 from model.generate import log_mel_to_latent
@@ -601,8 +601,9 @@ def check_shards(uris: Sequence[str], config: ModelConfig) -> tuple[int, list[st
     for uri in uris:
         meta = read_shard_metadata(uri)
         try:
-            theirs = _data_fields(ModelConfig.from_json(meta.get("config", "")))
-        except (TypeError, ValueError) as e:
+            # shards featurized by earlier code carry an earlier config; only its data fields matter
+            theirs = _data_fields(ModelConfig.from_dict(upgrade_config_dict(json.loads(meta.get("config", "")))))
+        except (TypeError, ValueError) as e:  # json.JSONDecodeError is a ValueError
             raise ValueError(f"{uri}: the shard's config is unreadable ({e})") from None
         if theirs != wanted:
             differ = [

@@ -2,7 +2,7 @@
 
     python -m pipelines.restore --input GLOB_OR_MANIFEST_OR_JOB_JSON --output DIR_OR_URI
         [--checkpoint URI] [--takes N] [--steps S] [--positive_prompt ...] [--negative_prompt ...]
-        [--text_guidance G] [--video_guidance G] [--sampler euler|heun] [--batch_size B] [--force]
+        [--text_guidance G] [--video_guidance G] [--negative_guidance G] [--sampler euler|heun] [--batch_size B] [--force]
         [--video_decode cpu|cuda] [--crossfade_ms 10] [--target_lufs -23] [--max_true_peak -1]
         [--min_scene_s 0.5] [Beam options]
 
@@ -76,9 +76,11 @@ class RestoreOptions(PipelineOptions):
                             help="The prompt for films whose manifest row and scene overrides give none.")
         parser.add_argument("--negative_prompt", default=None,
                             help="The negative prompt where the manifest gives none (default: the "
-                            "checkpoint's, e.g. 'speech, talking, music'; '' for plain guidance).")
+                            "checkpoint's; the shipped one has none; '' for none).")
         parser.add_argument("--text_guidance", type=float, default=None, help="Text guidance scale (default: the checkpoint's).")
         parser.add_argument("--video_guidance", type=float, default=None, help="Video guidance scale (default: the checkpoint's).")
+        parser.add_argument("--negative_guidance", type=float, default=None,
+                            help="How hard the negative prompt pushes away (default: the checkpoint's; 0 ignores it).")
         parser.add_argument("--sampler", default=None, help="euler or heun (default: the checkpoint's).")
         parser.add_argument("--batch_size", type=int, default=DEFAULT_BATCH_SIZE,
                             help=f"Model windows per generate call, padded to this fixed shape (default {DEFAULT_BATCH_SIZE}).")
@@ -186,6 +188,7 @@ def settings_from(options: PipelineOptions) -> RestoreSettings:
             steps=sampler.steps if own.steps is None else own.steps,
             text_guidance=sampler.text_guidance if own.text_guidance is None else own.text_guidance,
             video_guidance=sampler.video_guidance if own.video_guidance is None else own.video_guidance,
+            negative_guidance=sampler.negative_guidance if own.negative_guidance is None else own.negative_guidance,
             sampler=sampler.sampler if own.sampler is None else own.sampler,
             vocoder=default_vocoder_name(checkpoint.config), takes=own.takes,
             positive_prompt=positive, negative_prompt=negative,

@@ -133,6 +133,7 @@ def film_tags(plan: FilmPlan, chosen: Sequence[Take], settings: GenerationSettin
         "TALKIE_STEPS": str(settings.steps),
         "TALKIE_TEXT_GUIDANCE": repr(settings.text_guidance),
         "TALKIE_VIDEO_GUIDANCE": repr(settings.video_guidance),
+        "TALKIE_NEGATIVE_GUIDANCE": repr(settings.negative_guidance),
         "TALKIE_SAMPLER": settings.sampler,
         "TALKIE_VOCODER": settings.vocoder,
         "TALKIE_SCENES": json.dumps(scenes, ensure_ascii=False, separators=(",", ":")),
@@ -189,6 +190,7 @@ def take_row(take: Take, settings: GenerationSettings) -> dict[str, Any]:
         "steps": settings.steps,
         "text_guidance": settings.text_guidance,
         "video_guidance": settings.video_guidance,
+        "negative_guidance": settings.negative_guidance,
     }
 
 

@@ -77,6 +77,7 @@ class TalkieModelHandler(ModelHandler):
         audio = model.generate(
             np.stack(frames), positive, negative, seeds=seeds, steps=settings.steps,
             text_guidance=settings.text_guidance, video_guidance=settings.video_guidance,
+            negative_guidance=settings.negative_guidance,
             sampler=settings.sampler, batch_size=self._batch_size,
         ).numpy()
         owners_array = np.asarray(owners)

@@ -131,6 +131,7 @@ def write_run_index(output: str, run_id: str, *, config_hash: str | None = None)
         ("steps", _distinct(takes, "steps")),
         ("text guidance", _distinct(takes, "text_guidance")),
         ("video guidance", _distinct(takes, "video_guidance")),
+        ("negative guidance", _distinct(takes, "negative_guidance")),
         *((name.replace("_", " "), json.dumps(options[name]) if not isinstance(options[name], str) else options[name])
           for name in ("crossfade_ms", "target_lufs", "max_true_peak", "takes", "choices") if name in options),
     )

@@ -95,6 +95,7 @@ SCHEMAS: dict[str, pa.Schema] = {
         _required("steps", pa.int64()),
         _required("text_guidance", pa.float64()),
         _required("video_guidance", pa.float64()),
+        _optional("negative_guidance", pa.float64()),  # null in rows written before it existed
     ]),
     "failures": pa.schema([
         RUN_ID,

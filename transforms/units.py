@@ -24,7 +24,7 @@ scene by ``index`` or by a time range; a range override applies to the scenes wh
 holds (several such ranges: the one overlapping the scene most, then the first in the row), and
 an index override beats a range override. A positive
 prompt left unset everywhere is "" (text-free); an unset negative prompt is the checkpoint's
-default (``SamplerConfig.negative_prompt``); "" asks for the learned null text.
+default (``SamplerConfig.negative_prompt``); "" means none.
 
 Windows. A scene of duration D is sampled at the model's ``fps`` from its first frame
 (``K = ceil(D * fps)`` frames, as ``media.decode.decode_range`` samples) and cut into windows of
@@ -74,6 +74,7 @@ class GenerationSettings:
     steps: int
     text_guidance: float
     video_guidance: float
+    negative_guidance: float
     sampler: str
     vocoder: str  # the vocoder's ``name``, e.g. "griffin-lim(iterations=64,...)"
     takes: int = 1  # the command-line default; a row's ``takes`` wins
@@ -83,7 +84,7 @@ class GenerationSettings:
     def __post_init__(self) -> None:
         if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
             raise ValueError(f"steps {self.steps!r} must be a whole number >= 1")
-        for name in ("text_guidance", "video_guidance"):
+        for name in ("text_guidance", "video_guidance", "negative_guidance"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
                 raise ValueError(f"{name} {value!r} must be a finite number >= 0")
@@ -111,6 +112,7 @@ class GenerationSettings:
             "steps": self.steps,
             "text_guidance": self.text_guidance,
             "video_guidance": self.video_guidance,
+            "negative_guidance": self.negative_guidance,
             "sampler": self.sampler,
             "vocoder": self.vocoder,
             "window_s": window.window_s,
@@ -187,7 +189,7 @@ class Unit:
     start_s: float  # convenience; the exact times are ``start_time`` and ``end_time``
     end_s: float
     positive_prompt: str
-    negative_prompt: str  # concrete: "" is the learned null text
+    negative_prompt: str  # concrete: "" means none
     frames: int  # K: the scene's frames at the model's fps
     samples: int  # the scene's length in model-rate samples
     windows: tuple[Window, ...]

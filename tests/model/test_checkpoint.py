@@ -164,7 +164,7 @@ def test_a_safetensors_file_without_talkie_metadata_is_refused(tmp_path):
 def _with_metadata(tmp_path, **changes) -> str:
     metadata = {
         "format": FORMAT,
-        "format_version": "1",
+        "format_version": "2",
         "config": CONFIG.to_json(),
         "config_hash": CONFIG.config_hash(),
         **changes,
@@ -196,8 +196,29 @@ def test_an_edited_config_fails_its_hash(tmp_path):
 
 
 def test_an_unknown_format_version_is_refused(tmp_path):
-    with pytest.raises(ValueError, match=r"format_version='2' is not supported; supported: \('1',\)"):
-        load_checkpoint(_with_metadata(tmp_path, format_version="2"))
+    with pytest.raises(ValueError, match=r"format_version='3' is not supported; supported: \('1', '2'\)"):
+        load_checkpoint(_with_metadata(tmp_path, format_version="3"))
+
+
+@pytest.mark.parametrize("text_guidance,negative_guidance", [(2.0, 1.0), (3.5, 2.5), (0.5, 0.0)])
+def test_a_version_1_checkpoint_keeps_its_negative_prompt_weight(tmp_path, text_guidance, negative_guidance):
+    """Version 1 had no negative_guidance: its negative prompt replaced the null text, a weight of
+    text_guidance - 1, which loading it now keeps."""
+    data = CONFIG.to_dict()
+    del data["sampler"]["negative_guidance"]
+    data["sampler"].update(text_guidance=text_guidance, negative_prompt="speech, talking, music")
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    written_hash = hashlib.sha256(text.encode()).hexdigest()[:16]
+    path = _with_metadata(tmp_path, format_version="1", config=text, config_hash=written_hash)
+    config = load_checkpoint(path).config
+    assert config.sampler.negative_guidance == negative_guidance
+    assert config.sampler.text_guidance == text_guidance and config.sampler.negative_prompt == "speech, talking, music"
+    # a version 2 checkpoint must carry the field
+    with pytest.raises(ValueError, match=r"missing keys config\.sampler\.negative_guidance"):
+        load_checkpoint(_with_metadata(tmp_path, format_version="2", config=text, config_hash=written_hash))
+    # and version 1's config is still checked against its hash
+    with pytest.raises(ValueError, match="does not match its config"):
+        load_checkpoint(_with_metadata(tmp_path, format_version="1", config=text, config_hash=CONFIG.config_hash()))
 
 
 @pytest.mark.parametrize("config,expected", [
@@ -214,7 +235,7 @@ def test_a_missing_or_invalid_config_is_refused(tmp_path, config, expected):
     elif config == "out_of_range":
         data["audio"]["n_mels"] = 0
     text = json.dumps(data) if config in ("wrong_type", "out_of_range") else config
-    metadata = {"format": FORMAT, "format_version": "1", "config_hash": CONFIG.config_hash()}
+    metadata = {"format": FORMAT, "format_version": "2", "config_hash": CONFIG.config_hash()}
     if text is not None:
         metadata["config"] = text
     path = tmp_path / "bad_config.safetensors"
@@ -225,7 +246,7 @@ def test_a_missing_or_invalid_config_is_refused(tmp_path, config, expected):
 
 def test_a_missing_config_hash_is_refused(tmp_path):
     path = tmp_path / "no_hash.safetensors"
-    metadata = {"format": FORMAT, "format_version": "1", "config": CONFIG.to_json()}
+    metadata = {"format": FORMAT, "format_version": "2", "config": CONFIG.to_json()}
     path.write_bytes(raw_safetensors(linear().state_dict(), metadata=metadata))
     with pytest.raises(ValueError, match="config_hash=None does not match its config"):
         load_checkpoint(str(path))

@@ -63,14 +63,18 @@ def test_a_row_alone_equals_the_same_row_in_a_batch(generator, frames):
     assert torch.equal(together[3], last[0])  # row 0 of the second, padded batch
 
 
-def test_negative_prompt_matters_only_under_text_guidance(generator, frames):
-    def run(negative: str, text_guidance: float) -> torch.Tensor:
+def test_negative_prompt_matters_only_under_negative_guidance(generator, frames):
+    def run(negative: str, negative_guidance: float, text_guidance: float = 2.0) -> torch.Tensor:
         return generator.generate(
-            frames[:1], PROMPTS[:1], [negative], seeds=[1], text_guidance=text_guidance, batch_size=1
+            frames[:1], PROMPTS[:1], [negative], seeds=[1], text_guidance=text_guidance,
+            negative_guidance=negative_guidance, batch_size=1,
         )
 
-    assert torch.equal(run("music", 1.0), run("", 1.0))
-    assert (run("music", 3.0) - run("", 3.0)).abs().max() > 1e-3
+    plain = run("", 0.0)
+    assert torch.equal(run("music", 0.0), plain) and torch.equal(run("", 3.0), plain)
+    assert (run("music", 3.0) - plain).abs().max() > 1e-3
+    # its weight is its own: it works with text guidance off
+    assert (run("music", 2.0, text_guidance=1.0) - run("", 2.0, text_guidance=1.0)).abs().max() > 1e-3
 
 
 def test_heun_and_step_overrides_change_the_result(generator, frames):

@@ -149,17 +149,27 @@ def test_get_sampler_names_and_errors():
 
 
 def test_guided_velocity_by_hand():
-    v_cond, v_neg, v_novid = torch.tensor([1.0, 2.0]), torch.tensor([0.0, 1.0]), torch.tensor([3.0, 0.0])
-    # v_cond + (2 - 1)(v_cond - v_neg) + (3 - 1)(v_cond - v_novid) = [1 + 1 - 4, 2 + 1 + 4]
-    out = guided_velocity(v_cond, v_neg, v_novid, text_scale=2.0, video_scale=3.0)
-    assert out.tolist() == [-2.0, 7.0]
+    v_cond, v_null = torch.tensor([1.0, 2.0]), torch.tensor([0.0, 1.0])
+    v_neg, v_novid = torch.tensor([2.0, -1.0]), torch.tensor([3.0, 0.0])
+    # v_cond + (2 - 1)(v_cond - v_null) + (3 - 1)(v_cond - v_novid) - 0.5 (v_neg - v_null)
+    # = [1 + 1 - 4 - 1, 2 + 1 + 4 + 1]
+    out = guided_velocity(v_cond, v_null, v_novid, v_neg, text_scale=2.0, video_scale=3.0, negative_scale=0.5)
+    assert out.tolist() == [-3.0, 8.0]
 
 
-def test_guidance_scales_of_one_and_zero():
-    v_cond, v_neg, v_novid = torch.randn(3, 4, generator=torch.Generator().manual_seed(1))
-    assert torch.equal(guided_velocity(v_cond, v_neg, v_novid, 1.0, 1.0), v_cond)
-    torch.testing.assert_close(guided_velocity(v_cond, v_neg, v_novid, 0.0, 1.0), v_neg)
-    torch.testing.assert_close(guided_velocity(v_cond, v_neg, v_novid, 1.0, 0.0), v_novid)
+def test_guidance_scales_that_turn_terms_off():
+    v_cond, v_null, v_neg, v_novid = torch.randn(4, 3, 5, generator=torch.Generator().manual_seed(1))
+
+    def guided(text, video, negative):
+        return guided_velocity(v_cond, v_null, v_novid, v_neg, text_scale=text, video_scale=video, negative_scale=negative)
+
+    assert torch.equal(guided(1.0, 1.0, 0.0), v_cond)
+    torch.testing.assert_close(guided(0.0, 1.0, 0.0), v_null)
+    torch.testing.assert_close(guided(1.0, 0.0, 0.0), v_novid)
+    # a negative weight of text_scale - 1 is the rule where the negative prompt replaces the null text
+    torch.testing.assert_close(guided(3.0, 1.0, 2.0), v_cond + 2.0 * (v_cond - v_neg))
+    # a negative prompt equal to the null text changes nothing, whatever its weight
+    assert torch.equal(guided_velocity(v_cond, v_null, v_novid, v_null, text_scale=2, video_scale=2, negative_scale=3), guided(2, 2, 0))
 
 
 class ToyNetwork:
@@ -179,71 +189,99 @@ class ToyNetwork:
 
 def _conditions(batch: int):
     g = torch.Generator().manual_seed(3)
-    text, negative = torch.randn(batch, 4, generator=g), torch.randn(batch, 4, generator=g)
+    text, null, negative = (torch.randn(batch, 4, generator=g) for _ in range(3))
     video = torch.rand(batch, 6, generator=g) + 0.5
     cond = {"text": text, "video": video}
-    neg_text = {"text": negative, "video": video}
+    null_text = {"text": null, "video": video}
     no_video = {"text": text, "video": torch.zeros_like(video)}
-    return cond, neg_text, no_video
+    neg_text = {"text": negative, "video": video}
+    return cond, null_text, no_video, neg_text
+
+
+SCALES = {"text_scale": 2.5, "video_scale": 1.5, "negative_scale": 1.25}
 
 
 @pytest.mark.parametrize("name", ["euler", "heun"])
-def test_batched_guidance_is_one_call_per_evaluation_and_matches_three_calls(name):
-    batch, steps, s_text, s_video = 2, 5, 2.5, 1.5
-    cond, neg_text, no_video = _conditions(batch)
+def test_batched_guidance_is_one_call_per_evaluation_and_matches_four_calls(name):
+    batch, steps = 2, 5
+    conditionings = _conditions(batch)
     x0 = torch.randn(batch, 6, generator=torch.Generator().manual_seed(4))
     times = time_grid(steps)
 
     network = ToyNetwork()
-    velocity = make_guided_velocity(
-        network, cond, neg_text, no_video, text_scale=s_text, video_scale=s_video
-    )
-    batched = get_sampler(name)(velocity, x0, times)
+    batched = get_sampler(name)(make_guided_velocity(network, *conditionings, **SCALES), x0, times)
     evaluations = steps if name == "euler" else 2 * steps - 1
-    assert network.batches == [3 * batch] * evaluations
+    assert network.batches == [4 * batch] * evaluations
 
     reference = ToyNetwork()
 
-    def three_calls(x, t):
-        return guided_velocity(
-            reference(x, t, cond), reference(x, t, neg_text), reference(x, t, no_video), s_text, s_video
-        )
+    def four_calls(x, t):
+        return guided_velocity(*(reference(x, t, c) for c in conditionings), **SCALES)
 
-    separate = get_sampler(name)(three_calls, x0, times)
-    assert reference.batches == [batch] * 3 * evaluations
+    separate = get_sampler(name)(four_calls, x0, times)
+    assert reference.batches == [batch] * 4 * evaluations
     torch.testing.assert_close(batched, separate, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("fixed_shape", [True, False])
+def test_rows_without_a_negative_prompt_get_no_negative_term(fixed_shape):
+    cond, null_text, no_video, neg_text = _conditions(3)
+    x, t = torch.randn(3, 6, generator=torch.Generator().manual_seed(5)), torch.full((3,), 0.3)
+    has_negative = torch.tensor([True, False, True])
+    network = ToyNetwork()
+    velocity = make_guided_velocity(
+        network, cond, null_text, no_video, neg_text, **SCALES, has_negative=has_negative, fixed_shape=fixed_shape
+    )
+    out = velocity(x, t)
+    # fixed shape: always 4B rows; otherwise the negative-text rows of rows 0 and 2 only
+    assert network.batches == [12 if fixed_shape else 11]
+    reference = ToyNetwork()
+    v_cond, v_null, v_novid, v_neg = (reference(x, t, c) for c in (cond, null_text, no_video, neg_text))
+    expected = guided_velocity(
+        v_cond, v_null, v_novid, torch.where(has_negative[:, None], v_neg, v_null), **SCALES
+    )
+    torch.testing.assert_close(out, expected, rtol=1e-6, atol=1e-6)
+    assert not torch.allclose(out[0], guided_velocity(v_cond, v_null, v_novid, v_null, **SCALES)[0])
+
+
+def test_a_zero_negative_scale_runs_no_negative_rows_unless_the_shape_is_fixed():
+    conditionings = _conditions(2)
+    x, t = torch.zeros(2, 6), torch.zeros(2)
+    for fixed_shape, rows in ((True, 8), (False, 6)):
+        network = ToyNetwork()
+        scales = {**SCALES, "negative_scale": 0.0}
+        make_guided_velocity(network, *conditionings, **scales, fixed_shape=fixed_shape)(x, t)
+        assert network.batches == [rows]
+
+
 def test_batched_rows_are_in_the_documented_order():
-    cond, neg_text, no_video = _conditions(2)
+    cond, null_text, no_video, neg_text = _conditions(2)
     seen = {}
 
     def network(x, t, c):
         seen.update(c)
         return torch.zeros_like(x)
 
-    make_guided_velocity(network, cond, neg_text, no_video, text_scale=2, video_scale=2)(
-        torch.zeros(2, 6), torch.zeros(2)
-    )
-    assert torch.equal(seen["text"], torch.cat([cond["text"], neg_text["text"], cond["text"]]))
-    assert torch.equal(seen["video"][4:], torch.zeros(2, 6))
+    make_guided_velocity(network, cond, null_text, no_video, neg_text, **SCALES)(torch.zeros(2, 6), torch.zeros(2))
+    assert torch.equal(seen["text"], torch.cat([cond["text"], null_text["text"], cond["text"], neg_text["text"]]))
+    assert torch.equal(seen["video"][4:6], torch.zeros(2, 6))
 
 
 def test_conditionings_must_match():
-    cond, neg_text, no_video = _conditions(2)
+    cond, null_text, no_video, neg_text = _conditions(2)
     with pytest.raises(ValueError, match="same names"):
-        make_guided_velocity(ToyNetwork(), cond, {"text": cond["text"]}, no_video, text_scale=2, video_scale=2)
+        make_guided_velocity(ToyNetwork(), cond, {"text": cond["text"]}, no_video, neg_text, **SCALES)
     with pytest.raises(ValueError, match="'video' has shapes"):
-        make_guided_velocity(
-            ToyNetwork(), cond, neg_text, {**no_video, "video": torch.zeros(3, 6)}, text_scale=2, video_scale=2
-        )
+        make_guided_velocity(ToyNetwork(), cond, null_text, {**no_video, "video": torch.zeros(2, 5)}, neg_text, **SCALES)
+    with pytest.raises(ValueError, match=r"has_negative has shape \(3,\)"):
+        make_guided_velocity(ToyNetwork(), cond, null_text, no_video, neg_text, **SCALES, has_negative=torch.ones(3, dtype=torch.bool))
 
 
 def test_sampling_is_deterministic_for_a_seed():
-    cond, neg_text, no_video = _conditions(2)
+    conditionings = _conditions(2)
 
     def run(seed):
-        velocity = make_guided_velocity(ToyNetwork(), cond, neg_text, no_video, text_scale=2, video_scale=2)
+        velocity = make_guided_velocity(ToyNetwork(), *conditionings, **SCALES)
         x0 = torch.randn(2, 6, generator=torch.Generator().manual_seed(seed))
         return sample_heun(velocity, x0, time_grid(8, shift=2.0))
 

@@ -20,6 +20,7 @@ from model.networks import build_network
 from model.train import (
     Trainer,
     TrainSettings,
+    check_shards,
     EVENT_SPAN,
     damage_frames,
     event_frame_weights,
@@ -225,6 +226,26 @@ def test_precomputed_embeddings_overwrite_guard_and_shard_check(shard, text_enco
     # the CLI's tiny preset wants 4 s windows of 64x64 frames: these 1 s shards are refused by name
     code = main(["--shards", shard, "--out", str(tmp_path / "t.safetensors"), "--steps", "1", "--no_progress"])
     assert code == 2 and "window.window_s=1.0" in capsys.readouterr().err
+
+
+def test_shards_featurized_before_a_config_field_existed_still_train(shard, tmp_path):
+    """A shard's config is read only for its data fields; one written before the sampler had
+    negative_guidance passes, one with other windows is still refused."""
+    loaded = read_shard(shard)
+
+    def rewritten(name: str, edit) -> str:
+        config = json.loads(loaded.meta["config"])
+        edit(config)
+        path = tmp_path / name
+        tensors = (loaded.frames.numpy(), loaded.mel.numpy(), loaded.valid_frames.numpy(), loaded.valid_mel.numpy())
+        path.write_bytes(encode_shard(*tensors, {**loaded.meta, "config": json.dumps(config)}))
+        return str(path)
+
+    older = rewritten("older.safetensors", lambda c: c["sampler"].pop("negative_guidance"))
+    assert check_shards([older], CONFIG) == (len(loaded), list(dict.fromkeys(loaded.captions)))
+    other = rewritten("other.safetensors", lambda c: c["window"].update(window_s=2.0))
+    with pytest.raises(ValueError, match="window.window_s=2.0"):
+        check_shards([other], CONFIG)
 
 
 def test_onset_targets_mark_the_frame_nearest_each_event():

@@ -149,6 +149,7 @@ def test_table_rows_agree_with_the_files(first, collection):
         assert ledger["flac_sha256"] == take["flac_sha256"] and ledger["seed"] == take["seed"]
         assert ledger["batch_size"] == 4 and ledger["device"] in ("cpu", "cuda") and ledger["run_id"] == first.summary.run_id
         assert take["steps"] == 2 and take["sync_score"] is not None
+        assert (take["text_guidance"], take["video_guidance"], take["negative_guidance"]) == (2.0, 2.0, 2.0)
     scenes = read_table(output, "scenes").to_pylist()
     assert len(scenes) == sum(len(t["shots"]) for t in collection.truth.values())
     by_film = {}
@@ -200,6 +201,7 @@ def test_bad_flags_are_refused_before_anything_runs(tmp_path, checkpoint, collec
         (["--checkpoint", checkpoint, "--video_decode", "vaapi"], "--video_decode 'vaapi'"),
         (["--checkpoint", checkpoint, "--sampler", "ddim"], "--sampler 'ddim'"),
         (["--checkpoint", checkpoint, "--batch_size", "0"], "--batch_size 0"),
+        (["--checkpoint", checkpoint, "--negative_guidance", "-1"], "negative_guidance -1.0"),
     ]:
         with pytest.raises(UsageError, match=message):
             run(base + flags)

@@ -39,7 +39,8 @@ def save_small_checkpoint(path: Path, seed: int = 0) -> str:
 def settings_for(checkpoint: str, **fields) -> GenerationSettings:
     info = describe_checkpoint(checkpoint)
     values = dict(checkpoint=checkpoint, checkpoint_sha256=info.sha256, config=info.config, steps=2,
-                  text_guidance=2.0, video_guidance=2.0, sampler="euler", vocoder=default_vocoder_name(info.config))
+                  text_guidance=2.0, video_guidance=2.0, negative_guidance=2.0, sampler="euler",
+                  vocoder=default_vocoder_name(info.config))
     values.update(fields)
     return GenerationSettings(**values)
 

@@ -26,7 +26,7 @@ from transforms.assemble import (
 from transforms.units import GenerationSettings, Take, plan_film, stem_uri
 
 SETTINGS = GenerationSettings(checkpoint=None, checkpoint_sha256="c" * 64, config=SMALL, steps=2, text_guidance=2.0,
-                              video_guidance=2.0, sampler="euler", vocoder="griffin-lim(test)", takes=2)
+                              video_guidance=2.0, negative_guidance=2.0, sampler="euler", vocoder="griffin-lim(test)", takes=2)
 
 
 @pytest.fixture(scope="module")

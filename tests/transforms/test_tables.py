@@ -48,7 +48,7 @@ def test_contract_column_names():
     assert SCHEMAS["failures"].names == ["run_id", "uri", "film_id", "stage", "error_type", "error"]
     assert SCHEMAS["takes"].names == [
         "run_id", "film_id", "scene_index", "take", "unit_key", "seed", "flac_uri", "flac_sha256",
-        "sync_score", "steps", "text_guidance", "video_guidance"]
+        "sync_score", "steps", "text_guidance", "video_guidance", "negative_guidance"]
     assert SCHEMAS["films"].names == [
         "run_id", "film_id", "uri", "content_sha256", "duration_s", "nominal_fps", "true_fps", "frames",
         "scenes", "cut_key", "flac_uri", "video_uri", "loudness_lufs", "checkpoint_sha256", "status", "extra"]
@@ -131,6 +131,15 @@ def test_read_table_ignores_temporary_files_and_reads_older_schemas(tmp_path):
     pq.write_table(pa.Table.from_pylist([row], schema=old), folder / f"{RUN_1}-00000-of-00001.parquet")
     [row] = read_table(out, "scenes").to_pylist()
     assert row["film_id"] == "a" and row["best_take"] is None and row["positive_prompt"] is None
+    # takes from before the negative prompt had its own guidance weight
+    old = pa.schema([f for f in SCHEMAS["takes"] if f.name != "negative_guidance"])
+    take = {"film_id": "a", "scene_index": 0, "take": 0, "unit_key": "k" * 16, "seed": 1, "flac_uri": "/a.flac",
+            "flac_sha256": "f" * 64, "sync_score": None, "steps": 20, "text_guidance": 2.0, "video_guidance": 2.0}
+    (tmp_path / "meta" / "takes").mkdir()
+    pq.write_table(pa.Table.from_pylist([stamp_row(take, "takes", RUN_1)], schema=old),
+                   tmp_path / "meta" / "takes" / f"{RUN_1}-00000-of-00001.parquet")
+    [row] = read_table(out, "takes").to_pylist()
+    assert row["text_guidance"] == 2.0 and row["negative_guidance"] is None
 
 
 def test_read_table_of_a_table_never_written_is_empty_with_its_schema(tmp_path):

@@ -31,7 +31,7 @@ CONFIG = ModelConfig(
 )
 SETTINGS = GenerationSettings(
     checkpoint="/ckpt/tiny.safetensors", checkpoint_sha256="c" * 64, config=CONFIG, steps=4,
-    text_guidance=2.0, video_guidance=2.0, sampler="euler", vocoder="griffin-lim(test)",
+    text_guidance=2.0, video_guidance=2.0, negative_guidance=2.0, sampler="euler", vocoder="griffin-lim(test)",
 )
 
 
@@ -58,6 +58,7 @@ def test_unit_key_changes_with_every_input_that_decides_the_audio():
         "steps": dataclasses.replace(SETTINGS, steps=5),
         "text_guidance": dataclasses.replace(SETTINGS, text_guidance=2.5),
         "video_guidance": dataclasses.replace(SETTINGS, video_guidance=3.0),
+        "negative_guidance": dataclasses.replace(SETTINGS, negative_guidance=1.0),
         "sampler": dataclasses.replace(SETTINGS, sampler="heun"),
         "vocoder": dataclasses.replace(SETTINGS, vocoder="bigvgan"),
         "checkpoint": dataclasses.replace(SETTINGS, checkpoint_sha256="d" * 64),
@@ -68,7 +69,7 @@ def test_unit_key_changes_with_every_input_that_decides_the_audio():
     keys = {name: plan_film(film(), s).units[0].key for name, s in variants.items()}
     keys["content"] = plan_film(sharded("/films/a.mp4", "film-a", sha=SHA_B), SETTINGS).units[0].key
     keys["row seed"] = plan_film(film(seed=7), SETTINGS).units[0].key
-    keys["row prompt"] = plan_film(film(negative_prompt=""), SETTINGS).units[0].key
+    keys["row prompt"] = plan_film(film(negative_prompt="rain"), SETTINGS).units[0].key
     keys["take"] = plan_film(film(takes=2), SETTINGS).units[1].key
     moved = dataclasses.replace(film(), scenes=tuple(tiling(48, [23])))
     keys["time range"] = plan_film(moved, SETTINGS).units[0].key
