@@ -10,14 +10,13 @@ its own for training augmentation.
 """
 
 from .collection import make_collection_film, write_collection
-from .config import CLASSES, NEGATIVE_PROMPT, SAMPLE_RATE, SynthConfig
+from .config import CLASSES, SAMPLE_RATE, SynthConfig
 from .damage import DamageLog, DamageParams, apply_damage, degrade, hold_frames
 from .encode import encode_flac, encode_mp4, manifest_row, write_film
 from .film import Film, film_name, film_seed, make_film
 
 __all__ = [
     "CLASSES",
-    "NEGATIVE_PROMPT",
     "SAMPLE_RATE",
     "SynthConfig",
     "Film",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SAMPLE_RATE = 48000  # DESIGN.md Contracts: output audio is 48 kHz mono 24-bit
-NEGATIVE_PROMPT = "speech, talking, music"
 
 # Sound classes; every one has a visible cause drawn in the picture.
 DISCRETE_CLASSES = ("impact", "footsteps")

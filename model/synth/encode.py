@@ -101,7 +101,6 @@ def manifest_row(film: Film) -> dict:
     return {
         "video_input": f"{film.name}.mp4",
         "positive_prompt": t["caption"],
-        "negative_prompt": t["negative_prompt"],
         "film_id": film.name,
         "scenes": [
             {"start_s": s["start_s"], "end_s": s["end_s"], "positive_prompt": s["caption"]} for s in t["shots"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import captions
-from .config import NEGATIVE_PROMPT, SynthConfig
+from .config import SynthConfig
 from .damage import DamageParams, apply_damage
 from .render import render_pictures
 from .sound import engine_pitch, render_audio
@@ -169,7 +169,6 @@ def build_truth(
             "applied_to": "pictures before cadence duplication (repeated frames stay identical)",
         },
         "caption": captions.caption_film(shot_caps),
-        "negative_prompt": NEGATIVE_PROMPT,
         "audio_scale": round(scale, 9),
     }
 
