@@ -12,7 +12,7 @@ rendered clean and, for the event scenes, again with full archival damage (the s
 Rows, all in the same run on the same scenes:
 - ground truth: the foley world's own audio at the model rate;
 - codec round trip: ground truth -> log-mel -> the generator's vocoder (the ceiling any model reaches);
-- trained: the checkpoint, caption as positive prompt, the default negative prompt;
+- trained: the checkpoint, caption as positive prompt, the checkpoint's default negative prompt (none for the shipped one);
 - video dropped: the same with the learned null video (what the picture adds to timing);
 - untrained: the same architecture from random weights (the floor).
 
