@@ -33,7 +33,7 @@ from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 
 from media import storage
-from model.config import ModelConfig, upgrade_config_dict
+from model.config import ModelConfig, config_dict_from_json, config_dict_hash, upgrade_config_dict
 
 FORMAT = "talkie-checkpoint"
 FORMAT_VERSION = "2"
@@ -186,16 +186,9 @@ def checkpoint_from_bytes(
 def _config_from_metadata(metadata: Mapping[str, str], version: str, source: str) -> ModelConfig:
     """The config a checkpoint was written with, upgraded to the current fields, its hash checked."""
     try:
-        data = json.loads(metadata.get("config", ""))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{source}: the checkpoint's config is invalid: model config is not valid JSON: {e}") from None
-    # the hash covers the config as written: its canonical JSON, as ModelConfig.to_json gives it
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    written_hash = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
-    if version == "1":
-        upgrade_config_dict(data)
-    try:
-        config = ModelConfig.from_dict(data)
+        data = config_dict_from_json(metadata.get("config", ""))
+        written_hash = config_dict_hash(data)  # the hash covers the config as written
+        config = ModelConfig.from_dict(upgrade_config_dict(data) if version == "1" else data)
     except (ValueError, TypeError) as e:
         raise ValueError(f"{source}: the checkpoint's config is invalid: {e}") from None
     if metadata.get("config_hash") != written_hash:

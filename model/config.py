@@ -288,16 +288,27 @@ class ModelConfig:
         return _strict_build(cls, data, "config")
 
     @classmethod
-    def from_json(cls, text: str) -> ModelConfig:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"model config is not valid JSON: {e}") from None
-        return cls.from_dict(data)
+    def from_json(cls, text: str, *, upgrade: bool = False) -> ModelConfig:
+        """``upgrade``: text written by earlier code gets the fields added since (``upgrade_config_dict``)."""
+        data = config_dict_from_json(text)
+        return cls.from_dict(upgrade_config_dict(data) if upgrade else data)
 
     def config_hash(self) -> str:
         """First 16 hex digits of the SHA-256 of the canonical JSON: stable across processes."""
-        return hashlib.sha256(self.to_json().encode("utf-8")).hexdigest()[:16]
+        return config_dict_hash(self.to_dict())
+
+
+def config_dict_from_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"model config is not valid JSON: {e}") from None
+
+
+def config_dict_hash(data: Any) -> str:
+    """``ModelConfig.config_hash`` of a config as a JSON value, whatever code wrote it."""
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
 def upgrade_config_dict(data: Any) -> Any:

@@ -198,17 +198,16 @@ def make_guided_velocity(
     negative_rows = run_negative.nonzero().flatten()  # rows of neg_text that the network sees
     stacked = stack_conditions(cond, null_text, no_video, {k: v[negative_rows.to(v.device)] for k, v in neg_text.items()})
     rows = 3 * batch + len(negative_rows)
-    keep = wanted[run_negative]  # of the negative rows run, those whose result is used
+    used = wanted[negative_rows]  # of the negative rows run, those whose result is used
 
     def velocity(x: Tensor, t: Tensor) -> Tensor:
-        picked = negative_rows.to(x.device)
+        picked, picked_used = negative_rows.to(x.device), used.to(x.device)
         v = model_fn(torch.cat([x, x, x, x[picked]]), torch.cat([t, t, t, t[picked]]), stacked)
         if v.shape[0] != rows:
             raise ValueError(f"model_fn returned {v.shape[0]} rows for a batch of {rows}")
         v_cond, v_null_text, v_no_video = v[:batch], v[batch : 2 * batch], v[2 * batch : 3 * batch]
         v_neg_text = v_null_text.clone()
-        used = picked[keep.to(x.device)]
-        v_neg_text[used] = v[3 * batch :][keep.to(x.device)]
+        v_neg_text[picked[picked_used]] = v[3 * batch :][picked_used]
         return guided_velocity(
             v_cond, v_null_text, v_no_video, v_neg_text,
             text_scale=text_scale, video_scale=video_scale, negative_scale=negative_scale,

@@ -70,7 +70,7 @@ from torch.nn import functional as F
 from media import storage
 from model.checkpoint import SUFFIX, save_checkpoint
 from model.conditioning import PrecomputedTextEncoder, TextEncoder, TextEncoderLike
-from model.config import PRESET_NAMES, ModelConfig, preset, upgrade_config_dict
+from model.config import PRESET_NAMES, ModelConfig, preset
 from model.data import ShardDataset, collate, read_shard_metadata, shard_uris
 from model.device import resolve_device
 from model.generate import log_mel_to_latent
@@ -602,8 +602,8 @@ def check_shards(uris: Sequence[str], config: ModelConfig) -> tuple[int, list[st
         meta = read_shard_metadata(uri)
         try:
             # shards featurized by earlier code carry an earlier config; only its data fields matter
-            theirs = _data_fields(ModelConfig.from_dict(upgrade_config_dict(json.loads(meta.get("config", "")))))
-        except (TypeError, ValueError) as e:  # json.JSONDecodeError is a ValueError
+            theirs = _data_fields(ModelConfig.from_json(meta.get("config", ""), upgrade=True))
+        except (TypeError, ValueError) as e:
             raise ValueError(f"{uri}: the shard's config is unreadable ({e})") from None
         if theirs != wanted:
             differ = [

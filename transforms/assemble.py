@@ -129,13 +129,7 @@ def film_tags(plan: FilmPlan, chosen: Sequence[Take], settings: GenerationSettin
     return {
         "TITLE": plan.film_id,
         "TALKIE_CUT_KEY": key,
-        "TALKIE_CHECKPOINT_SHA256": settings.checkpoint_sha256,
-        "TALKIE_STEPS": str(settings.steps),
-        "TALKIE_TEXT_GUIDANCE": repr(settings.text_guidance),
-        "TALKIE_VIDEO_GUIDANCE": repr(settings.video_guidance),
-        "TALKIE_NEGATIVE_GUIDANCE": repr(settings.negative_guidance),
-        "TALKIE_SAMPLER": settings.sampler,
-        "TALKIE_VOCODER": settings.vocoder,
+        **settings.provenance_tags(),
         "TALKIE_SCENES": json.dumps(scenes, ensure_ascii=False, separators=(",", ":")),
         "TALKIE_LOUDNESS": loudness_tag(loudness),
     }

@@ -414,13 +414,7 @@ def stem_tags(unit: Unit, settings: GenerationSettings) -> dict[str, str]:
         "TALKIE_NEGATIVE_PROMPT": unit.negative_prompt,
         "TALKIE_TAKE": str(unit.take),
         "TALKIE_SEED": str(unit.seed),
-        "TALKIE_CHECKPOINT_SHA256": settings.checkpoint_sha256,
-        "TALKIE_STEPS": str(settings.steps),
-        "TALKIE_TEXT_GUIDANCE": repr(settings.text_guidance),
-        "TALKIE_VIDEO_GUIDANCE": repr(settings.video_guidance),
-        "TALKIE_NEGATIVE_GUIDANCE": repr(settings.negative_guidance),
-        "TALKIE_SAMPLER": settings.sampler,
-        "TALKIE_VOCODER": settings.vocoder,
+        **settings.provenance_tags(),
     }
 
 

@@ -104,6 +104,18 @@ class GenerationSettings:
         """Video frames from one window's start to the next's (window minus overlap), at least 1."""
         return max(1, math.floor(Fraction(str(self.config.window.stride_s)) * self.config.video.fps))
 
+    def provenance_tags(self) -> dict[str, str]:
+        """The run-wide settings as FLAC/MKV tags, for stems and film tracks alike."""
+        return {
+            "TALKIE_CHECKPOINT_SHA256": self.checkpoint_sha256,
+            "TALKIE_STEPS": str(self.steps),
+            "TALKIE_TEXT_GUIDANCE": repr(self.text_guidance),
+            "TALKIE_VIDEO_GUIDANCE": repr(self.video_guidance),
+            "TALKIE_NEGATIVE_GUIDANCE": repr(self.negative_guidance),
+            "TALKIE_SAMPLER": self.sampler,
+            "TALKIE_VOCODER": self.vocoder,
+        }
+
     def key_fields(self) -> dict[str, Any]:
         """The run-wide part of every unit key (DESIGN.md "Keys"), also recorded in each ledger object."""
         window = self.config.window
