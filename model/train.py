@@ -82,7 +82,7 @@ logger = logging.getLogger(__name__)
 STATE_FORMAT = "talkie-train-state/1"
 STATE_KEY = "talkie_train"
 SILENCE_LATENT = -1.0  # log_mel_to_latent(log(log_floor)): the silence level
-_DRAW_NOISE, _DRAW_DAMAGE = 0, 1  # stream ids of the per-step seeds
+_DRAW_NOISE, _DRAW_DAMAGE, _DRAW_FLIP = 0, 1, 2  # stream ids of the per-step seeds
 
 
 # ----------------------------------------------------------------------------- settings
@@ -110,6 +110,7 @@ class TrainSettings:
     damage_min: float = 0.1  # damage strength ~ U(damage_min, damage_max)
     damage_max: float = 1.0
     hold_prob: float = 0.25  # chance that a damaged clip also gets a lower picture rate
+    flip_prob: float = 0.0  # chance that a clip is mirrored left to right (``mirror_frames``)
     onset_weight: float = 0.5  # weight of the visual encoder's event-frame loss (0: flow loss only)
     onset_pos_weight: float = 8.0  # BCE weight of an event frame (events are sparse)
     onset_sigma_frames: float = 0.0  # > 0: Gaussian onset targets of this width (``onset_targets``)
@@ -129,7 +130,7 @@ class TrainSettings:
         for name in ("ema_decay", "beta1", "beta2"):
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"TrainSettings.{name}={getattr(self, name)}: need a value in [0, 1)")
-        for name in ("damage_prob", "hold_prob", "t_uniform_prob"):
+        for name in ("damage_prob", "hold_prob", "flip_prob", "t_uniform_prob"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"TrainSettings.{name}={getattr(self, name)}: need a probability in [0, 1]")
         if not 0 <= self.damage_min <= self.damage_max <= 1:
@@ -226,6 +227,17 @@ def damage_frames(
         rgb = np.repeat(clip[..., None], 3, axis=-1)  # degrade takes (T, H, W, 3)
         out[row, :valid] = torch.from_numpy(_to_gray(degrade(rgb, rng, float(level))))
     return out
+
+
+def mirror_frames(frames: Tensor, rng: np.random.Generator, *, prob: float) -> Tensor:
+    """Each clip of (B, T, H, W) mirrored left to right with probability ``prob``.
+
+    The sound track is mono and an event happens at the same time in the mirror image, so a
+    mirrored clip is another training clip with the same mel, caption and events; that holds
+    while captions never say left or right (the foley world's do not).
+    """
+    flips = torch.from_numpy(rng.random(frames.shape[0]) < prob)
+    return torch.where(flips[:, None, None, None], frames.flip(-1), frames)
 
 
 # ----------------------------------------------------------------------------- the loss
@@ -421,6 +433,8 @@ class Trainer:
             )
         frame_mask = torch.arange(frames.shape[1])[None, :] < valid_frames[:, None]  # (B, T)
         frames = frames * frame_mask[:, :, None, None].to(frames.dtype)
+        if augment and s.flip_prob > 0:
+            frames = mirror_frames(frames, np.random.default_rng(step_seed(s.seed, step, _DRAW_FLIP)), prob=s.flip_prob)
         if augment and s.damage_prob > 0:
             rng = np.random.default_rng(step_seed(s.seed, step, _DRAW_DAMAGE))
             frames = damage_frames(
@@ -945,6 +959,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="width in video frames of the timing head's Gaussian targets (0: the nearest frame only)")
     parser.add_argument("--damage_prob", type=float, default=TrainSettings.damage_prob,
                         help="chance that a clip gets archival damage on the fly")
+    parser.add_argument("--flip_prob", type=float, default=TrainSettings.flip_prob,
+                        help="chance that a clip is mirrored left to right (not for captions that say left or right)")
     parser.add_argument("--damage_min", type=float, default=TrainSettings.damage_min,
                         help="damage strength is drawn from [damage_min, 1]")
     parser.add_argument("--save_every", type=int, default=TrainSettings.save_every)
@@ -990,6 +1006,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             t_uniform_prob=args.t_uniform_prob,
             damage_prob=args.damage_prob,
             damage_min=args.damage_min,
+            flip_prob=args.flip_prob,
             save_every=args.save_every,
             log_every=args.log_every,
         )

@@ -23,6 +23,7 @@ from model.train import (
     check_shards,
     EVENT_SPAN,
     damage_frames,
+    mirror_frames,
     event_frame_weights,
     load_training_state,
     main,
@@ -208,6 +209,31 @@ def test_damage_changes_frames_but_keeps_shapes(batch):
     again = damage_frames(frames, valid, np.random.default_rng(0), fps=8, prob=1.0)
     assert torch.equal(again, damaged)
     assert torch.equal(damage_frames(frames, valid, np.random.default_rng(0), fps=8, prob=0.0), frames)
+
+
+def test_mirroring_flips_chosen_clips_left_to_right(batch):
+    frames = batch["frames"]
+    assert torch.equal(mirror_frames(frames, np.random.default_rng(0), prob=0.0), frames)
+    assert torch.equal(mirror_frames(frames, np.random.default_rng(0), prob=1.0), frames.flip(-1))
+    chosen = np.random.default_rng(3).random(frames.shape[0]) < 0.5
+    mirrored = mirror_frames(frames, np.random.default_rng(3), prob=0.5)
+    for row, flipped in enumerate(chosen):
+        assert torch.equal(mirrored[row], frames[row].flip(-1) if flipped else frames[row])
+
+
+def test_mirrored_steps_keep_the_sound_events_and_noise(batch, text_encoder):
+    plain = Trainer(CONFIG, TrainSettings(steps=10, batch_size=4, damage_prob=0.0, **FAST), text_encoder=text_encoder)
+    mirrored = Trainer(
+        CONFIG, TrainSettings(steps=10, batch_size=4, damage_prob=0.0, flip_prob=1.0, **FAST), text_encoder=text_encoder
+    )
+    a, b = plain.inputs(batch, 3), mirrored.inputs(batch, 3)
+    torch.testing.assert_close(b.cond["video"], a.cond["video"].flip(-1), rtol=0, atol=0)
+    for name in ("x1", "noise", "t", "onsets"):
+        assert torch.equal(getattr(a, name), getattr(b, name)), name
+    assert torch.equal(a.cond["events"], b.cond["events"])
+    assert not torch.equal(a.cond["video"], b.cond["video"])
+    with pytest.raises(ValueError, match="flip_prob=1.5"):
+        TrainSettings(steps=1, flip_prob=1.5)
 
 
 def test_precomputed_embeddings_overwrite_guard_and_shard_check(shard, text_encoder, tmp_path, capsys):
