@@ -41,25 +41,26 @@ bench: $(STAMP)
 	$(BIN)/python bench/decode.py
 	$(BIN)/python bench/scenes.py
 
-# The shipped model/weights/tiny.safetensors: two corpora of single-shot foley films (clean renders;
-# training damages frames on the fly), cut into 4 s windows every 2 s: 1200 films of every class
-# (seed 7000) and 1600 weighted towards sounds with events (seed 7100: impacts and footsteps, alone
-# or mixed with rain, wind, fire or water), then 7000 steps of batch 16, capped at 85 minutes, then
-# the timing head's event threshold chosen on validation films (seed 7300; model/calibrate.py).
-# Timing: README, "The shipped checkpoint".
+# The shipped model/weights/tiny.safetensors: four corpora of single-shot foley films (clean renders;
+# training damages and mirrors frames on the fly), cut into 4 s windows every 2 s: 1200 films of
+# every class (seeds 7000 and 7600) and 1600 weighted towards sounds with events (seeds 7100 and 7700:
+# impacts and footsteps, alone or mixed with rain, wind, fire or water), then 7000 steps of batch 16,
+# capped at 85 minutes, then the timing head's event threshold chosen on validation films (seed 7300;
+# model/calibrate.py). Timing: README, "The shipped checkpoint".
 CORPUS := out/corpus
+SYNTH_ALL := --damage 0 --min-shots 1 --max-shots 1 --seconds-per-shot 2 8
+SYNTH_EVENTS := $(SYNTH_ALL) --mixed-prob 0.6 --classes impact footsteps rain wind fire water
 tiny-checkpoint: $(STAMP)
-	$(BIN)/python -m model.synth --out $(CORPUS)/all/films --films 1200 --seed 7000 --damage 0 \
-		--min-shots 1 --max-shots 1 --seconds-per-shot 2 8
-	$(BIN)/python -m model.synth --out $(CORPUS)/events/films --films 1600 --seed 7100 --damage 0 \
-		--min-shots 1 --max-shots 1 --seconds-per-shot 2 8 --mixed-prob 0.6 \
-		--classes impact footsteps rain wind fire water
-	for c in all events; do $(BIN)/python -m pipelines.featurize --input $(CORPUS)/$$c/films/manifest.jsonl \
+	$(BIN)/python -m model.synth --out $(CORPUS)/all/films --films 1200 --seed 7000 $(SYNTH_ALL)
+	$(BIN)/python -m model.synth --out $(CORPUS)/events/films --films 1600 --seed 7100 $(SYNTH_EVENTS)
+	$(BIN)/python -m model.synth --out $(CORPUS)/all2/films --films 1200 --seed 7600 $(SYNTH_ALL)
+	$(BIN)/python -m model.synth --out $(CORPUS)/events2/films --films 1600 --seed 7700 $(SYNTH_EVENTS)
+	for c in all events all2 events2; do $(BIN)/python -m pipelines.featurize --input $(CORPUS)/$$c/films/manifest.jsonl \
 		--output $(CORPUS)/$$c/shards --window_hop_s 2 --runner=FnApiRunner \
 		--direct_running_mode=multi_processing --direct_num_workers=2 || exit 1; done
 	$(BIN)/python -m model.train --shards "$(CORPUS)/*/shards/shards/*.safetensors" --out out/train/tiny.safetensors \
 		--preset tiny --steps 7000 --batch 16 --lr 4e-4 --onset_weight 1.0 --event_flow_weight 4 --t_uniform_prob 0.3 \
-		--onset_sigma_frames 0.5 --minutes 85 --threads 2
+		--onset_sigma_frames 0.5 --flip_prob 0.5 --minutes 85 --threads 2
 	$(BIN)/python -m model.calibrate --checkpoint out/train/tiny.safetensors --out model/weights/tiny.safetensors
 
 clean:
