@@ -33,6 +33,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--width", type=int, default=128)
     p.add_argument("--height", type=int, default=96)
     p.add_argument("--damage", type=_damage, default=None, help="'random' (default) or a strength in [0, 1]")
+    p.add_argument(
+        "--clean-prob",
+        type=float,
+        default=SynthConfig.clean_prob,
+        help="with --damage random: the chance that a film is left undamaged (default 1/3); "
+        "the others get a strength drawn from [0.2, 1]",
+    )
     p.add_argument("--min-shots", type=int, default=2)
     p.add_argument("--max-shots", type=int, default=6)
     p.add_argument("--seconds-per-shot", type=float, nargs=2, metavar=("MIN", "MAX"), default=(1.0, 4.0))
@@ -60,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             fade_prob=a.fade_prob,
             mixed_prob=a.mixed_prob,
             damage=a.damage,
+            clean_prob=a.clean_prob,
         )
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -119,3 +119,20 @@ def test_cli_rejects_bad_values(tmp_path, capsys):
         main(["--out", str(tmp_path), "--damage", "2"])
     assert main(["--out", str(tmp_path), "--width", "101"]) == 2
     assert "even" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("clean_prob, damaged", [("0", True), ("1", False)])
+def test_cli_clean_prob_decides_which_random_films_are_damaged(tmp_path, clean_prob, damaged):
+    args = ["--films", "3", "--seed", "4", "--max-shots", "1", "--min-shots", "1", "--seconds-per-shot", "1", "1"]
+    assert main(["--out", str(tmp_path), "--workers", "1", *args, "--damage", "random", "--clean-prob", clean_prob]) == 0
+    strengths = [json.loads(p.read_text())["damage"]["strength"] for p in sorted(tmp_path.glob("*.json"))]
+    assert len(strengths) == 3
+    if damaged:
+        assert all(0.2 <= s <= 1.0 for s in strengths), strengths
+    else:
+        assert strengths == [0.0, 0.0, 0.0]
+
+
+def test_cli_rejects_a_clean_prob_outside_0_1(tmp_path, capsys):
+    assert main(["--out", str(tmp_path), "--clean-prob", "1.5"]) == 2
+    assert "clean_prob" in capsys.readouterr().err
