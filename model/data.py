@@ -10,7 +10,8 @@ A shard holds N training windows of one model config (``pipelines/featurize.py``
 and one metadata entry, ``talkie``, a JSON object: ``format``, ``config_hash``, ``config`` (the
 ModelConfig JSON), and per-window lists ``film_ids``, ``uris``, ``window_index``, ``start_s``
 (seconds from the film's first frame), ``valid_s``, ``captions`` and ``events`` (each a list of
-``{"offset_s", "time_s", "class", "fine"}``; offset from the window's start, time from the film's).
+``{"offset_s", "time_s", "class", "fine"}``; offset from the window's start, time from the film's;
+``null`` where the events are unknown: a film without a truth record beside it).
 
 Shards are read whole from a local path or any fsspec URI, one at a time, so memory is bounded by
 a shard. Nothing here imports Beam.
@@ -117,7 +118,7 @@ class Shard:
         return self.meta["captions"]
 
     @property
-    def events(self) -> list[list[dict[str, Any]]]:
+    def events(self) -> list[list[dict[str, Any]] | None]:
         return self.meta["events"]
 
     def example(self, i: int) -> dict[str, Any]:

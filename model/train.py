@@ -2,7 +2,7 @@
 
     python -m model.train --shards DIR_OR_GLOB --out model/weights/tiny.safetensors --preset tiny \
         --steps N [--batch 16] [--minutes M] [--seed 0] [--resume] [--device auto|cpu|cuda] \
-        [--text_embeddings FILE]
+        [--text_embeddings FILE] [--init CHECKPOINT]
 
 Objective (Liu et al. 2022, "Flow Straight and Fast", eq. 1): with x1 = ``log_mel_to_latent(mel)``
 (the same map ``model.generate`` inverts) and noise x0 ~ N(0, I),
@@ -29,6 +29,9 @@ it where nothing lands. Its targets are the nearest frame to each event, or with
 event falls (``onset_targets``). The denoiser is conditioned on the true event times as its event track
 (``model.networks.dit.event_marks``), which generation fills from this head's peaks: the head
 learns *when*, the denoiser learns what a marked event sounds like and to stay quiet elsewhere.
+A window whose events are unknown (``None`` in the shard: a sound film without a truth record,
+such as an archive's own) teaches the head nothing, and the denoiser gets the head's own marks as
+its event track there, as in generation; a window with an empty list is one where nothing lands.
 
 Optimisation: AdamW, linear warmup then cosine decay, gradient clipping, an exponential moving
 average of the weights (the EMA is what the model checkpoint holds). CPU runs in float32; CUDA
@@ -41,6 +44,14 @@ Files beside ``--out`` (``X.safetensors``):
                          states (tensors plus one JSON metadata entry; never pickle)
     X.train.jsonl        the loss log: one JSON object per ``log_every`` steps (step, loss, flow,
                          onset, lr, grad_norm, seconds)
+
+Fine-tuning. ``--init CHECKPOINT`` (any fsspec URI; the shipped ``model/weights/tiny.safetensors``
+for instance) starts the weights and their EMA from a model checkpoint instead of from ``seed``,
+with a fresh optimizer and LR schedule over ``steps``, and trains that checkpoint's config (its
+sampler settings and event threshold carry over until ``model.calibrate`` sets the threshold
+again). This is how an archive adapts the model to its own featurized sound films, and how the
+shipped checkpoint gets a second stage on more data. Resume a fine-tune with the same ``--init``
+(it names the config); the weights then come from the training state, not from ``--init``.
 
 Determinism. Every random draw of step k (condition dropout, t, noise, damage) comes from
 generators seeded with (seed, k), and the data order from (seed, epoch) with a saved cursor, so
@@ -68,7 +79,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from media import storage
-from model.checkpoint import SUFFIX, save_checkpoint
+from model.checkpoint import SUFFIX, load_checkpoint, save_checkpoint
 from model.conditioning import PrecomputedTextEncoder, TextEncoder, TextEncoderLike
 from model.config import PRESET_NAMES, ModelConfig, preset
 from model.data import ShardDataset, collate, read_shard_metadata, shard_uris
@@ -312,9 +323,10 @@ def onset_targets(
     return targets.float()
 
 
-def event_offsets(events: Sequence[Sequence[Mapping[str, Any]]]) -> list[list[float]]:
-    """Per-row event lists -> per-row event times in seconds from the window's start."""
-    return [[float(event["offset_s"]) for event in row] for row in events]
+def event_offsets(events: Sequence[Sequence[Mapping[str, Any]] | None]) -> list[list[float]]:
+    """Per-row event lists -> per-row event times in seconds from the window's start (none for a
+    row whose events are unknown, ``None``)."""
+    return [[float(event["offset_s"]) for event in row or ()] for row in events]
 
 
 def onset_loss(logits: Tensor, targets: Tensor, frame_mask: Tensor, *, pos_weight: float) -> Tensor:
@@ -336,6 +348,7 @@ class StepInputs(NamedTuple):
     noise: Tensor  # (B, n_mels, F)
     onsets: Tensor  # (B, T) 0/1 event frames
     frame_mask: Tensor  # (B, T) bool, frames inside the film
+    events_known: Tensor  # (B,) bool, False where the shard says the events are unknown (None)
 
 
 class StepStats(NamedTuple):
@@ -457,13 +470,15 @@ class Trainer:
             "video": frames.to(device=device, dtype=torch.float32).div(255.0)[:, :, None],  # (B, T, 1, H, W)
             "drop_text": drop_text.to(device),
             "drop_video": drop_video.to(device),
-            # the true event times as the event track (the timing head marks it in generation)
+            # the true event times as the event track (the timing head marks it in generation; it
+            # marks it here too where the events are unknown: ``losses``)
             "events": event_marks(event_offsets(batch["events"]), mel_frames, config.audio.frame_rate).to(device),
         }
         onsets = onset_targets(batch["events"], frames.shape[1], config.video.fps, sigma_frames=s.onset_sigma_frames)
+        known = torch.tensor([row is not None for row in batch["events"]], dtype=torch.bool)
         return StepInputs(
             x1.to(device), valid_mel.to(device), cond, t.to(device), noise.to(device),
-            onsets.to(device), frame_mask.to(device),
+            onsets.to(device), frame_mask.to(device), known.to(device),
         )
 
     def losses(self, inputs: StepInputs) -> tuple[Tensor, Tensor]:
@@ -471,9 +486,14 @@ class Trainer:
         both the denoiser (through cond["video"]) and the encoder's event-frame head."""
         with self.autocast():
             features = self.network.encode_video(inputs.cond["video"])
+        known = inputs.events_known
         cond = {**inputs.cond, "video": features}
+        if not bool(known.all()):  # unknown events: the head's marks, as generation would have them
+            with torch.no_grad():
+                marks = self.network.predicted_events(features.detach(), inputs.x1.shape[-1])
+            cond["events"] = torch.where(known[:, None], inputs.cond["events"], marks.to(inputs.cond["events"].dtype))
         weights = None
-        if self.settings.event_flow_weight != 1.0:
+        if self.settings.event_flow_weight != 1.0:  # only around true events
             weights = event_frame_weights(inputs.cond["events"], self.settings.event_flow_weight)
         flow = rectified_flow_loss(
             self.network, inputs.x1, inputs.valid_mel, cond, inputs.t, inputs.noise,
@@ -481,7 +501,8 @@ class Trainer:
         )
         with self.autocast():  # on CUDA the features are bf16, and so must the head's input be
             logits = self.network.visual.onset_logits(features)
-        onset = onset_loss(logits, inputs.onsets, inputs.frame_mask, pos_weight=self.settings.onset_pos_weight)
+        onset_mask = inputs.frame_mask & known[:, None]
+        onset = onset_loss(logits, inputs.onsets, onset_mask, pos_weight=self.settings.onset_pos_weight)
         return flow, onset
 
     def loss(self, batch: Mapping[str, Any], step: int, *, augment: bool = True) -> Tensor:
@@ -522,6 +543,13 @@ class Trainer:
             self.ema[name].lerp_(p.detach(), 1.0 - decay)
 
     # ------------------------------------------------------------------------- state
+
+    def start_from(self, state_dict: Mapping[str, Tensor]) -> None:
+        """Weights and EMA from a model checkpoint's state_dict (fine-tuning); step 0, fresh AdamW.
+
+        Strict: every tensor the network has, of the same shape, and nothing else."""
+        self.network.load_state_dict(state_dict, strict=True)
+        self.ema = {name: p.detach().clone() for name, p in self.network.named_parameters()}
 
     def ema_state_dict(self) -> dict[str, Tensor]:
         """The network's state_dict with the EMA in place of each parameter (what the model file holds)."""
@@ -755,6 +783,7 @@ def train(
     text_encoder: TextEncoderLike | None = None,
     session_steps: int | None = None,
     progress: bool = True,
+    init: str | None = None,
     **hyperparameters: Any,
 ) -> TrainResult:
     """Train the denoiser of ``config`` on featurize ``shards`` and save its EMA weights to ``out``.
@@ -764,6 +793,8 @@ def train(
     earlier run's files unless ``overwrite``). ``minutes`` and ``session_steps`` stop this call
     early, cleanly: the model and training state are saved, and a later ``resume`` goes on.
     Text comes from ``text_encoder``, else the embeddings file ``text_embeddings``, else MiniLM.
+    ``init``: a model checkpoint (path or URI) whose weights a new run starts from instead of
+    ``seed``'s; its config must be ``config`` (the CLI trains the checkpoint's own config).
     Other keyword arguments are ``TrainSettings`` fields (lr, warmup_steps, ema_decay, ...).
     """
     known = {f.name for f in fields(TrainSettings)} - {"steps", "batch_size", "seed"}
@@ -786,6 +817,14 @@ def train(
     for start in range(0, len(captions), 256):  # fills TextEncoder's cache; checks precomputed coverage
         text_encoder.encode(captions[start : start + 256])
 
+    initial = None
+    if init is not None:
+        initial = load_checkpoint(init)
+        if initial.config.config_hash() != config.config_hash():
+            raise ValueError(
+                f"--init {init} holds config {initial.config.config_hash()}, not the {config.config_hash()} being "
+                "trained: fine-tune a checkpoint with its own config (the CLI does so when --init is given)"
+            )
     trainer = Trainer(config, settings, text_encoder=text_encoder, device=device)
     cursor, elapsed_before, resumed_from = {"epoch": 0, "position": 0}, 0.0, None
     if resume and storage.exists(state_uri):
@@ -816,6 +855,9 @@ def train(
                 + ": pass resume=True (--resume) to continue its run, or overwrite=True (--overwrite) to "
                 "start a new one over it"
             )
+        if initial is not None:
+            trainer.start_from(initial.state_dict)
+            logger.info("weights and EMA from %s", init)
     stream = BatchStream(uris, settings.batch_size, seed=settings.seed, **cursor)
     applied_cursor = dict(stream.cursor)  # the data cursor after the last batch actually trained on
     log = LossLog(log_uri, keep_through=resumed_from)
@@ -843,6 +885,7 @@ def train(
                 "train_seconds": f"{meta['seconds']:.1f}",
                 "train_settings": json.dumps(asdict(settings), sort_keys=True),
                 "train_windows": str(windows),
+                **({"train_init": init} if init is not None else {}),
             },
         )
         save_training_state(state_uri, trainer, meta)
@@ -943,6 +986,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--session_steps", type=int, default=None, help="stop cleanly and save after this many updates")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true", help="continue from --out's training state")
+    parser.add_argument("--init", default=None, metavar="CHECKPOINT",
+                        help="fine-tune: start from this model checkpoint's weights and train its config (--preset is ignored)")
     parser.add_argument("--overwrite", action="store_true", help="start afresh over an earlier run's files")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--text_embeddings", default=None, help="precomputed MiniLM embeddings (safetensors) of every caption")
@@ -983,8 +1028,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     logger.info("%d CPU threads", torch.get_num_threads())
     try:
+        config = load_checkpoint(args.init).config if args.init else preset(args.preset)
         result = train(
-            preset(args.preset),
+            config,
             args.shards,
             args.out,
             steps=args.steps,
@@ -997,6 +1043,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             text_embeddings=args.text_embeddings,
             session_steps=args.session_steps,
             progress=not args.no_progress,
+            init=args.init,
             lr=args.lr,
             warmup_steps=args.warmup_steps,
             ema_decay=args.ema_decay,

@@ -56,7 +56,9 @@ class TrainingWindow:
     audio_start_s: float  # the same instant on the container timeline, for media.audio
     valid_s: float  # seconds of film inside the window (window_s unless the film is shorter)
     caption: str
-    events: tuple[dict[str, Any], ...]  # {"offset_s", "time_s", "class", "fine"}, offset from start_s
+    # {"offset_s", "time_s", "class", "fine"}, offset from start_s; None: unknown (no truth record
+    # beside the film), which training keeps apart from () (a window where nothing lands)
+    events: tuple[dict[str, Any], ...] | None
 
 
 @dataclass(frozen=True)
@@ -207,7 +209,7 @@ def cut_film(
             audio_start_s=float(start_pts * time_base),
             valid_s=valid_s,
             caption=caption_at(job, start_s + valid_s / 2),
-            events=events_in(events, start_s, float(window)),
+            events=None if events is None else events_in(events, start_s, float(window)),
         ))
     return out
 
@@ -257,7 +259,7 @@ def shard_metadata(examples: list[WindowExample], config: ModelConfig) -> dict[s
         "start_s": [x.start_s for x in w],
         "valid_s": [x.valid_s for x in w],
         "captions": [x.caption for x in w],
-        "events": [list(x.events) for x in w],
+        "events": [None if x.events is None else list(x.events) for x in w],
     }
 
 

@@ -229,3 +229,28 @@ def test_spread_and_captions_and_events():
     events = [{"time_s": 1.0, "class": "impact", "fine": "wood"}, {"time_s": 5.0, "class": "impact"}]
     assert events_in(events, 1.0, 4.0) == ({"offset_s": 0.0, "time_s": 1.0, "class": "impact", "fine": "wood"},)
     assert events_in(None, 0.0, 4.0) == ()
+
+
+def test_a_film_without_a_truth_record_has_unknown_events(corpus, tmp_path):
+    """A user's own sound film has no truth JSON: its windows' events are None (unknown), which
+    training keeps apart from () (a window where nothing lands)."""
+    import shutil
+
+    from transforms.featurize import WindowExample, cut_film, shard_metadata
+
+    uri = next(iter(corpus.truth))
+    own = tmp_path / "own_film.mp4"
+    shutil.copy(uri, own)
+    config = preset("tiny")
+
+    def job(video: str) -> FilmJob:
+        return FilmJob(video_input=video, film_id="f", positive_prompt="a film", negative_prompt=None,
+                       takes=None, seed=None, scenes=(), extra="{}")
+
+    unknown, known = cut_film(job(str(own)), "f", config), cut_film(job(uri), "f", config)
+    assert unknown and all(w.events is None for w in unknown)
+    assert len(known) == len(unknown) and all(isinstance(w.events, tuple) for w in known)
+    examples = [WindowExample(w, np.zeros((1, 1, 1), np.uint8), np.zeros((1, 1), np.float16), 0, 0) for w in unknown + known]
+    events = shard_metadata(examples, config)["events"]
+    assert events[: len(unknown)] == [None] * len(unknown)
+    assert events[len(unknown):] == [list(w.events) for w in known]
