@@ -49,8 +49,8 @@ Fine-tuning. ``--init CHECKPOINT`` (any fsspec URI; the shipped ``model/weights/
 for instance) starts the weights and their EMA from a model checkpoint instead of from ``seed``,
 with a fresh optimizer and LR schedule over ``steps``, and trains that checkpoint's config (its
 sampler settings and event threshold carry over until ``model.calibrate`` sets the threshold
-again). This is how an archive adapts the model to its own featurized sound films, and how the
-shipped checkpoint gets a second stage on more data. Resume a fine-tune with the same ``--init``
+again). This is how an archive adapts the model to its own featurized sound films, and how a
+checkpoint gets a second stage on more data. Resume a fine-tune with the same ``--init``
 (it names the config); the weights then come from the training state, not from ``--init``.
 
 Determinism. Every random draw of step k (condition dropout, t, noise, damage) comes from
