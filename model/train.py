@@ -416,7 +416,7 @@ class Trainer:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(settings.seed)
             self.network = build_network(config).to(self.device).train()
-        self.ema = {name: p.detach().clone() for name, p in self.network.named_parameters()}
+        self._reset_ema()
         decay, no_decay = [], []
         for p in self.network.parameters():
             (decay if p.ndim >= 2 else no_decay).append(p)
@@ -549,6 +549,10 @@ class Trainer:
 
         Strict: every tensor the network has, of the same shape, and nothing else."""
         self.network.load_state_dict(state_dict, strict=True)
+        self._reset_ema()
+
+    def _reset_ema(self) -> None:
+        """The EMA as a copy of the current weights (a new run's start, random or from --init)."""
         self.ema = {name: p.detach().clone() for name, p in self.network.named_parameters()}
 
     def ema_state_dict(self) -> dict[str, Tensor]:
