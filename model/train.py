@@ -66,10 +66,12 @@ import contextlib
 import json
 import logging
 import math
+import multiprocessing
+import os
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, NamedTuple
 
@@ -204,15 +206,31 @@ def _to_gray(rgb: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(luma), 0, 255).astype(np.uint8)
 
 
+def damage_clip(job: tuple[np.ndarray, Sequence[int], float, int | None, int]) -> np.ndarray:
+    """One clip's damage, for ``damage_frames`` (a top-level function, so worker processes can run it).
+
+    job: (clip (T, H, W) uint8 grayscale, seed, strength, lowered picture rate or None, fps) ->
+    the damaged clip, the same shape and dtype."""
+    from model.synth.damage import degrade, hold_frames
+
+    clip, seed, level, held_fps, fps = job
+    rng = np.random.default_rng(seed)
+    if held_fps is not None:
+        clip, _ = hold_frames(clip, held_fps, fps)
+    rgb = np.repeat(clip[..., None], 3, axis=-1)  # degrade takes (T, H, W, 3)
+    return _to_gray(degrade(rgb, rng, level))
+
+
 def damage_frames(
     frames: Tensor,
     valid_frames: Tensor,
-    rng: np.random.Generator,
+    seed: int,
     *,
     fps: int,
     prob: float = 0.5,
     strength: tuple[float, float] = (0.1, 1.0),
     hold_prob: float = 0.25,
+    map_clips: Callable[..., Iterable[np.ndarray]] = map,
 ) -> Tensor:
     """Archival damage on a batch of grayscale clips, each with probability ``prob``.
 
@@ -221,22 +239,24 @@ def damage_frames(
     drawn from ``strength``, as three equal channels and back to luma; with ``hold_prob`` its
     picture rate also drops to a random lower rate (repeated frames, as a slow camera gives).
     Frames past ``valid_frames`` are left as they are.
-    """
-    from model.synth.damage import degrade, hold_frames
 
+    Row r's draws come from ``(seed, r)`` alone, so ``map_clips`` (``map``, or a process pool's
+    ``map``: ``damage_workers`` in ``train``) changes where the clips are damaged, not how.
+    """
     if frames.ndim != 4 or frames.dtype != torch.uint8:
         raise ValueError(f"frames are {frames.dtype} {tuple(frames.shape)}: need uint8 (batch, time, height, width)")
     out = frames.clone()
+    rows, jobs = [], []
     for row in range(frames.shape[0]):
+        rng = np.random.default_rng([seed, row])
         damaged, level, hold = rng.random() < prob, rng.uniform(*strength), rng.random() < hold_prob
+        held_fps = int(rng.integers(max(1, fps // 2), fps)) if hold and fps > 1 else None
         valid = int(valid_frames[row])
-        if not damaged or valid == 0:
-            continue
-        clip = frames[row, :valid].numpy()
-        if hold and fps > 1:
-            clip, _ = hold_frames(clip, int(rng.integers(max(1, fps // 2), fps)), fps)
-        rgb = np.repeat(clip[..., None], 3, axis=-1)  # degrade takes (T, H, W, 3)
-        out[row, :valid] = torch.from_numpy(_to_gray(degrade(rgb, rng, float(level))))
+        if damaged and valid > 0:
+            rows.append((row, valid))
+            jobs.append((frames[row, :valid].numpy(), (seed, row, 1), float(level), held_fps, fps))
+    for (row, valid), clip in zip(rows, map_clips(damage_clip, jobs)):
+        out[row, :valid] = torch.from_numpy(clip)
     return out
 
 
@@ -396,6 +416,13 @@ class StepPrefetcher:
             self._pool.shutdown(wait=True)
 
 
+def default_damage_workers(batch_size: int) -> int:
+    """Damage processes for a GPU run: one a clip of the batch, at most the cores left beside the
+    training process and its prefetch thread (a step waits for its slowest clip, so clips that
+    queue behind others cost a second round)."""
+    return max(0, min(batch_size, (os.cpu_count() or 1) - 2))
+
+
 # ----------------------------------------------------------------------------- the trainer
 
 
@@ -426,6 +453,7 @@ class Trainer:
             betas=(settings.beta1, settings.beta2),
         )
         self.step = 0  # updates done
+        self.map_clips: Callable[..., Iterable[np.ndarray]] = map  # where damage_frames damages clips
         on_cuda = self.device.type == "cuda"
         self.autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if on_cuda else contextlib.nullcontext
 
@@ -449,10 +477,10 @@ class Trainer:
         if augment and s.flip_prob > 0:
             frames = mirror_frames(frames, np.random.default_rng(step_seed(s.seed, step, _DRAW_FLIP)), prob=s.flip_prob)
         if augment and s.damage_prob > 0:
-            rng = np.random.default_rng(step_seed(s.seed, step, _DRAW_DAMAGE))
             frames = damage_frames(
-                frames, valid_frames, rng, fps=config.video.fps, prob=s.damage_prob,
-                strength=(s.damage_min, s.damage_max), hold_prob=s.hold_prob,
+                frames, valid_frames, step_seed(s.seed, step, _DRAW_DAMAGE), fps=config.video.fps,
+                prob=s.damage_prob, strength=(s.damage_min, s.damage_max), hold_prob=s.hold_prob,
+                map_clips=self.map_clips,
             )
         generator = torch.Generator().manual_seed(step_seed(s.seed, step, _DRAW_NOISE))
         drop_text, drop_video = sample_condition_dropout(rows, config, generator=generator)
@@ -788,6 +816,7 @@ def train(
     session_steps: int | None = None,
     progress: bool = True,
     init: str | None = None,
+    damage_workers: int | None = None,
     **hyperparameters: Any,
 ) -> TrainResult:
     """Train the denoiser of ``config`` on featurize ``shards`` and save its EMA weights to ``out``.
@@ -799,6 +828,9 @@ def train(
     Text comes from ``text_encoder``, else the embeddings file ``text_embeddings``, else MiniLM.
     ``init``: a model checkpoint (path or URI) whose weights a new run starts from instead of
     ``seed``'s; its config must be ``config`` (the CLI trains the checkpoint's own config).
+    ``damage_workers``: processes that damage the clips of the next batch (None: none on the CPU,
+    where torch's threads have the cores; on CUDA ``default_damage_workers(batch_size)``). The weights are
+    the same for any number.
     Other keyword arguments are ``TrainSettings`` fields (lr, warmup_steps, ema_decay, ...).
     """
     known = {f.name for f in fields(TrainSettings)} - {"steps", "batch_size", "seed"}
@@ -810,6 +842,8 @@ def train(
         raise ValueError(f"minutes={minutes}: need a positive budget")
     if session_steps is not None and session_steps < 1:
         raise ValueError(f"session_steps={session_steps}: need 1 or more")
+    if damage_workers is not None and damage_workers < 0:
+        raise ValueError(f"damage_workers={damage_workers}: need 0 or more")
     state_uri, log_uri = sibling_paths(out)
     uris = shard_uris(shards)
     windows, captions = check_shards(uris, config)
@@ -901,6 +935,13 @@ def train(
     stopped_by, digest = "steps", ""
     bar = _progress(settings.steps, trainer.step, progress)
     began = time.perf_counter()
+    if damage_workers is None:
+        damage_workers = default_damage_workers(settings.batch_size) if trainer.device.type == "cuda" else 0
+    damage_pool = None
+    if damage_workers > 0 and settings.damage_prob > 0:
+        damage_pool = ProcessPoolExecutor(damage_workers, mp_context=multiprocessing.get_context("spawn"))
+        trainer.map_clips = damage_pool.map
+        logger.info("damaging clips in %d worker processes", damage_workers)
     prefetch = StepPrefetcher(prepare, overlap=trainer.device.type == "cuda")
     if trainer.step < settings.steps:
         prefetch.start(trainer.step)
@@ -949,6 +990,9 @@ def train(
         logger.warning("interrupted at step %d: saving", trainer.step)
     finally:
         prefetch.close()
+        if damage_pool is not None:
+            damage_pool.shutdown(wait=True, cancel_futures=True)
+            trainer.map_clips = map
         if bar is not None:
             bar.close()
     seconds = time.perf_counter() - began
@@ -1015,6 +1059,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--save_every", type=int, default=TrainSettings.save_every)
     parser.add_argument("--log_every", type=int, default=TrainSettings.log_every)
     parser.add_argument(
+        "--damage_workers", type=int, default=None,
+        help="processes that damage the next batch's clips (default: none on the CPU; on CUDA one a clip, "
+        "at most the cores left over); the weights do not depend on it",
+    )
+    parser.add_argument(
         "--threads", type=int, default=None,
         help="CPU intra-op threads (default: torch's choice); 1 can be much faster on a busy machine",
     )
@@ -1048,6 +1097,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             session_steps=args.session_steps,
             progress=not args.no_progress,
             init=args.init,
+            damage_workers=args.damage_workers,
             lr=args.lr,
             warmup_steps=args.warmup_steps,
             ema_decay=args.ema_decay,

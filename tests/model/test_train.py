@@ -202,13 +202,34 @@ def test_damage_changes_frames_but_keeps_shapes(batch):
     frames, valid = batch["frames"], torch.tensor([8, 8, 5, 8])
     frames = frames.clone()
     frames[2, 5:] = 0
-    damaged = damage_frames(frames, valid, np.random.default_rng(0), fps=8, prob=1.0)
+    damaged = damage_frames(frames, valid, 0, fps=8, prob=1.0)
     assert damaged.shape == frames.shape and damaged.dtype == torch.uint8
     assert all(not torch.equal(damaged[i], frames[i]) for i in range(4))
     assert torch.equal(damaged[2, 5:], frames[2, 5:])  # padding untouched
-    again = damage_frames(frames, valid, np.random.default_rng(0), fps=8, prob=1.0)
+    again = damage_frames(frames, valid, 0, fps=8, prob=1.0)
     assert torch.equal(again, damaged)
-    assert torch.equal(damage_frames(frames, valid, np.random.default_rng(0), fps=8, prob=0.0), frames)
+    assert not torch.equal(damage_frames(frames, valid, 1, fps=8, prob=1.0), damaged)
+    assert torch.equal(damage_frames(frames, valid, 0, fps=8, prob=0.0), frames)
+
+
+def test_a_clips_damage_depends_on_its_row_not_on_the_rest_of_the_batch(batch):
+    frames, valid = batch["frames"], torch.full((4,), 8)
+    whole = damage_frames(frames, valid, 5, fps=8, prob=0.5, hold_prob=0.5)
+    other = frames.clone()
+    other[0] = 255 - other[0]  # row 0 changes; rows 1-3 keep their damage
+    again = damage_frames(other, valid, 5, fps=8, prob=0.5, hold_prob=0.5)
+    assert all(torch.equal(again[i], whole[i]) for i in (1, 2, 3))
+
+
+def test_damage_in_worker_processes_is_the_same_damage(batch):
+    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing
+
+    frames, valid = batch["frames"], torch.tensor([8, 8, 5, 8])
+    here = damage_frames(frames, valid, 11, fps=8, prob=1.0, hold_prob=0.5)
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        there = damage_frames(frames, valid, 11, fps=8, prob=1.0, hold_prob=0.5, map_clips=pool.map)
+    assert torch.equal(here, there) and not torch.equal(here, frames)
 
 
 def test_mirroring_flips_chosen_clips_left_to_right(batch):
@@ -361,6 +382,15 @@ def test_preparing_the_next_step_on_a_thread_gives_the_same_weights(runs, shard,
     straight = runs[0]
     a, b = load_checkpoint(straight.checkpoint).state_dict, load_checkpoint(threaded.checkpoint).state_dict
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_damage_workers_give_the_same_weights(runs, shard, text_encoder, tmp_path):
+    common = dict(steps=20, batch_size=4, seed=3, device="cpu", text_encoder=text_encoder, progress=False, **FAST)
+    pooled = train(CONFIG, shard, str(tmp_path / "pooled.safetensors"), damage_workers=2, **common)
+    a, b = load_checkpoint(runs[0].checkpoint).state_dict, load_checkpoint(pooled.checkpoint).state_dict
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ValueError, match="damage_workers=-1"):
+        train(CONFIG, shard, str(tmp_path / "refused.safetensors"), damage_workers=-1, **common)
 
 
 def test_step_prefetcher_prepares_steps_in_order_either_way():
