@@ -88,7 +88,7 @@ def threshold_sweep(
         features = network.encode_video(pixels)
         for threshold in thresholds:
             marks = network.predicted_events(features, config.window_frames, threshold=threshold)[0]
-            times = marks.nonzero().flatten().double().numpy() / config.audio.frame_rate
+            times = marks.nonzero().flatten().double().cpu().numpy() / config.audio.frame_rate
             totals[threshold] = totals[threshold] + match_onsets(times, events, TOLERANCE_S)
     return totals
 
