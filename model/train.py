@@ -2,7 +2,7 @@
 
     python -m model.train --shards DIR_OR_GLOB --out model/weights/tiny.safetensors --preset tiny \
         --steps N [--batch 16] [--minutes M] [--seed 0] [--resume] [--device auto|cpu|cuda] \
-        [--text_embeddings FILE] [--init CHECKPOINT]
+        [--text_embeddings FILE] [--init CHECKPOINT] [--damage_workers N]
 
 Objective (Liu et al. 2022, "Flow Straight and Fast", eq. 1): with x1 = ``log_mel_to_latent(mel)``
 (the same map ``model.generate`` inverts) and noise x0 ~ N(0, I),
@@ -18,7 +18,9 @@ weigh the mel frames around each true event more (``event_frame_weights``).
 Text and video are each replaced by their learned null with the config's dropout probabilities
 (``sample_condition_dropout``), so both guidances work at sampling time. Half of the clips get
 archival damage on the fly (``model.synth.damage.degrade`` at a random strength, now and then a
-lower picture rate), so the shards can hold clean renders.
+lower picture rate), so the shards can hold clean renders. Each clip's damage is drawn from
+(seed, step, row) alone, so ``--damage_workers`` processes (the CUDA default) can damage a batch's
+clips side by side without changing a bit of the result.
 
 Timing head. The visual encoder's per-frame features also feed a one-unit head whose logits are
 trained (BCE, weighted ``onset_weight``) to mark the frames where the shard's truth events (impacts,
