@@ -14,10 +14,8 @@ under bf16 autocast as training does.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -27,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from model.conditioning import PrecomputedTextEncoder, TextEncoder  # noqa: E402
 from model.config import PRESET_NAMES, preset  # noqa: E402
 from model.device import resolve_device  # noqa: E402
-from model.train import StepPrefetcher, Trainer, TrainSettings, default_damage_workers  # noqa: E402
+from model.train import StepPrefetcher, Trainer, TrainSettings  # noqa: E402
 
 CAPTION = "footsteps on gravel and a wooden crate dropped on concrete"
 
@@ -57,22 +55,15 @@ def main(argv: list[str] | None = None) -> int:
     device = resolve_device(None if args.device == "auto" else args.device, task="benchmarking")
     text_encoder = PrecomputedTextEncoder.load(args.text_embeddings) if args.text_embeddings else TextEncoder()
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    workers = args.damage_workers
-    if workers is None:
-        workers = default_damage_workers(args.batch) if device.type == "cuda" else 0
-    pool = None
-    if args.damage and workers > 0:
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-    damage = f"on, {workers} worker processes" if pool is not None else "on, in the prefetch thread" if args.damage else "off"
-    print(f"bench/train_speed.py on {where}, batch {args.batch}, damage {damage}")
-    print("| preset | parameters | s per step | windows per s |")
-    print("|---|---|---|---|")
+    print(f"bench/train_speed.py on {where}, batch {args.batch}, damage {'on' if args.damage else 'off'}")
+    print("| preset | parameters | damaged in | s per step | windows per s |")
+    print("|---|---|---|---|---|")
     for name in args.presets:
         config = preset(name)
         settings = TrainSettings(steps=10_000, batch_size=args.batch, damage_prob=0.5 if args.damage else 0.0)
         trainer = Trainer(config, settings, text_encoder=text_encoder, device=device)
-        if pool is not None:
-            trainer.map_clips = pool.map
+        workers = trainer.start_damage_workers(args.damage_workers)
+        where_damaged = f"{workers} processes" if workers else "the prefetch thread" if args.damage else "-"
         batch = random_batch(config, args.batch, torch.Generator().manual_seed(0))
         for _ in range(3):  # warm-up: allocator, kernels, autotuning
             trainer.train_step(batch)
@@ -87,10 +78,10 @@ def main(argv: list[str] | None = None) -> int:
             torch.cuda.synchronize()
         prefetch.close()
         seconds = (time.perf_counter() - began) / args.steps
+        trainer.stop_damage_workers()
         parameters = sum(p.numel() for p in trainer.network.parameters())
-        print(f"| {name} | {parameters / 1e6:.1f}M | {seconds:.3f} | {args.batch / seconds:.1f} |", flush=True)
-    if pool is not None:
-        pool.shutdown()
+        print(f"| {name} | {parameters / 1e6:.1f}M | {where_damaged} | {seconds:.3f} | {args.batch / seconds:.1f} |",
+              flush=True)
     return 0
 
 

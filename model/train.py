@@ -455,7 +455,7 @@ class Trainer:
             betas=(settings.beta1, settings.beta2),
         )
         self.step = 0  # updates done
-        self.map_clips: Callable[..., Iterable[np.ndarray]] = map  # where damage_frames damages clips
+        self._damage_pool: ProcessPoolExecutor | None = None  # start_damage_workers
         on_cuda = self.device.type == "cuda"
         self.autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if on_cuda else contextlib.nullcontext
 
@@ -482,7 +482,7 @@ class Trainer:
             frames = damage_frames(
                 frames, valid_frames, step_seed(s.seed, step, _DRAW_DAMAGE), fps=config.video.fps,
                 prob=s.damage_prob, strength=(s.damage_min, s.damage_max), hold_prob=s.hold_prob,
-                map_clips=self.map_clips,
+                map_clips=self._damage_pool.map if self._damage_pool is not None else map,
             )
         generator = torch.Generator().manual_seed(step_seed(s.seed, step, _DRAW_NOISE))
         drop_text, drop_video = sample_condition_dropout(rows, config, generator=generator)
@@ -573,6 +573,26 @@ class Trainer:
             self.ema[name].lerp_(p.detach(), 1.0 - decay)
 
     # ------------------------------------------------------------------------- state
+
+    def start_damage_workers(self, workers: int | None = None) -> int:
+        """Damage the clips of later batches in ``workers`` processes (None: none on the CPU, where
+        torch's threads have the cores; on CUDA ``default_damage_workers``); the damage is the same
+        either way. Returns how many run: 0 when there are none or nothing to damage."""
+        if workers is not None and workers < 0:
+            raise ValueError(f"damage_workers={workers}: need 0 or more")
+        if workers is None:
+            workers = default_damage_workers(self.settings.batch_size) if self.device.type == "cuda" else 0
+        self.stop_damage_workers()
+        if workers == 0 or self.settings.damage_prob == 0:
+            return 0
+        self._damage_pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        return workers
+
+    def stop_damage_workers(self) -> None:
+        """Back to damaging clips in the calling thread."""
+        if self._damage_pool is not None:
+            self._damage_pool.shutdown(wait=True, cancel_futures=True)
+            self._damage_pool = None
 
     def start_from(self, state_dict: Mapping[str, Tensor]) -> None:
         """Weights and EMA from a model checkpoint's state_dict (fine-tuning); step 0, fresh AdamW.
@@ -830,9 +850,8 @@ def train(
     Text comes from ``text_encoder``, else the embeddings file ``text_embeddings``, else MiniLM.
     ``init``: a model checkpoint (path or URI) whose weights a new run starts from instead of
     ``seed``'s; its config must be ``config`` (the CLI trains the checkpoint's own config).
-    ``damage_workers``: processes that damage the clips of the next batch (None: none on the CPU,
-    where torch's threads have the cores; on CUDA ``default_damage_workers(batch_size)``). The weights are
-    the same for any number.
+    ``damage_workers``: processes that damage the clips of the next batch
+    (``Trainer.start_damage_workers``; None: its default). The weights are the same for any number.
     Other keyword arguments are ``TrainSettings`` fields (lr, warmup_steps, ema_decay, ...).
     """
     known = {f.name for f in fields(TrainSettings)} - {"steps", "batch_size", "seed"}
@@ -844,7 +863,7 @@ def train(
         raise ValueError(f"minutes={minutes}: need a positive budget")
     if session_steps is not None and session_steps < 1:
         raise ValueError(f"session_steps={session_steps}: need 1 or more")
-    if damage_workers is not None and damage_workers < 0:
+    if damage_workers is not None and damage_workers < 0:  # before any file is written
         raise ValueError(f"damage_workers={damage_workers}: need 0 or more")
     state_uri, log_uri = sibling_paths(out)
     uris = shard_uris(shards)
@@ -937,13 +956,9 @@ def train(
     stopped_by, digest = "steps", ""
     bar = _progress(settings.steps, trainer.step, progress)
     began = time.perf_counter()
-    if damage_workers is None:
-        damage_workers = default_damage_workers(settings.batch_size) if trainer.device.type == "cuda" else 0
-    damage_pool = None
-    if damage_workers > 0 and settings.damage_prob > 0:
-        damage_pool = ProcessPoolExecutor(damage_workers, mp_context=multiprocessing.get_context("spawn"))
-        trainer.map_clips = damage_pool.map
-        logger.info("damaging clips in %d worker processes", damage_workers)
+    workers = trainer.start_damage_workers(damage_workers)
+    if workers:
+        logger.info("damaging clips in %d worker processes", workers)
     prefetch = StepPrefetcher(prepare, overlap=trainer.device.type == "cuda")
     if trainer.step < settings.steps:
         prefetch.start(trainer.step)
@@ -992,9 +1007,7 @@ def train(
         logger.warning("interrupted at step %d: saving", trainer.step)
     finally:
         prefetch.close()
-        if damage_pool is not None:
-            damage_pool.shutdown(wait=True, cancel_futures=True)
-            trainer.map_clips = map
+        trainer.stop_damage_workers()
         if bar is not None:
             bar.close()
     seconds = time.perf_counter() - began

@@ -393,6 +393,17 @@ def test_damage_workers_give_the_same_weights(runs, shard, text_encoder, tmp_pat
         train(CONFIG, shard, str(tmp_path / "refused.safetensors"), damage_workers=-1, **common)
 
 
+def test_damage_workers_start_only_where_there_is_damage(text_encoder):
+    trainer = Trainer(CONFIG, TrainSettings(steps=10, batch_size=4, **FAST), text_encoder=text_encoder)
+    assert trainer.start_damage_workers() == 0  # the CPU default: the calling thread
+    with pytest.raises(ValueError, match="damage_workers=-1"):
+        trainer.start_damage_workers(-1)
+    plain = Trainer(CONFIG, TrainSettings(steps=10, batch_size=4, damage_prob=0.0, **FAST), text_encoder=text_encoder)
+    assert plain.start_damage_workers(2) == 0  # nothing to damage
+    assert trainer.start_damage_workers(1) == 1
+    trainer.stop_damage_workers()
+
+
 def test_step_prefetcher_prepares_steps_in_order_either_way():
     from model.train import StepPrefetcher
 
