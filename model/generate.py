@@ -19,15 +19,12 @@ fsspec URI); with no argument it loads the shipped ``model/weights/tiny.safetens
 - the log-mel is turned into audio by the vocoder, by default ``model.codec.default_vocoder``
   (Griffin-Lim after a light smoothing of the log-mel along time).
 
-The network works on a normalised log-mel, ``log_mel_to_latent``: the range from the silence
-floor log(log_floor) to log(1) = 0 is mapped onto [-1, 1], the scale of the unit Gaussian noise
-the flow starts from. Training must use the same map.
+The network works on a normalised log-mel (``model.latent``), the map training uses too.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -41,6 +38,7 @@ from model.codec import Vocoder, default_vocoder
 from model.conditioning import TextBatch, TextEncoder, TextEncoderLike
 from model.config import AudioConfig, ModelConfig
 from model.device import resolve_device
+from model.latent import latent_to_log_mel
 from model.networks import build_network
 from model.networks.dit import DiT
 
@@ -48,21 +46,6 @@ from model.networks.dit import DiT
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "tiny.safetensors"
 DEFAULT_BATCH_SIZE = 8
 _MAX_SEED = 2**63 - 1
-
-
-# ----------------------------------------------------------------------------- latent scaling
-
-
-def log_mel_to_latent(log_mel: Tensor, audio: AudioConfig) -> Tensor:
-    """Log-mel -> the network's space: log(log_floor) (silence) -> -1, log(1) = 0 -> +1."""
-    half_range = -math.log(audio.log_floor) / 2.0
-    return (log_mel + half_range) / half_range
-
-
-def latent_to_log_mel(latent: Tensor, audio: AudioConfig) -> Tensor:
-    """The inverse of ``log_mel_to_latent``, floored at the silence level log(log_floor)."""
-    half_range = -math.log(audio.log_floor) / 2.0
-    return (latent * half_range - half_range).clamp(min=math.log(audio.log_floor))
 
 
 # ----------------------------------------------------------------------------- the generator

@@ -88,7 +88,7 @@ from model.conditioning import PrecomputedTextEncoder, TextEncoder, TextEncoderL
 from model.config import PRESET_NAMES, ModelConfig, preset
 from model.data import ShardDataset, collate, read_shard_metadata, shard_uris
 from model.device import resolve_device
-from model.generate import log_mel_to_latent
+from model.latent import SILENCE_LATENT, log_mel_to_latent
 from model.networks import build_network
 from model.networks.dit import DiT, event_marks, sample_condition_dropout
 
@@ -96,7 +96,6 @@ logger = logging.getLogger(__name__)
 
 STATE_FORMAT = "talkie-train-state/1"
 STATE_KEY = "talkie_train"
-SILENCE_LATENT = -1.0  # log_mel_to_latent(log(log_floor)): the silence level
 _DRAW_NOISE, _DRAW_DAMAGE, _DRAW_FLIP = 0, 1, 2  # stream ids of the per-step seeds
 
 

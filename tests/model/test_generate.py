@@ -11,7 +11,8 @@ from model import generate as generate_module
 from model.checkpoint import save_checkpoint
 from model.codec import GriffinLim
 from model.conditioning import TextEncoder
-from model.generate import Generator, latent_to_log_mel, load_generator, log_mel_to_latent
+from model.generate import Generator, load_generator
+from model.latent import latent_to_log_mel, log_mel_to_latent
 from tests.model.test_dit import small_config, wake_up
 
 PROMPTS = ["rain on a roof", "a ball bounces on a wooden floor", "an engine revs", "footsteps"]
