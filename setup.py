@@ -39,9 +39,9 @@ EXTRAS = {
         # tests/review: drives headless Chromium over the DevTools protocol (a websocket).
         "websockets>=12",
     ],
-    # The BigVGAN vocoder (model.codec.BigVGANVocoder), from a local checkpoint folder. bigvgan's own
-    # requirements come with it, training-only ones too (pesq, which compiles C; auraloss, nnaudio,
-    # tensorboard); at inference it imports librosa, matplotlib, scipy, tqdm and huggingface-hub.
+    # The BigVGAN vocoder (model.vocoders.bigvgan.BigVGANVocoder), from a local checkpoint folder.
+    # bigvgan's own requirements come with it, training-only ones too (pesq, which compiles C; auraloss,
+    # nnaudio, tensorboard); at inference it imports librosa, matplotlib, scipy, tqdm and huggingface-hub.
     "bigvgan": [
         "bigvgan==2.4.1",
     ],

@@ -46,11 +46,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from media.resample import resample  # noqa: E402
 from model import judge as judging  # noqa: E402
 from model.calibrate import model_frames, threshold_sweep  # noqa: E402
-from model.codec import MelSpectrogram, resample  # noqa: E402
 from model.conditioning import TextEncoder  # noqa: E402
 from model.generate import Generator, load_generator  # noqa: E402
+from model.mel import MelSpectrogram  # noqa: E402
 from model.metrics import OnsetCounts, detect_onsets, match_onsets  # noqa: E402
 from model.synth import SynthConfig, make_film  # noqa: E402
 from model.synth.encode import encode_mp4  # noqa: E402
@@ -78,7 +79,7 @@ class Scene:
 
 
 def model_rate_audio(film_audio: np.ndarray, rate: int, samples: int) -> np.ndarray:
-    audio = resample(torch.from_numpy(film_audio)[None], FILM_RATE, rate)[0].numpy()
+    audio = resample(film_audio, FILM_RATE, rate)
     out = np.zeros(samples, np.float32)
     out[: min(samples, audio.size)] = audio[:samples]
     return out

@@ -1,4 +1,4 @@
-"""Band-limited sample-rate conversion of mono audio, without torch (model/codec.py has the torch one).
+"""Band-limited sample-rate conversion of mono audio: the project's one resampler, without torch.
 
 The ratio dst/src is reduced to up/down by the gcd and the signal is filtered by a polyphase
 FIR bank (scipy.signal.resample_poly, i.e. upfirdn): a Kaiser-windowed sinc low-pass at
@@ -7,6 +7,14 @@ side, with Kaiser beta KAISER_BETA (stopband about -90 dB). Output sample n is t
 signal at input time n * src / dst, so input and output start together; the signal is taken as
 zero outside its samples. The filter is designed in float64 from the two rates alone and the
 arithmetic is a fixed sequence of float64 operations, so equal inputs give bit-identical output.
+
+Users: the restore job's stems (model rate -> 48 kHz, transforms/generate.py), true-peak
+oversampling (media/loudness.py), and the ground truth of bench/quality.py (48 kHz film audio
+-> model rate). The model once had a second, torch polyphase resampler of the same design
+(Kaiser beta 8), used only by that benchmark and by tests, which need a good band-limited
+resampler rather than torch tensors; it was removed so that there is one filter and one
+``resampled_length``. Its output differed from this one's by under 1e-4 of full scale. media/
+imports no Beam and, at module level, no torch (media/transnet.py imports it inside a function).
 """
 from __future__ import annotations
 
@@ -22,8 +30,7 @@ _MAX_TAPS = 1 << 22  # a ratio of two coprime rates near 1e5 would need a filter
 
 
 def resampled_length(samples: int, src_rate: int, dst_rate: int) -> int:
-    """round(samples * dst_rate / src_rate), halves rounded up, in exact integer arithmetic
-    (the same rule as model/codec.py's ``resampled_length``)."""
+    """round(samples * dst_rate / src_rate), halves rounded up, in exact integer arithmetic."""
     return (2 * samples * dst_rate + src_rate) // (2 * src_rate)
 
 
@@ -37,7 +44,7 @@ def lowpass_taps(up: int, down: int) -> np.ndarray:
             f"the rate ratio {up}/{down} needs a {2 * half + 1}-tap filter, too long; use rates with a "
             "larger common divisor (e.g. 8000, 16000, 22050, 24000, 32000, 44100, 48000 Hz)"
         )
-    taps = firwin(2 * half + 1, ROLLOFF / factor, window=("kaiser", KAISER_BETA))
+    taps: np.ndarray = firwin(2 * half + 1, ROLLOFF / factor, window=("kaiser", KAISER_BETA))
     taps.setflags(write=False)
     return taps
 
@@ -60,7 +67,9 @@ def resample(audio: np.ndarray, src_rate: int, dst_rate: int, *, length: int | N
         raise ValueError(f"audio has shape {x.shape}: need mono (samples,)")
     if not np.issubdtype(x.dtype, np.floating):
         raise ValueError(f"audio has dtype {x.dtype}: need floating-point samples")
-    if length is not None and (isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0):
+    if length is not None and (
+        isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0
+    ):
         raise ValueError(f"length={length!r}: need a sample count >= 0, or None")
     n = resampled_length(x.shape[0], src_rate, dst_rate) if length is None else int(length)
     g = np.gcd(int(src_rate), int(dst_rate))

@@ -4,7 +4,7 @@ A checkpoint carries its ``ModelConfig`` (DESIGN.md, "The checkpoint owns"): sam
 settings, window and overlap, video fps and frame size all come from it, never from globals.
 
 Time grids. Audio frame k of a window is the STFT frame centred on sample ``k * hop_length``
-(see ``model.codec``), so a window of ``window_samples`` samples has exactly
+(see ``model.mel``), so a window of ``window_samples`` samples has exactly
 ``window_samples // hop_length`` mel frames when the hop divides it, which ``ModelConfig``
 requires; the overlap is hop-aligned too, so neighbouring windows share whole mel frames.
 """
@@ -84,7 +84,7 @@ def _whole(value: float, what: str) -> int:
 
 @dataclass(frozen=True)
 class AudioConfig:
-    """Model-rate audio and its log-mel representation (see ``model.codec``)."""
+    """Model-rate audio and its log-mel representation (see ``model.mel``)."""
 
     sample_rate: int = 16000
     n_fft: int = 1024

@@ -3,7 +3,7 @@
 A shard holds N training windows of one model config (``pipelines/featurize.py``):
 
     frames        (N, T, H, W) uint8    grayscale frames at the config's fps and size; zero past valid_frames
-    mel           (N, n_mels, F) float16 log-mel of the film's own audio (``model.codec.MelSpectrogram``)
+    mel           (N, n_mels, F) float16 log-mel of the film's own audio (``model.mel.MelSpectrogram``)
     valid_frames  (N,) int64            video frames that lie inside the film (T for a full window)
     valid_mel     (N,) int64            mel frames that lie inside the film (F for a full window)
 

@@ -16,7 +16,7 @@ fsspec URI); with no argument it loads the shipped ``model/weights/tiny.safetens
   at different positions in a batch (measured: 2e-7 in the velocity), and one-row calls are the
   only shape whose arithmetic is the same for every row; there, the negative-text row is run
   only where a row has a negative prompt (on CUDA, all 4B rows, a fixed shape);
-- the log-mel is turned into audio by the vocoder, by default ``model.codec.default_vocoder``
+- the log-mel is turned into audio by the vocoder, by default ``model.vocoders.default_vocoder``
   (Griffin-Lim after a light smoothing of the log-mel along time).
 
 The network works on a normalised log-mel (``model.latent``), the map training uses too.
@@ -34,13 +34,13 @@ from torch import Tensor
 
 from model import sampling
 from model.checkpoint import load_checkpoint
-from model.codec import Vocoder, default_vocoder
 from model.conditioning import TextBatch, TextEncoder, TextEncoderLike
 from model.config import AudioConfig, ModelConfig
 from model.device import resolve_device
 from model.latent import latent_to_log_mel
 from model.networks import build_network
 from model.networks.dit import DiT
+from model.vocoders import Vocoder, default_vocoder
 
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "tiny.safetensors"

@@ -10,7 +10,7 @@ asks to tell apart: impact materials (``impact:wood``, ``impact:metal``, ``impac
 footstep surfaces (``footsteps:gravel`` ...). ``fine_prediction`` picks the most probable fine
 label among those of a scene's coarse class.
 
-Input: mono audio -> log-mel (``model.codec.MelSpectrogram`` of the model's audio config) ->
+Input: mono audio -> log-mel (``model.mel.MelSpectrogram`` of the model's audio config) ->
 per mel band, over time: mean, standard deviation, 95th percentile and mean rise (the positive
 frame-to-frame change: how percussive the band is), with the clip's overall mean level taken off
 so the judge hears spectral shape and texture, not loudness -> (4 n_mels) features, standardised
@@ -28,8 +28,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from model.codec import MelSpectrogram
 from model.config import AudioConfig
+from model.mel import MelSpectrogram
 
 COARSE = ("impact", "footsteps", "rain", "wind", "engine", "water", "fire", "crowd")
 MATERIALS = ("wood", "metal", "glass")

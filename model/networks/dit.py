@@ -239,7 +239,7 @@ class DiT(nn.Module):
         self.final = FinalLayer(width, patch_values)
 
         # the audio token clock: token i covers mel frames [i p, (i + 1) p), whose centres (frame k at
-        # k * hop / sample_rate seconds, model.codec) average to (i p + (p - 1) / 2) / frame_rate
+        # k * hop / sample_rate seconds, model.mel) average to (i p + (p - 1) / 2) / frame_rate
         self.token_rate = audio.frame_rate / self.patch
         self.first_token_time = (self.patch - 1) / 2 / audio.frame_rate
         self.fps = float(config.video.fps)

@@ -16,15 +16,11 @@ import torch
 
 pytest.importorskip("bigvgan")
 
-from model.codec import (  # noqa: E402
-    BigVGANVocoder,
-    MelSpectrogram,
-    Vocoder,
-    bigvgan_hparams,
-    mel_filterbank,
-)
 from model.config import AudioConfig, preset  # noqa: E402
-from tests.model.test_codec import scene  # noqa: E402
+from model.mel import MelSpectrogram, mel_filterbank  # noqa: E402
+from model.vocoders import Vocoder  # noqa: E402
+from model.vocoders.bigvgan import BigVGANVocoder, bigvgan_hparams  # noqa: E402
+from tests.model.test_mel import scene  # noqa: E402
 
 TINY = preset("tiny").audio  # 16 kHz, n_fft 1024, hop 250, 64 mels to 8 kHz
 SMALL = {"channels": 32, "resblock_kernel_sizes": (3,), "resblock_dilation_sizes": ((1, 3),)}  # fast on a CPU

@@ -9,10 +9,10 @@ import torch
 
 from model import generate as generate_module
 from model.checkpoint import save_checkpoint
-from model.codec import GriffinLim
 from model.conditioning import TextEncoder
 from model.generate import Generator, load_generator
 from model.latent import latent_to_log_mel, log_mel_to_latent
+from model.vocoders.griffin_lim import GriffinLim
 from tests.model.test_dit import small_config, wake_up
 
 PROMPTS = ["rain on a roof", "a ball bounces on a wooden floor", "an engine revs", "footsteps"]

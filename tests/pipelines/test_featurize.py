@@ -15,9 +15,9 @@ from apache_beam.testing.test_pipeline import TestPipeline
 
 from media.audio import decode_audio
 from media.decode import decode_range, open_video
-from model.codec import MelSpectrogram
 from model.config import preset
 from model.data import ShardDataset, read_shard
+from model.mel import MelSpectrogram
 from model.synth import SynthConfig, write_collection
 from pipelines import cli
 from pipelines.featurize import FeaturizeSummary, run
