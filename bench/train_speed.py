@@ -1,11 +1,11 @@
-"""Seconds per training step of each preset on this device (``model.train.Trainer.train_step``).
+"""Seconds per training step of each preset on this device (``model.trainer.Trainer.train_step``).
 
     python bench/train_speed.py [--presets tiny base] [--batch 16] [--steps 20] [--device auto]
         [--text_embeddings FILE]
 
 Random frames, log-mels and captions of the preset's shapes (speed does not depend on the
 data); on-the-fly archival damage is off here (``--damage`` turns it on: numpy on the CPU,
-prepared for the next step while this one trains on CUDA, as ``model.train`` does, its clips
+prepared for the next step while this one trains on CUDA, as ``model.train_loop`` does, its clips
 spread over ``--damage_workers`` processes: by default none on the CPU, on CUDA one a clip, at
 most the cores left over). CUDA runs
 under bf16 autocast as training does.
@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from model.conditioning import PrecomputedTextEncoder, TextEncoder  # noqa: E402
 from model.config import PRESET_NAMES, preset  # noqa: E402
 from model.device import resolve_device  # noqa: E402
-from model.train import StepPrefetcher, Trainer, TrainSettings  # noqa: E402
+from model.train_loop import StepPrefetcher  # noqa: E402
+from model.trainer import Trainer, TrainSettings  # noqa: E402
 
 CAPTION = "footsteps on gravel and a wooden crate dropped on concrete"
 
@@ -33,8 +34,12 @@ CAPTION = "footsteps on gravel and a wooden crate dropped on concrete"
 def random_batch(config, batch: int, generator: torch.Generator) -> dict:
     v = config.video
     return {
-        "frames": torch.randint(0, 256, (batch, config.video_frames, v.height, v.width), generator=generator, dtype=torch.uint8),
-        "mel": (torch.randn(batch, config.audio.n_mels, config.window_frames, generator=generator) - 4).half(),
+        "frames": torch.randint(
+            0, 256, (batch, config.video_frames, v.height, v.width), generator=generator, dtype=torch.uint8
+        ),
+        "mel": (
+            torch.randn(batch, config.audio.n_mels, config.window_frames, generator=generator) - 4
+        ).half(),
         "valid_frames": torch.full((batch,), config.video_frames),
         "valid_mel": torch.full((batch,), config.window_frames),
         "captions": [CAPTION] * batch,
@@ -48,13 +53,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    parser.add_argument("--damage", action="store_true", help="apply archival damage on the fly, as training does")
-    parser.add_argument("--damage_workers", type=int, default=None, help="processes that damage clips (with --damage)")
+    parser.add_argument(
+        "--damage", action="store_true", help="apply archival damage on the fly, as training does"
+    )
+    parser.add_argument(
+        "--damage_workers", type=int, default=None, help="processes that damage clips (with --damage)"
+    )
     parser.add_argument("--text_embeddings", default=None)
     args = parser.parse_args(argv)
     device = resolve_device(None if args.device == "auto" else args.device, task="benchmarking")
-    text_encoder = PrecomputedTextEncoder.load(args.text_embeddings) if args.text_embeddings else TextEncoder()
-    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    text_encoder = (
+        PrecomputedTextEncoder.load(args.text_embeddings) if args.text_embeddings else TextEncoder()
+    )
+    where = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"CPU, {torch.get_num_threads()} threads"
+    )
     print(f"bench/train_speed.py on {where}, batch {args.batch}, damage {'on' if args.damage else 'off'}")
     print("| preset | parameters | damaged in | s per step | windows per s |")
     print("|---|---|---|---|---|")
@@ -80,8 +95,14 @@ def main(argv: list[str] | None = None) -> int:
         seconds = (time.perf_counter() - began) / args.steps
         trainer.stop_damage_workers()
         parameters = sum(p.numel() for p in trainer.network.parameters())
-        print(f"| {name} | {parameters / 1e6:.1f}M | {where_damaged} | {seconds:.3f} | {args.batch / seconds:.1f} |",
-              flush=True)
+        row = [
+            name,
+            f"{parameters / 1e6:.1f}M",
+            where_damaged,
+            f"{seconds:.3f}",
+            f"{args.batch / seconds:.1f}",
+        ]
+        print(f"| {' | '.join(row)} |", flush=True)
     return 0
 
 

@@ -1,7 +1,7 @@
 """The network's working space: a log-mel mapped onto the scale of the flow's unit noise.
 
 The range from the silence floor log(log_floor) to log(1) = 0 is mapped onto [-1, 1]. Training
-(``model.train``) maps its targets with ``log_mel_to_latent``; generation (``model.generate``)
+(``model.trainer``) maps its targets with ``log_mel_to_latent``; generation (``model.generate``)
 maps the sampler's output back with ``latent_to_log_mel``. Both must use this one map.
 """
 

@@ -10,29 +10,20 @@ import numpy as np
 import pytest
 import torch
 
+from model.augment import damage_frames, mirror_frames
 from model.checkpoint import load_checkpoint
-from model.codec import GriffinLim, MelSpectrogram
 from model.conditioning import PrecomputedTextEncoder, TextEncoder, save_text_embeddings
 from model.config import ModelConfig, preset
 from model.data import collate, encode_shard, read_shard
 from model.generate import load_generator
+from model.losses import EVENT_SPAN, event_frame_weights, onset_loss, onset_targets, rectified_flow_loss
+from model.mel import MelSpectrogram
 from model.networks import build_network
-from model.train import (
-    Trainer,
-    TrainSettings,
-    check_shards,
-    EVENT_SPAN,
-    damage_frames,
-    mirror_frames,
-    event_frame_weights,
-    load_training_state,
-    main,
-    onset_loss,
-    onset_targets,
-    rectified_flow_loss,
-    sample_t,
-    train,
-)
+from model.train import main
+from model.train_loop import check_shards, train
+from model.train_state import load_training_state
+from model.trainer import Trainer, TrainSettings, sample_t
+from model.vocoders.griffin_lim import GriffinLim
 
 # hyperparameters for runs of a few dozen steps: no long warmup, a rate that moves a tiny network
 FAST = dict(lr=2e-3, warmup_steps=2, log_every=5, save_every=1000)
@@ -71,8 +62,13 @@ def shard(tmp_path_factory) -> str:
 
     folder = tmp_path_factory.mktemp("train_corpus")
     synth = SynthConfig(
-        width=64, height=48, min_shots=1, max_shots=1, shot_seconds=(2.0, 2.5),
-        classes=("impact", "footsteps"), fade_prob=0.0,
+        width=64,
+        height=48,
+        min_shots=1,
+        max_shots=1,
+        shot_seconds=(2.0, 2.5),
+        classes=("impact", "footsteps"),
+        fade_prob=0.0,
     )
     rows = write_collection(folder / "films", films=2, seed=5, config=synth, workers=1)
     mel = MelSpectrogram(CONFIG.audio).eval()
@@ -84,9 +80,14 @@ def shard(tmp_path_factory) -> str:
     examples = []
     for row in rows:
         job = FilmJob(
-            video_input=str(folder / "films" / row["video_input"]), film_id=row["film_id"],
-            positive_prompt=row["positive_prompt"], negative_prompt=None, takes=None, seed=None,
-            scenes=(), extra="{}",
+            video_input=str(folder / "films" / row["video_input"]),
+            film_id=row["film_id"],
+            positive_prompt=row["positive_prompt"],
+            negative_prompt=None,
+            takes=None,
+            seed=None,
+            scenes=(),
+            extra="{}",
         )
         examples += [featurize_window(w, CONFIG, mel_fn) for w in cut_film(job, row["film_id"], CONFIG)]
     data = encode_shard(
@@ -118,7 +119,9 @@ def batch(shard) -> dict:
 def runs(shard, text_encoder, tmp_path_factory):
     """20 steps straight, and 10 steps then 10 more resumed, on the same seed and schedule."""
     folder = tmp_path_factory.mktemp("runs")
-    common = dict(steps=20, batch_size=4, seed=3, device="cpu", text_encoder=text_encoder, progress=False, **FAST)
+    common = dict(
+        steps=20, batch_size=4, seed=3, device="cpu", text_encoder=text_encoder, progress=False, **FAST
+    )
     straight = train(CONFIG, shard, str(folder / "straight.safetensors"), **common)
     first = train(CONFIG, shard, str(folder / "split.safetensors"), session_steps=10, **common)
     after_ten = load_checkpoint(first.checkpoint).state_dict
@@ -144,10 +147,15 @@ def test_training_reduces_the_loss_on_a_fixed_batch(batch, text_encoder):
 def test_saved_checkpoint_generates_a_window_of_audio(runs, batch, text_encoder):
     straight, _, _, _ = runs
     generator = load_generator(
-        straight.checkpoint, text_encoder=text_encoder, vocoder=GriffinLim(CONFIG.audio, iterations=4), device="cpu"
+        straight.checkpoint,
+        text_encoder=text_encoder,
+        vocoder=GriffinLim(CONFIG.audio, iterations=4),
+        device="cpu",
     )
     assert generator.config == CONFIG
-    audio = generator.generate(batch["frames"][:1], batch["captions"][:1], None, seeds=[0], steps=2, batch_size=1)
+    audio = generator.generate(
+        batch["frames"][:1], batch["captions"][:1], None, seeds=[0], steps=2, batch_size=1
+    )
     assert audio.shape == (1, CONFIG.window_samples) and torch.isfinite(audio).all()
     assert audio.abs().max() > 0
     assert load_checkpoint(straight.checkpoint).metadata["train_step"] == "20"
@@ -184,7 +192,11 @@ def test_the_model_file_holds_the_ema_which_differs_from_the_raw_weights(runs):
 def test_padding_does_not_contribute_to_the_loss(batch, text_encoder):
     trainer = Trainer(CONFIG, TrainSettings(steps=10, batch_size=4), text_encoder=text_encoder)
     cut = CONFIG.window_frames // 2
-    padded = {**batch, "valid_mel": torch.full((4,), cut), "valid_frames": torch.full((4,), CONFIG.video_frames // 2)}
+    padded = {
+        **batch,
+        "valid_mel": torch.full((4,), cut),
+        "valid_frames": torch.full((4,), CONFIG.video_frames // 2),
+    }
     changed = dict(padded)
     changed["mel"] = padded["mel"].clone()
     changed["mel"][:, :, cut:] = torch.randn(changed["mel"][:, :, cut:].shape).half()
@@ -222,8 +234,8 @@ def test_a_clips_damage_depends_on_its_row_not_on_the_rest_of_the_batch(batch):
 
 
 def test_damage_in_worker_processes_is_the_same_damage(batch):
-    from concurrent.futures import ProcessPoolExecutor
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
     frames, valid = batch["frames"], torch.tensor([8, 8, 5, 8])
     here = damage_frames(frames, valid, 11, fps=8, prob=1.0, hold_prob=0.5)
@@ -243,9 +255,13 @@ def test_mirroring_flips_chosen_clips_left_to_right(batch):
 
 
 def test_mirrored_steps_keep_the_sound_events_and_noise(batch, text_encoder):
-    plain = Trainer(CONFIG, TrainSettings(steps=10, batch_size=4, damage_prob=0.0, **FAST), text_encoder=text_encoder)
+    plain = Trainer(
+        CONFIG, TrainSettings(steps=10, batch_size=4, damage_prob=0.0, **FAST), text_encoder=text_encoder
+    )
     mirrored = Trainer(
-        CONFIG, TrainSettings(steps=10, batch_size=4, damage_prob=0.0, flip_prob=1.0, **FAST), text_encoder=text_encoder
+        CONFIG,
+        TrainSettings(steps=10, batch_size=4, damage_prob=0.0, flip_prob=1.0, **FAST),
+        text_encoder=text_encoder,
     )
     a, b = plain.inputs(batch, 3), mirrored.inputs(batch, 3)
     torch.testing.assert_close(b.cond["video"], a.cond["video"].flip(-1), rtol=0, atol=0)
@@ -271,7 +287,9 @@ def test_precomputed_embeddings_overwrite_guard_and_shard_check(shard, text_enco
     with pytest.raises(FileExistsError, match="without a training state"):
         train(CONFIG, shard, out, resume=True, text_encoder=text_encoder, **common)
     # the CLI's tiny preset wants 4 s windows of 64x64 frames: these 1 s shards are refused by name
-    code = main(["--shards", shard, "--out", str(tmp_path / "t.safetensors"), "--steps", "1", "--no_progress"])
+    code = main(
+        ["--shards", shard, "--out", str(tmp_path / "t.safetensors"), "--steps", "1", "--no_progress"]
+    )
     assert code == 2 and "window.window_s=1.0" in capsys.readouterr().err
 
 
@@ -284,7 +302,12 @@ def test_shards_featurized_before_a_config_field_existed_still_train(shard, tmp_
         config = json.loads(loaded.meta["config"])
         edit(config)
         path = tmp_path / name
-        tensors = (loaded.frames.numpy(), loaded.mel.numpy(), loaded.valid_frames.numpy(), loaded.valid_mel.numpy())
+        tensors = (
+            loaded.frames.numpy(),
+            loaded.mel.numpy(),
+            loaded.valid_frames.numpy(),
+            loaded.valid_mel.numpy(),
+        )
         path.write_bytes(encode_shard(*tensors, {**loaded.meta, "config": json.dumps(config)}))
         return str(path)
 
@@ -338,7 +361,7 @@ def test_a_head_at_the_gaussian_targets_optimum_marks_each_event_in_time():
         marks = network.predicted_events(features, config.window_frames, threshold=0.5)[0]
     marked = marks.nonzero().flatten().double() / rate
     assert len(marked) == len(times)
-    for mark, time_s in zip(marked.tolist(), times):
+    for mark, time_s in zip(marked.tolist(), times, strict=True):
         assert abs(mark - time_s) <= 0.5 / rate + 0.003
 
 
@@ -349,7 +372,13 @@ def test_the_denoiser_is_handed_the_true_event_times_as_its_event_track(batch, t
     assert track.shape == (4, CONFIG.window_frames)
     rate = CONFIG.audio.frame_rate
     for row, events in enumerate(batch["events"]):
-        expected = sorted({round(e["offset_s"] * rate) for e in events if round(e["offset_s"] * rate) < CONFIG.window_frames})
+        expected = sorted(
+            {
+                round(e["offset_s"] * rate)
+                for e in events
+                if round(e["offset_s"] * rate) < CONFIG.window_frames
+            }
+        )
         assert track[row].nonzero().flatten().tolist() == expected
     assert track.sum() > 0  # the fixture's impacts and footsteps put events in these windows
 
@@ -369,15 +398,19 @@ def test_onset_loss_ignores_frames_outside_the_film():
     assert onset_loss(better, targets, inside, pos_weight=3.0) < reference
 
 
-def test_preparing_the_next_step_on_a_thread_gives_the_same_weights(runs, shard, text_encoder, tmp_path, monkeypatch):
-    import model.train as train_module
+def test_preparing_the_next_step_on_a_thread_gives_the_same_weights(
+    runs, shard, text_encoder, tmp_path, monkeypatch
+):
+    import model.train_loop as train_module
 
     class Overlapping(train_module.StepPrefetcher):
         def __init__(self, prepare, *, overlap):
             super().__init__(prepare, overlap=True)  # the CUDA path, here on the CPU
 
     monkeypatch.setattr(train_module, "StepPrefetcher", Overlapping)
-    common = dict(steps=20, batch_size=4, seed=3, device="cpu", text_encoder=text_encoder, progress=False, **FAST)
+    common = dict(
+        steps=20, batch_size=4, seed=3, device="cpu", text_encoder=text_encoder, progress=False, **FAST
+    )
     threaded = train(CONFIG, shard, str(tmp_path / "threaded.safetensors"), **common)
     straight = runs[0]
     a, b = load_checkpoint(straight.checkpoint).state_dict, load_checkpoint(threaded.checkpoint).state_dict
@@ -385,7 +418,9 @@ def test_preparing_the_next_step_on_a_thread_gives_the_same_weights(runs, shard,
 
 
 def test_damage_workers_give_the_same_weights(runs, shard, text_encoder, tmp_path):
-    common = dict(steps=20, batch_size=4, seed=3, device="cpu", text_encoder=text_encoder, progress=False, **FAST)
+    common = dict(
+        steps=20, batch_size=4, seed=3, device="cpu", text_encoder=text_encoder, progress=False, **FAST
+    )
     pooled = train(CONFIG, shard, str(tmp_path / "pooled.safetensors"), damage_workers=2, **common)
     a, b = load_checkpoint(runs[0].checkpoint).state_dict, load_checkpoint(pooled.checkpoint).state_dict
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -398,14 +433,16 @@ def test_damage_workers_start_only_where_there_is_damage(text_encoder):
     assert trainer.start_damage_workers() == 0  # the CPU default: the calling thread
     with pytest.raises(ValueError, match="damage_workers=-1"):
         trainer.start_damage_workers(-1)
-    plain = Trainer(CONFIG, TrainSettings(steps=10, batch_size=4, damage_prob=0.0, **FAST), text_encoder=text_encoder)
+    plain = Trainer(
+        CONFIG, TrainSettings(steps=10, batch_size=4, damage_prob=0.0, **FAST), text_encoder=text_encoder
+    )
     assert plain.start_damage_workers(2) == 0  # nothing to damage
     assert trainer.start_damage_workers(1) == 1
     trainer.stop_damage_workers()
 
 
 def test_step_prefetcher_prepares_steps_in_order_either_way():
-    from model.train import StepPrefetcher
+    from model.train_loop import StepPrefetcher
 
     for overlap in (False, True):
         seen = []
@@ -462,12 +499,18 @@ def test_sample_t_mixes_in_uniform_times_and_draws_nothing_extra_without_them():
     assert ((mixed > 0) & (mixed < 1)).all()
     # half uniform: 0.5 * 0.1 + 0.5 * P(logit-normal > 0.9) of the rows lie above 0.9
     assert 0.05 < (mixed > 0.9).float().mean() < 0.07
-    assert torch.equal(mixed, sample_t(20000, TrainSettings(steps=1, t_uniform_prob=0.5), torch.Generator().manual_seed(3)))
+    assert torch.equal(
+        mixed, sample_t(20000, TrainSettings(steps=1, t_uniform_prob=0.5), torch.Generator().manual_seed(3))
+    )
 
 
 def test_the_trainer_weighs_the_flow_loss_around_true_events(batch, text_encoder):
     uniform = Trainer(CONFIG, TrainSettings(steps=10, batch_size=4, **FAST), text_encoder=text_encoder)
-    weighted = Trainer(CONFIG, TrainSettings(steps=10, batch_size=4, event_flow_weight=4.0, **FAST), text_encoder=text_encoder)
+    weighted = Trainer(
+        CONFIG,
+        TrainSettings(steps=10, batch_size=4, event_flow_weight=4.0, **FAST),
+        text_encoder=text_encoder,
+    )
     weighted.network.load_state_dict(uniform.network.state_dict())
     assert batch["events"] and any(batch["events"])  # the fixture's windows hold events
     assert not torch.equal(uniform.loss(batch, 3), weighted.loss(batch, 3))
@@ -477,8 +520,18 @@ def test_init_starts_a_new_run_from_a_checkpoints_weights(runs, shard, text_enco
     straight, _, _, _ = runs
     start = load_checkpoint(straight.checkpoint).state_dict
     # a rate so small that two AdamW steps move no weight by more than ~1e-8: the result is the start
-    common = dict(steps=2, batch_size=4, seed=9, device="cpu", text_encoder=text_encoder, progress=False,
-                  lr=1e-9, warmup_steps=0, log_every=1, save_every=1000)
+    common = dict(
+        steps=2,
+        batch_size=4,
+        seed=9,
+        device="cpu",
+        text_encoder=text_encoder,
+        progress=False,
+        lr=1e-9,
+        warmup_steps=0,
+        log_every=1,
+        save_every=1000,
+    )
     tuned = train(CONFIG, shard, str(tmp_path / "tuned.safetensors"), init=straight.checkpoint, **common)
     fresh = train(CONFIG, shard, str(tmp_path / "fresh.safetensors"), **common)
     after, after_fresh = load_checkpoint(tuned.checkpoint), load_checkpoint(fresh.checkpoint).state_dict
@@ -493,10 +546,24 @@ def test_init_refuses_another_config_and_the_cli_trains_the_checkpoints_own(runs
     straight, _, _, _ = runs
     other = replace(CONFIG, network=replace(CONFIG.network, depth=3))
     with pytest.raises(ValueError, match="fine-tune a checkpoint with its own config"):
-        train(other, shard, str(tmp_path / "x.safetensors"), steps=1, init=straight.checkpoint, progress=False)
+        train(
+            other, shard, str(tmp_path / "x.safetensors"), steps=1, init=straight.checkpoint, progress=False
+        )
     # without --init the CLI's tiny preset refuses these 1 s shards; with it, the checkpoint's config trains
     out = str(tmp_path / "cli.safetensors")
-    args = ["--shards", shard, "--out", out, "--steps", "1", "--batch", "2", "--no_progress", "--threads", "1"]
+    args = [
+        "--shards",
+        shard,
+        "--out",
+        out,
+        "--steps",
+        "1",
+        "--batch",
+        "2",
+        "--no_progress",
+        "--threads",
+        "1",
+    ]
     assert main([*args, "--init", straight.checkpoint]) == 0, capsys.readouterr().err
     assert load_checkpoint(out).config == load_checkpoint(straight.checkpoint).config
     assert main([*args, "--init", str(tmp_path / "missing.safetensors"), "--overwrite"]) == 2
