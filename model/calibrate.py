@@ -22,6 +22,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -31,6 +32,9 @@ from model.config import ModelConfig
 from model.metrics import OnsetCounts, match_onsets
 from model.networks import build_network
 from model.networks.dit import DiT
+
+if TYPE_CHECKING:
+    from model.synth.film import Film
 
 THRESHOLDS = tuple(round(0.2 + 0.05 * k, 2) for k in range(15))  # 0.20 .. 0.90
 EVENT_CLASSES = ("impact", "footsteps")
@@ -47,7 +51,7 @@ def validation_films(films: int, seed: int) -> list[tuple[tuple[str, ...], int]]
     return [(classes, film_seed(seed, index)) for index, classes in enumerate(plan)]
 
 
-def model_frames(film, config: ModelConfig, folder: Path) -> tuple[np.ndarray, str]:
+def model_frames(film: Film, config: ModelConfig, folder: Path) -> tuple[np.ndarray, str]:
     """A foley-world film's MP4 (kept in ``folder``), decoded as the pipeline does: ((video_frames,
     H, W) uint8 at the model's fps and size, zero past the film's end; the MP4's path)."""
     from media.decode import decode_range, video_timeline
@@ -63,7 +67,9 @@ def model_frames(film, config: ModelConfig, folder: Path) -> tuple[np.ndarray, s
     return out, str(path)
 
 
-def decoded_frames(classes: tuple[str, ...], seed: int, damage: float, config: ModelConfig, folder: Path):
+def decoded_frames(
+    classes: tuple[str, ...], seed: int, damage: float, config: ModelConfig, folder: Path
+) -> tuple[np.ndarray, list[float]]:
     """((video_frames, H, W) uint8 frames as the pipeline decodes them, event times in seconds)."""
     from model.synth import SynthConfig, make_film
 
@@ -108,13 +114,21 @@ def calibrate(checkpoint: str, out: str, *, films: int, seed: int) -> float:
     scores = {}
     for threshold in THRESHOLDS:
         scores[threshold] = (on_clean[threshold].f1 + on_damaged[threshold].f1) / 2
-        print(f"{threshold:.2f} | {on_clean[threshold].f1:.3f} | {on_damaged[threshold].f1:.3f} | {scores[threshold]:.3f}")
+        print(
+            f"{threshold:.2f} | {on_clean[threshold].f1:.3f} | {on_damaged[threshold].f1:.3f} | "
+            f"{scores[threshold]:.3f}"
+        )
     best = max(THRESHOLDS, key=lambda t: (scores[t], -abs(t - 0.5)))
-    config = dataclasses.replace(loaded.config, network=dataclasses.replace(loaded.config.network, event_threshold=best))
+    config = dataclasses.replace(
+        loaded.config, network=dataclasses.replace(loaded.config.network, event_threshold=best)
+    )
     extra = {k: v for k, v in loaded.metadata.items() if k not in RESERVED_KEYS}
     extra["event_threshold_calibration"] = f"seed {seed}, {len(clean)} clean + {len(damaged)} damaged films"
     save_checkpoint(out, loaded.state_dict, config, extra_metadata=extra)
-    print(f"event_threshold {loaded.config.network.event_threshold} -> {best} (mean F1 {scores[best]:.3f}); wrote {out}")
+    print(
+        f"event_threshold {loaded.config.network.event_threshold} -> {best} (mean F1 {scores[best]:.3f}); "
+        f"wrote {out}"
+    )
     return best
 
 

@@ -25,7 +25,7 @@ import hashlib
 import json
 import struct
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from safetensors import SafetensorError
@@ -169,7 +169,8 @@ def checkpoint_from_bytes(
     version = metadata.get("format_version")
     if version not in SUPPORTED_VERSIONS:
         raise ValueError(
-            f"{source}: checkpoint format_version={version!r} is not supported; supported: {SUPPORTED_VERSIONS}"
+            f"{source}: checkpoint format_version={version!r} is not supported; supported: "
+            f"{SUPPORTED_VERSIONS}"
         )
     config = _config_from_metadata(metadata, version, source)
     try:
@@ -199,7 +200,7 @@ def _config_from_metadata(metadata: Mapping[str, str], version: str, source: str
     return config
 
 
-def _safetensors_header(data: bytes, source: str) -> dict:
+def _safetensors_header(data: bytes, source: str) -> dict[str, Any]:
     """The JSON header of safetensors bytes: an 8-byte little-endian length, then that much JSON.
 
     Bytes that are not laid out so are refused, and a pickle or a torch.save zip archive is
@@ -217,7 +218,9 @@ def _safetensors_header(data: bytes, source: str) -> dict:
     try:
         header = json.loads(data[8 : 8 + length])
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{source} is not a safetensors file (bad header: {e}): {_ONLY_SAFETENSORS}") from None
+        raise ValueError(
+            f"{source} is not a safetensors file (bad header: {e}): {_ONLY_SAFETENSORS}"
+        ) from None
     if not isinstance(header, dict):
         raise ValueError(f"{source} is not a safetensors file (header is not an object): {_ONLY_SAFETENSORS}")
     return header

@@ -266,9 +266,12 @@ class VisualEncoder(nn.Module):
         if video.height < 4 or video.width < 4:
             raise ValueError(f"frames of {video.height}x{video.width}: the visual encoder needs at least 4x4")
         self.convs = nn.Sequential(
-            nn.Conv2d(self.in_channels, 32, 4, stride=4), nn.GELU(),
-            nn.Conv2d(32, 48, 3, stride=2, padding=1), nn.GELU(),
-            nn.Conv2d(48, 64, 3, stride=2, padding=1), nn.GELU(),
+            nn.Conv2d(self.in_channels, 32, 4, stride=4),
+            nn.GELU(),
+            nn.Conv2d(32, 48, 3, stride=2, padding=1),
+            nn.GELU(),
+            nn.Conv2d(48, 64, 3, stride=2, padding=1),
+            nn.GELU(),
         )
         # map size after the stem (floor(x / 4)) and two padded stride-2 convs (ceil(x / 2) each)
         cells = (-(-(video.height // 4) // 4)) * (-(-(video.width // 4) // 4))
@@ -286,13 +289,14 @@ class VisualEncoder(nn.Module):
     def forward(self, frames: Tensor) -> Tensor:
         if frames.ndim != 5 or frames.shape[2] != self.frame_channels:
             raise ValueError(
-                f"frames have shape {tuple(frames.shape)}: need (batch, time, {self.frame_channels}, height, width)"
+                f"frames have shape {tuple(frames.shape)}: need (batch, time, {self.frame_channels}, "
+                "height, width)"
             )
         b, t = frames.shape[:2]
         normalised = normalise_frames(frames.float())
         stacked = frames_with_differences(normalised) if self.frame_differences else normalised
         flat = stacked.flatten(0, 1)  # (B*T, channels, H, W)
-        features = self.project(self.convs(flat).flatten(1))  # (B*T, width)
+        features: Tensor = self.project(self.convs(flat).flatten(1))  # (B*T, width)
         if self.backbone is not None:
             features = features + self.backbone_project(self.backbone(normalised.flatten(0, 1)))
         features = features.view(b, t, -1).transpose(1, 2)  # (B, width, T)
@@ -302,4 +306,5 @@ class VisualEncoder(nn.Module):
 
     def onset_logits(self, features: Tensor) -> Tensor:
         """(B, T, width) features -> (B, T) logits that an event (impact, footstep) lands on each frame."""
-        return self.onset_head(features).squeeze(-1)
+        logits: Tensor = self.onset_head(features)  # (B, T, 1)
+        return logits.squeeze(-1)

@@ -17,10 +17,14 @@ import json
 import math
 import typing
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 SAMPLERS = ("euler", "heun")
 TEXT_EMBEDDING_DIM = 384  # all-MiniLM-L6-v2 sentence and token embeddings
+_D = TypeVar("_D", bound="DataclassInstance")  # a config dataclass built by _strict_build
 
 
 # ----------------------------------------------------------------------------- field checks
@@ -50,7 +54,7 @@ def _normalise_fields(obj: Any) -> None:
         elif kind is str:
             if not isinstance(value, str):
                 raise TypeError(f"{where}: expected a string")
-        elif dataclasses.is_dataclass(kind):
+        elif isinstance(kind, type) and dataclasses.is_dataclass(kind):
             if not isinstance(value, kind):
                 raise TypeError(f"{where}: expected a {kind.__name__}")
         else:  # a field type this module does not know how to check or serialise
@@ -326,7 +330,7 @@ def upgrade_config_dict(data: Any) -> Any:
     return data
 
 
-def _strict_build(cls: type, data: Any, where: str) -> Any:
+def _strict_build(cls: type[_D], data: Any, where: str) -> _D:
     if not isinstance(data, dict):
         raise ValueError(f"{where}: expected a JSON object for {cls.__name__}, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
@@ -339,7 +343,9 @@ def _strict_build(cls: type, data: Any, where: str) -> Any:
             parts.append("unknown keys " + ", ".join(f"{where}.{k}" for k in unknown))
         if missing:
             parts.append("missing keys " + ", ".join(f"{where}.{k}" for k in missing))
-        raise ValueError(f"model config does not match {cls.__name__}: {'; '.join(parts)} (accepted: {names})")
+        raise ValueError(
+            f"model config does not match {cls.__name__}: {'; '.join(parts)} (accepted: {names})"
+        )
     kwargs = {}
     for name in names:
         kind, value = hints[name], data[name]

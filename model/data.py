@@ -16,6 +16,7 @@ ModelConfig JSON), and per-window lists ``film_ids``, ``uris``, ``window_index``
 Shards are read whole from a local path or any fsspec URI, one at a time, so memory is bounded by
 a shard. Nothing here imports Beam.
 """
+
 from __future__ import annotations
 
 import glob as globlib
@@ -71,7 +72,9 @@ def encode_shard(
     for key in PER_WINDOW_META:
         if len(meta.get(key, ())) != n:
             raise ValueError(f"shard metadata {key!r} has {len(meta.get(key, ()))} entries; expected {n}")
-    text = json.dumps({"format": SHARD_FORMAT, **meta}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(
+        {"format": SHARD_FORMAT, **meta}, sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
     tensors = {
         "frames": np.ascontiguousarray(frames),
         "mel": np.ascontiguousarray(mel),
@@ -85,7 +88,7 @@ def _metadata_of(header: dict[str, Any], uri: str) -> dict[str, Any]:
     raw = (header.get("__metadata__") or {}).get(METADATA_KEY)
     if raw is None:
         raise ValueError(f"{uri}: not a Talkie shard (no {METADATA_KEY!r} metadata entry)")
-    meta = json.loads(raw)
+    meta: dict[str, Any] = json.loads(raw)
     if meta.get("format") != SHARD_FORMAT:
         raise ValueError(f"{uri}: shard format {meta.get('format')!r}; this reader accepts {SHARD_FORMAT!r}")
     return meta
@@ -115,11 +118,13 @@ class Shard:
 
     @property
     def captions(self) -> list[str]:
-        return self.meta["captions"]
+        captions: list[str] = self.meta["captions"]
+        return captions
 
     @property
     def events(self) -> list[list[dict[str, Any]] | None]:
-        return self.meta["events"]
+        events: list[list[dict[str, Any]] | None] = self.meta["events"]
+        return events
 
     def example(self, i: int) -> dict[str, Any]:
         """Window ``i`` as a dict of tensors and its metadata."""
@@ -164,17 +169,19 @@ def shard_uris(spec: str | Sequence[str]) -> list[str]:
         fs, path = fsspec.core.url_to_fs(pattern)
         found = sorted(fs.unstrip_protocol(p) for p in fs.glob(path))
     else:
-        local = pattern[len("file://"):] if pattern.startswith("file://") else pattern
+        local = pattern[len("file://") :] if pattern.startswith("file://") else pattern
         found = sorted(p for p in globlib.glob(local) if os.path.isfile(p))
     if not found:
-        raise FileNotFoundError(f"no shard matches {pattern!r}; give shard files, a glob, or a featurize --output folder")
+        raise FileNotFoundError(
+            f"no shard matches {pattern!r}; give shard files, a glob, or a featurize --output folder"
+        )
     return found
 
 
 # ----------------------------------------------------------------------------- the dataset
 
 
-class ShardDataset(torch.utils.data.IterableDataset):
+class ShardDataset(torch.utils.data.IterableDataset[dict[str, Any]]):
     """Training windows from featurize shards, one shard in memory at a time.
 
     Iterating yields one dict per window: ``frames`` (T, H, W) uint8, ``mel`` (n_mels, F) float16,
@@ -186,7 +193,12 @@ class ShardDataset(torch.utils.data.IterableDataset):
     """
 
     def __init__(
-        self, shards: str | Sequence[str], *, shuffle: bool = False, seed: int = 0, config_hash: str | None = None
+        self,
+        shards: str | Sequence[str],
+        *,
+        shuffle: bool = False,
+        seed: int = 0,
+        config_hash: str | None = None,
     ) -> None:
         super().__init__()
         self.uris = shard_uris(shards)

@@ -1,4 +1,5 @@
 """Choosing the torch device for a job, with the choice logged either way."""
+
 from __future__ import annotations
 
 import logging
@@ -20,7 +21,9 @@ def resolve_device(device: str | torch.device | None, *, task: str) -> torch.dev
             device = "cpu"
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={str(device)!r} was asked for but CUDA is not available (accepted: auto, cpu)")
+        raise ValueError(
+            f"device={str(device)!r} was asked for but CUDA is not available (accepted: auto, cpu)"
+        )
     if device.type not in ("cpu", "cuda"):
         raise ValueError(f"device={str(device)!r}: accepted devices are auto, cpu, cuda")
     logger.info("%s on %s (%s)", task, device, "bf16 autocast" if device.type == "cuda" else "float32")

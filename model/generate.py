@@ -25,8 +25,9 @@ The network works on a normalised log-mel (``model.latent``), the map training u
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -35,17 +36,17 @@ from torch import Tensor
 from model import sampling
 from model.checkpoint import load_checkpoint
 from model.conditioning import TextBatch, TextEncoder, TextEncoderLike
-from model.config import AudioConfig, ModelConfig
+from model.config import ModelConfig
 from model.device import resolve_device
 from model.latent import latent_to_log_mel
 from model.networks import build_network
 from model.networks.dit import DiT
 from model.vocoders import Vocoder, default_vocoder
 
-
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "tiny.safetensors"
 DEFAULT_BATCH_SIZE = 8
 _MAX_SEED = 2**63 - 1
+_Prompt = TypeVar("_Prompt", bound=str | None)  # a prompt, or None where a default applies
 
 
 # ----------------------------------------------------------------------------- the generator
@@ -121,7 +122,10 @@ class Generator:
         default_negative = self.config.sampler.negative_prompt
         if negative_prompts is None:
             negative_prompts = [None] * rows
-        negative = [default_negative if p is None else p for p in _check_prompts("negative_prompts", negative_prompts, rows, allow_none=True)]
+        negative = [
+            default_negative if p is None else p
+            for p in _check_prompts("negative_prompts", negative_prompts, rows, allow_none=True)
+        ]
         seeds = _check_seeds(seeds, rows)
         settings = self.config.sampler
         steps = settings.steps if steps is None else steps
@@ -161,7 +165,7 @@ class Generator:
         negative: list[str],
         seeds: list[int],
         *,
-        sample,
+        sample: Callable[[sampling.Velocity, Tensor, Tensor], Tensor],
         times: Tensor,
         text_guidance: float,
         video_guidance: float,
@@ -182,7 +186,9 @@ class Generator:
             )
         # (B, F) event track: the timing head's peaks, once for every step (row by row on the CPU)
         mel_frames = self.config.window_frames
-        events = torch.cat([self.network.predicted_events(video[i : i + 1], mel_frames) for i in range(batch)])
+        events = torch.cat(
+            [self.network.predicted_events(video[i : i + 1], mel_frames) for i in range(batch)]
+        )
         no_rows = torch.zeros(batch, dtype=torch.bool, device=device)
         all_rows = torch.ones(batch, dtype=torch.bool, device=device)
         video_dropped = no_rows if use_video else all_rows
@@ -202,10 +208,11 @@ class Generator:
                 "drop_video": drop_video,
             }
 
-        def model_fn(x: Tensor, t: Tensor, cond) -> Tensor:
+        def model_fn(x: Tensor, t: Tensor, cond: Mapping[str, Tensor]) -> Tensor:
             if on_cuda:
                 with autocast:
-                    return self.network(x, t, cond).float()
+                    v: Tensor = self.network(x, t, cond)
+                    return v.float()
             # CPU GEMM kernels treat a batch's remainder tiles differently, so a row's bits can depend
             # on its position in the batch; one row per call gives every row the same arithmetic
             rows = [self.network(x[i : i + 1], t[i : i + 1], _rows(cond, i)) for i in range(x.shape[0])]
@@ -241,14 +248,15 @@ class Generator:
         if frames.ndim != 4 or tuple(frames.shape[1:]) != expected or frames.shape[0] < 1:
             raise ValueError(
                 f"frames have shape {tuple(frames.shape)}: need (batch >= 1, {expected[0]}, {expected[1]}, "
-                f"{expected[2]}) ({video.fps} fps x {self.config.window.window_s} s, {video.height}x{video.width})"
+                f"{expected[2]}) ({video.fps} fps x {self.config.window.window_s} s, "
+                f"{video.height}x{video.width})"
             )
         if frames.dtype != torch.uint8:
             raise ValueError(f"frames have dtype {frames.dtype}: need uint8 grayscale")
         return frames
 
 
-def _rows(cond, i: int) -> dict[str, Tensor]:
+def _rows(cond: Mapping[str, Tensor], i: int) -> dict[str, Tensor]:
     return {name: tensor[i : i + 1] for name, tensor in cond.items()}
 
 
@@ -256,7 +264,9 @@ def _to(text: TextBatch, device: torch.device) -> TextBatch:
     return TextBatch(*(tensor.to(device) for tensor in text))
 
 
-def _check_prompts(name: str, prompts: Sequence, rows: int, *, allow_none: bool = False) -> list:
+def _check_prompts(
+    name: str, prompts: Sequence[_Prompt], rows: int, *, allow_none: bool = False
+) -> list[_Prompt]:
     if isinstance(prompts, str):
         raise TypeError(f"{name}={prompts!r} is one string: need a sequence of {rows} prompts")
     prompts = list(prompts)
@@ -305,7 +315,9 @@ def load_generator(
     try:
         network.load_state_dict(loaded.state_dict, strict=True)
     except RuntimeError as e:
-        raise ValueError(f"{checkpoint}: its tensors do not fit the network its config describes: {e}") from None
+        raise ValueError(
+            f"{checkpoint}: its tensors do not fit the network its config describes: {e}"
+        ) from None
     return Generator(
         loaded.config,
         network,

@@ -59,6 +59,9 @@ def target_vector(labels: set[str]) -> np.ndarray:
 class Judge(nn.Module):
     """(B, samples) audio at the audio config's rate -> (B, len(LABELS)) logits."""
 
+    feature_mean: Tensor  # buffers registered in __init__
+    feature_std: Tensor
+
     def __init__(self, audio: AudioConfig, hidden: int = 128):
         super().__init__()
         self.audio = audio
@@ -81,14 +84,17 @@ class Judge(nn.Module):
         )
 
     def forward(self, audio: Tensor) -> Tensor:
-        return self.mlp((self.features(audio) - self.feature_mean) / self.feature_std)
+        logits: Tensor = self.mlp((self.features(audio) - self.feature_mean) / self.feature_std)
+        return logits
 
     @torch.no_grad()
     def probabilities(self, audio: Tensor, *, batch_size: int = 64) -> Tensor:
         """(B, samples) -> (B, len(LABELS)) sigmoid probabilities, in eval mode."""
         was_training = self.training
         self.eval()
-        out = torch.cat([torch.sigmoid(self(audio[i : i + batch_size])) for i in range(0, len(audio), batch_size)])
+        out = torch.cat(
+            [torch.sigmoid(self(audio[i : i + batch_size])) for i in range(0, len(audio), batch_size)]
+        )
         self.train(was_training)
         return out
 
@@ -101,10 +107,15 @@ class JudgeTraining:
     seed: int = 0
 
 
-def train_judge(audio: Tensor, targets: Tensor, config: AudioConfig, settings: JudgeTraining = JudgeTraining()) -> Judge:
+def train_judge(
+    audio: Tensor, targets: Tensor, config: AudioConfig, settings: JudgeTraining = JudgeTraining()
+) -> Judge:
     """Fit a ``Judge`` on (N, samples) ground-truth audio and (N, len(LABELS)) 0/1 targets."""
     if audio.ndim != 2 or targets.shape != (audio.shape[0], len(LABELS)):
-        raise ValueError(f"audio {tuple(audio.shape)} and targets {tuple(targets.shape)}: need (N, samples), (N, {len(LABELS)})")
+        raise ValueError(
+            f"audio {tuple(audio.shape)} and targets {tuple(targets.shape)}: need (N, samples), (N, "
+            f"{len(LABELS)})"
+        )
     generator = torch.Generator().manual_seed(settings.seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(settings.seed)
@@ -120,9 +131,11 @@ def train_judge(audio: Tensor, targets: Tensor, config: AudioConfig, settings: J
             order = torch.randperm(len(audio), generator=generator)
             for start in range(0, len(audio), settings.batch_size):
                 rows = order[start : start + settings.batch_size]
-                loss = nn.functional.binary_cross_entropy_with_logits(judge.mlp(normalised[rows]), targets[rows])
+                loss = nn.functional.binary_cross_entropy_with_logits(
+                    judge.mlp(normalised[rows]), targets[rows]
+                )
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                torch.autograd.backward(loss)  # loss.backward(), typed
                 optimizer.step()
     judge.eval()
     return judge

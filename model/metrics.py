@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 HOP_S = 0.005  # frame step
 WINDOW_S = 0.016  # analysis window
@@ -59,7 +60,9 @@ def onset_rise(audio: np.ndarray, rate: int) -> tuple[np.ndarray, float]:
     back = max(3, round(BACK_S / HOP_S))
     # reference[k] = max(levels[k - back : k - 2]); frames with no history get no rise
     history = np.pad(levels, ((back, 0), (0, 0)), constant_values=np.inf)
-    windows = np.lib.stride_tricks.sliding_window_view(history, back - 2, axis=0)  # (frames + 3, BANDS, back - 2)
+    windows = np.lib.stride_tricks.sliding_window_view(
+        history, back - 2, axis=0
+    )  # (frames + 3, BANDS, back - 2)
     reference = windows[:frames].max(axis=-1)
     reference[:back] = np.inf
     rise = np.clip(levels - reference, 0.0, None).mean(axis=1)
@@ -111,7 +114,11 @@ class OnsetCounts:
         return 1.0 if self.tp + self.fn == 0 else self.tp / (self.tp + self.fn)
 
 
-def match_onsets(detected: Sequence[float], truth: Sequence[float], tolerance_s: float) -> OnsetCounts:
+def match_onsets(
+    detected: Sequence[float] | npt.NDArray[np.float64],
+    truth: Sequence[float] | npt.NDArray[np.float64],
+    tolerance_s: float,
+) -> OnsetCounts:
     """One-to-one matching, closest pairs first, of onsets within ``tolerance_s`` seconds."""
     detected, truth = np.asarray(detected, dtype=float), np.asarray(truth, dtype=float)
     if detected.size == 0 or truth.size == 0:
@@ -128,7 +135,9 @@ def match_onsets(detected: Sequence[float], truth: Sequence[float], tolerance_s:
     return OnsetCounts(tp, int(detected.size) - tp, int(truth.size) - tp)
 
 
-def onset_f1(pairs: Iterable[tuple[np.ndarray, Sequence[float]]], rate: int, tolerance_s: float) -> OnsetCounts:
+def onset_f1(
+    pairs: Iterable[tuple[np.ndarray, Sequence[float]]], rate: int, tolerance_s: float
+) -> OnsetCounts:
     """Summed counts over (audio, true onset times) clips."""
     total = OnsetCounts()
     for audio, truth in pairs:

@@ -196,7 +196,9 @@ def make_guided_velocity(
         raise ValueError(f"has_negative has shape {tuple(wanted.shape)}: need ({batch},)")
     run_negative = torch.ones_like(wanted) if fixed_shape else wanted & (negative_scale != 0)
     negative_rows = run_negative.nonzero().flatten()  # rows of neg_text that the network sees
-    stacked = stack_conditions(cond, null_text, no_video, {k: v[negative_rows.to(v.device)] for k, v in neg_text.items()})
+    stacked = stack_conditions(
+        cond, null_text, no_video, {k: v[negative_rows.to(v.device)] for k, v in neg_text.items()}
+    )
     rows = 3 * batch + len(negative_rows)
     used = wanted[negative_rows]  # of the negative rows run, those whose result is used
 
@@ -209,8 +211,13 @@ def make_guided_velocity(
         v_neg_text = v_null_text.clone()
         v_neg_text[picked[picked_used]] = v[3 * batch :][picked_used]
         return guided_velocity(
-            v_cond, v_null_text, v_no_video, v_neg_text,
-            text_scale=text_scale, video_scale=video_scale, negative_scale=negative_scale,
+            v_cond,
+            v_null_text,
+            v_no_video,
+            v_neg_text,
+            text_scale=text_scale,
+            video_scale=video_scale,
+            negative_scale=negative_scale,
         )
 
     return velocity

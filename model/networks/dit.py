@@ -5,8 +5,9 @@ DiT with adaLN-Zero (Peebles & Xie 2023, "Scalable Diffusion Models with Transfo
 shift, scale and gate around each block's self-attention and MLP; the gates and the final layer
 start at zero, so an untrained network predicts zero velocity and every block starts as the
 identity. Text tokens and video tokens are reached by cross-attention (unmodulated, as in
-PixArt-alpha, Chen et al. 2023, but with a zero-initialised output projection); per-frame visual features, linearly interpolated onto the audio
-token clock, are added to the audio tokens before the first block, which ties a sound to the frame
+PixArt-alpha, Chen et al. 2023, but with a zero-initialised output projection); per-frame visual
+features, linearly interpolated onto the audio token clock, are added to the audio tokens before
+the first block, which ties a sound to the frame
 where its cause is seen. An event track, marks on the mel clock where a sound starts, is patched
 like the mel and added to the audio tokens too: in training it holds the true event times, in
 generation the visual encoder's timing head puts it where it sees contacts (as SyncFusion, Comunità
@@ -47,7 +48,9 @@ def timestep_features(t: Tensor, dim: int = TIMESTEP_FEATURES) -> Tensor:
     """(B,) times in [0, 1] -> (B, dim) sinusoids, half cosines and half sines, periods 1 to 10^4
     (Vaswani et al. 2017, section 3.5, over the scaled time)."""
     half = dim // 2
-    frequencies = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
+    frequencies = torch.exp(
+        -math.log(10000.0) * torch.arange(half, dtype=torch.float32, device=t.device) / half
+    )
     angles = (t.float() * _TIME_SCALE)[:, None] * frequencies[None]
     return torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1)
 
@@ -137,7 +140,8 @@ class SelfAttention(nn.Module):
         q, k, v = self.qkv(x).view(b, t, 3, self.heads, w // self.heads).permute(2, 0, 3, 1, 4)
         q, k = apply_rotary(q, *rotary), apply_rotary(k, *rotary)
         y = F.scaled_dot_product_attention(q, k, v)  # (B, heads, T, head_dim)
-        return self.out(y.transpose(1, 2).reshape(b, t, w))
+        out: Tensor = self.out(y.transpose(1, 2).reshape(b, t, w))
+        return out
 
 
 class CrossAttention(nn.Module):
@@ -155,7 +159,8 @@ class CrossAttention(nn.Module):
         q = self.q(x).view(b, t, self.heads, head_dim).transpose(1, 2)
         k, v = self.kv(context).view(b, context.shape[1], 2, self.heads, head_dim).permute(2, 0, 3, 1, 4)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=context_mask[:, None, None, :])
-        return self.out(y.transpose(1, 2).reshape(b, t, w))
+        out: Tensor = self.out(y.transpose(1, 2).reshape(b, t, w))
+        return out
 
 
 class DiTBlock(nn.Module):
@@ -166,7 +171,9 @@ class DiTBlock(nn.Module):
         hidden = round(mlp_ratio * width)
         self.self_attention = SelfAttention(width, heads)
         self.cross_attention = CrossAttention(width, heads)
-        self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, width))
+        self.mlp = nn.Sequential(
+            nn.Linear(width, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, width)
+        )
         self.modulation = nn.Linear(width, 6 * width)
         # adaLN-Zero: gates (and shifts, scales) start at 0; the cross-attention, which has no gate,
         # starts with a zero output projection, so each block starts as the identity
@@ -180,7 +187,8 @@ class DiTBlock(nn.Module):
         shift_a, scale_a, gate_a, shift_m, scale_m, gate_m = self.modulation(F.silu(c)).chunk(6, dim=-1)
         x = x + gate_a[:, None] * self.self_attention(_modulate(_norm(x), shift_a, scale_a), rotary)
         x = x + self.cross_attention(_norm(x), context, context_mask)
-        return x + gate_m[:, None] * self.mlp(_modulate(_norm(x), shift_m, scale_m))
+        out: Tensor = x + gate_m[:, None] * self.mlp(_modulate(_norm(x), shift_m, scale_m))
+        return out
 
 
 class FinalLayer(nn.Module):
@@ -196,7 +204,8 @@ class FinalLayer(nn.Module):
 
     def forward(self, x: Tensor, c: Tensor) -> Tensor:
         shift, scale = self.modulation(F.silu(c)).chunk(2, dim=-1)
-        return self.linear(_modulate(_norm(x), shift, scale))
+        out: Tensor = self.linear(_modulate(_norm(x), shift, scale))
+        return out
 
 
 # ----------------------------------------------------------------------------- the network
@@ -217,7 +226,10 @@ class DiT(nn.Module):
         self.config = config
         self.width, self.heads = width, net.heads
         if (width // net.heads) % 2:
-            raise ValueError(f"head size {width // net.heads} (width={width} / heads={net.heads}) must be even for rotary positions")
+            raise ValueError(
+                f"head size {width // net.heads} (width={width} / heads={net.heads}) must be even for "
+                "rotary positions"
+            )
         patch_values = self.patch * self.n_mels
 
         self.patch_in = nn.Linear(patch_values, width)
@@ -248,7 +260,8 @@ class DiT(nn.Module):
 
     def encode_video(self, frames: Tensor) -> Tensor:
         """(B, Tv, C, H, W) frames in [0, 1] -> (B, Tv, width) features, to pass as cond["video"]."""
-        return self.visual(frames)
+        features: Tensor = self.visual(frames)
+        return features
 
     def _video_features(self, cond: Mapping[str, Tensor], batch: int) -> Tensor:
         """cond["video"] as (B, Tv, width) features, encoded when given as frames (no dropout yet)."""
@@ -286,9 +299,14 @@ class DiT(nn.Module):
         inside = torch.zeros_like(peaks)
         inside[:, 1:-1] = True  # the edge frames have one neighbour: no parabola
         shift = torch.where(
-            inside & (curvature < 0), 0.5 * (before - after) / curvature.clamp(max=-1e-6), torch.zeros_like(curvature)
+            inside & (curvature < 0),
+            0.5 * (before - after) / curvature.clamp(max=-1e-6),
+            torch.zeros_like(curvature),
         ).clamp(-0.5, 0.5)
-        positions = torch.arange(probability.shape[1], device=probability.device, dtype=torch.float64) + shift.double()
+        positions = (
+            torch.arange(probability.shape[1], device=probability.device, dtype=torch.float64)
+            + shift.double()
+        )
         times = [(positions[row][peaks[row]] / self.fps).tolist() for row in range(peaks.shape[0])]
         return event_marks(times, frames, self.config.audio.frame_rate).to(features.device)
 
@@ -296,9 +314,13 @@ class DiT(nn.Module):
         tokens, mask, pooled = cond["text_tokens"], cond["text_mask"], cond["text_pooled"]
         dim = self.null_text_token.shape[0]
         if tokens.ndim != 3 or tokens.shape[0] != batch or tokens.shape[2] != dim or tokens.shape[1] < 1:
-            raise ValueError(f'cond["text_tokens"] has shape {tuple(tokens.shape)}: need ({batch}, Lt >= 1, {dim})')
+            raise ValueError(
+                f'cond["text_tokens"] has shape {tuple(tokens.shape)}: need ({batch}, Lt >= 1, {dim})'
+            )
         if mask.shape != tokens.shape[:2] or mask.dtype != torch.bool:
-            raise ValueError(f'cond["text_mask"] is {mask.dtype} {tuple(mask.shape)}: need bool {tuple(tokens.shape[:2])}')
+            raise ValueError(
+                f'cond["text_mask"] is {mask.dtype} {tuple(mask.shape)}: need bool {tuple(tokens.shape[:2])}'
+            )
         if pooled.shape != (batch, dim):
             raise ValueError(f'cond["text_pooled"] has shape {tuple(pooled.shape)}: need ({batch}, {dim})')
         drop = self._drop_mask(cond, "drop_text", batch, tokens.device)
@@ -310,14 +332,20 @@ class DiT(nn.Module):
         pooled = torch.where(drop[:, None], self.null_text_pooled.to(pooled.dtype), pooled)
         return tokens, mask, pooled
 
-    def _event_tokens(self, cond: Mapping[str, Tensor], encoded: Tensor, drop_video: Tensor, frames: int) -> Tensor:
+    def _event_tokens(
+        self, cond: Mapping[str, Tensor], encoded: Tensor, drop_video: Tensor, frames: int
+    ) -> Tensor:
         """The event track as (B, T, W) additions to the audio tokens; a dropped video drops it too."""
         marks = cond.get("events")
         if marks is None:
             marks = self.predicted_events(encoded, frames)
         if marks.shape != (encoded.shape[0], frames):
-            raise ValueError(f'cond["events"] has shape {tuple(marks.shape)}: need ({encoded.shape[0]}, {frames})')
-        patches = marks.to(device=encoded.device, dtype=encoded.dtype).reshape(marks.shape[0], frames // self.patch, self.patch)
+            raise ValueError(
+                f'cond["events"] has shape {tuple(marks.shape)}: need ({encoded.shape[0]}, {frames})'
+            )
+        patches = marks.to(device=encoded.device, dtype=encoded.dtype).reshape(
+            marks.shape[0], frames // self.patch, self.patch
+        )
         events = self.events_in(patches)  # (B, T, W)
         return torch.where(drop_video[:, None, None], self.null_events.to(events.dtype), events)
 
@@ -340,7 +368,11 @@ class DiT(nn.Module):
     def unpatchify(self, tokens: Tensor) -> Tensor:
         """(B, T, p M) -> (B, M, T p), the inverse of ``patchify``."""
         b, t, _ = tokens.shape
-        return tokens.view(b, t, self.patch, self.n_mels).permute(0, 3, 1, 2).reshape(b, self.n_mels, t * self.patch)
+        return (
+            tokens.view(b, t, self.patch, self.n_mels)
+            .permute(0, 3, 1, 2)
+            .reshape(b, self.n_mels, t * self.patch)
+        )
 
     def forward(self, x: Tensor, t: Tensor, cond: Mapping[str, Tensor]) -> Tensor:
         if x.ndim != 3 or x.shape[1] != self.n_mels or x.shape[2] % self.patch:
@@ -359,17 +391,27 @@ class DiT(nn.Module):
         video = torch.where(drop_video[:, None, None], self.null_video.to(encoded.dtype), encoded)
         frames = video.shape[1]
         matrix = interpolation_matrix(
-            audio_tokens, frames, token_rate=self.token_rate, first_token_time=self.first_token_time, fps=self.fps
+            audio_tokens,
+            frames,
+            token_rate=self.token_rate,
+            first_token_time=self.first_token_time,
+            fps=self.fps,
         ).to(device=video.device, dtype=video.dtype)
         tokens = tokens + self.video_to_audio(torch.matmul(matrix, video))  # (T, Tv) @ (B, Tv, W)
         tokens = tokens + self._event_tokens(cond, encoded, drop_video, x.shape[2])
 
         text_tokens, text_mask, text_pooled = self._text(cond, batch)
         # video context tokens carry their time, in audio-token units, as sinusoids
-        frame_positions = torch.arange(frames, device=video.device, dtype=torch.float64) / self.fps * self.token_rate
+        frame_positions = (
+            torch.arange(frames, device=video.device, dtype=torch.float64) / self.fps * self.token_rate
+        )
         video_context = video + sinusoidal_positions(frame_positions, self.width).to(video.dtype)
-        context = _norm(torch.cat([self.text_tokens_in(text_tokens), video_context], dim=1))  # (B, Lt + Tv, W)
-        context_mask = torch.cat([text_mask, torch.ones(batch, frames, dtype=torch.bool, device=x.device)], dim=1)
+        context = _norm(
+            torch.cat([self.text_tokens_in(text_tokens), video_context], dim=1)
+        )  # (B, Lt + Tv, W)
+        context_mask = torch.cat(
+            [text_mask, torch.ones(batch, frames, dtype=torch.bool, device=x.device)], dim=1
+        )
 
         c = self.time_mlp(timestep_features(t)) + self.text_pooled_in(text_pooled)  # (B, W)
         rotary = rotary_tables(audio_tokens, self.width // self.heads, x.device)

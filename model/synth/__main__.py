@@ -7,8 +7,8 @@ import os
 import sys
 import time
 
-from .config import CLASSES, FPS_CHOICES, SynthConfig
 from .collection import write_collection
+from .config import CLASSES, FPS_CHOICES, SynthConfig
 
 
 def _damage(text: str) -> float | None:

@@ -7,6 +7,7 @@ caption_film(shot_captions) -> the distinct shot captions joined with "; "
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -56,7 +57,11 @@ TEXTURES = {
         "wind snapping a flag",
         "a banner fluttering in a gusty wind",
     ),
-    ("engine", "car"): ("a car drives past", "an old motor car passes by", "a car engine revving as it passes"),
+    ("engine", "car"): (
+        "a car drives past",
+        "an old motor car passes by",
+        "a car engine revving as it passes",
+    ),
     ("engine", "truck"): ("a truck rumbles past", "a lorry drives by", "the engine of a heavy truck passing"),
     ("engine", "motorcycle"): (
         "a motorcycle roars past",
@@ -83,7 +88,7 @@ FORBIDDEN = re.compile(
 )
 
 
-def _pick(rng: np.random.Generator, options) -> str:
+def _pick(rng: np.random.Generator, options: Sequence[str]) -> str:
     return str(options[int(rng.integers(len(options)))])
 
 

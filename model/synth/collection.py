@@ -6,6 +6,7 @@ import json
 import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from .config import SynthConfig
 from .encode import manifest_row, write_film
@@ -20,7 +21,7 @@ def make_collection_film(collection_seed: int, index: int, config: SynthConfig |
     return film
 
 
-def _one(args: tuple[str, int, int, SynthConfig]) -> tuple[dict, float]:
+def _one(args: tuple[str, int, int, SynthConfig]) -> tuple[dict[str, Any], float]:
     out_dir, seed, index, config = args
     film = make_collection_film(seed, index, config)
     write_film(film, out_dir)
@@ -28,12 +29,12 @@ def _one(args: tuple[str, int, int, SynthConfig]) -> tuple[dict, float]:
 
 
 def write_collection(
-    out_dir: str | os.PathLike,
+    out_dir: str | os.PathLike[str],
     films: int,
     seed: int,
     config: SynthConfig | None = None,
     workers: int | None = None,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Generate and write ``films`` films; returns the manifest rows, also in DIR/manifest.jsonl.
 
     Films are independent (each has its own seed), so the files do not depend on ``workers``.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 SAMPLE_RATE = 48000  # DESIGN.md Contracts: output audio is 48 kHz mono 24-bit
 
@@ -37,7 +38,8 @@ class SynthConfig:
     def __post_init__(self) -> None:
         if self.width < 32 or self.height < 32 or self.width % 2 or self.height % 2:
             raise ValueError(
-                f"frame size {self.width}x{self.height} is not allowed: width and height must be even and >= 32"
+                f"frame size {self.width}x{self.height} is not allowed: width and height must be even and "
+                ">= 32"
             )
         if not 1 <= self.min_shots <= self.max_shots:
             raise ValueError(
@@ -60,10 +62,18 @@ class SynthConfig:
             raise ValueError(f"damage={self.damage}: need a strength in [0, 1] or None for random")
 
     @classmethod
-    def single_shot(cls, classes: tuple[str, ...], seconds: float, damage: float | None, **fields) -> "SynthConfig":
+    def single_shot(
+        cls, classes: tuple[str, ...], seconds: float, damage: float | None, **fields: Any
+    ) -> SynthConfig:
         """Films of one shot of exactly ``seconds``, no fades: the benchmark's and the calibration's
         scenes. Two classes make every film a mixed scene of both; ``fields`` sets the rest."""
         return cls(
-            classes=tuple(classes), mixed_prob=1.0 if len(classes) == 2 else 0.0, min_shots=1, max_shots=1,
-            shot_seconds=(seconds, seconds), fade_prob=0.0, damage=damage, **fields,
+            classes=tuple(classes),
+            mixed_prob=1.0 if len(classes) == 2 else 0.0,
+            min_shots=1,
+            max_shots=1,
+            shot_seconds=(seconds, seconds),
+            fade_prob=0.0,
+            damage=damage,
+            **fields,
         )

@@ -39,14 +39,14 @@ class DamageParams:
     flash_prob: float = 0.0  # chance that a frame is a single bright flash (a false cut)
 
     @classmethod
-    def draw(cls, rng: np.random.Generator, strength: float) -> "DamageParams":
+    def draw(cls, rng: np.random.Generator, strength: float) -> DamageParams:
         """Random settings whose severity scales with ``strength`` in [0, 1]."""
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"damage strength {strength} is outside [0, 1]")
         s = float(strength)
-        u = rng.uniform(size=12)
-        mono = bool(s > 0 and u[9] < 0.35 + 0.65 * s)
-        u = [float(v) for v in u]
+        draws = rng.uniform(size=12)
+        mono = bool(s > 0 and draws[9] < 0.35 + 0.65 * s)
+        u = [float(v) for v in draws]
         return cls(
             strength=s,
             grain=s * (0.02 + 0.05 * u[0]),
@@ -78,7 +78,7 @@ class DamageParams:
             )
         )
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, float | bool]:
         return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
 
@@ -114,7 +114,7 @@ def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
     for j in range(1, k.size):
         y += k[j] * xp[:, j : j + H]
     yp = np.pad(y, ((0, 0), (0, 0), (r, r), (0, 0)), mode="edge")
-    out = k[0] * yp[:, :, 0:W]
+    out: np.ndarray = k[0] * yp[:, :, 0:W]
     for j in range(1, k.size):
         out += k[j] * yp[:, :, j : j + W]
     return out
@@ -137,7 +137,7 @@ def _weave(x: np.ndarray, rng: np.random.Generator, px: float) -> np.ndarray:
 
 def _scratches(x: np.ndarray, rng: np.random.Generator, rate: float) -> int:
     T, H, W = x.shape[:3]
-    births = rng.poisson(rate, T)
+    births = rng.poisson(rate, int(T))
     count = 0
     for t0 in np.flatnonzero(births):
         for _ in range(births[t0]):
@@ -199,7 +199,7 @@ def apply_damage(
         return frames.copy(), DamageLog()
     T, H, W = frames.shape[:3]
     if params.monochrome:  # (T, H, W, 1) luma; toned back to RGB at the end
-        x = (frames @ np.array([0.299, 0.587, 0.114], dtype=np.float32))[..., None] / 255.0
+        x: np.ndarray = (frames @ np.array([0.299, 0.587, 0.114], dtype=np.float32))[..., None] / 255.0
     else:
         x = frames.astype(np.float32) / 255.0
     if params.blur_px > 0:

@@ -11,6 +11,7 @@ import io
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -80,7 +81,7 @@ def truth_json(film: Film) -> str:
     return json.dumps(film.truth, indent=1, ensure_ascii=False) + "\n"
 
 
-def write_film(film: Film, out_dir: str | os.PathLike) -> dict[str, Path]:
+def write_film(film: Film, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
     """Write <name>.mp4, <name>.flac and <name>.json into out_dir; returns their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -95,7 +96,7 @@ def write_film(film: Film, out_dir: str | os.PathLike) -> dict[str, Path]:
     return paths
 
 
-def manifest_row(film: Film) -> dict:
+def manifest_row(film: Film) -> dict[str, Any]:
     """One manifest row (DESIGN.md Contracts): a path relative to the manifest's folder."""
     t = film.truth
     return {
@@ -103,6 +104,7 @@ def manifest_row(film: Film) -> dict:
         "positive_prompt": t["caption"],
         "film_id": film.name,
         "scenes": [
-            {"start_s": s["start_s"], "end_s": s["end_s"], "positive_prompt": s["caption"]} for s in t["shots"]
+            {"start_s": s["start_s"], "end_s": s["end_s"], "positive_prompt": s["caption"]}
+            for s in t["shots"]
         ],
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -12,7 +13,7 @@ from .damage import DamageParams, apply_damage
 from .render import render_pictures
 from .sound import engine_pitch, render_audio
 from .timing import Timing
-from .world import FilmPlan, ShotPlan, plan_film
+from .world import FilmPlan, ShotPlan, Source, plan_film
 
 PEAK = 0.89  # -1 dBFS: every film is peak-normalised to this
 FULL_SCALE = 1 << 23  # 24-bit PCM
@@ -29,7 +30,7 @@ class Film:
     frames: np.ndarray  # (N, H, W, 3) uint8: the stream frames as encoded
     clean_frames: np.ndarray  # (N, H, W, 3) uint8: the same frames before archival damage
     pcm: np.ndarray  # (samples,) int32 holding 24-bit values in [-2**23, 2**23)
-    truth: dict
+    truth: dict[str, Any]  # the JSON record write_film stores
     plan: FilmPlan  # the world it was drawn from (not written; for tests and debugging)
 
     @property
@@ -67,8 +68,8 @@ def _per_frame(
     return [round(float(v), ndigits) for v in values[pics]]
 
 
-def _source_truth(src, shot: ShotPlan, t: Timing, f0: int, f1: int, scale: float) -> dict:
-    d = {
+def _source_truth(src: Source, shot: ShotPlan, t: Timing, f0: int, f1: int, scale: float) -> dict[str, Any]:
+    d: dict[str, Any] = {
         "class": src.cls,
         "fine": src.fine,
         "visual": src.visual,
@@ -94,7 +95,7 @@ def build_truth(
     damage: DamageParams,
     flash_frames: list[int],
     caption_rng: np.random.Generator,
-) -> dict:
+) -> dict[str, Any]:
     """The ground-truth record of a film (see README/the report for the schema)."""
     t = plan.timing
     N = t.frames

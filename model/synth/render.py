@@ -22,7 +22,8 @@ def value_noise(rng: np.random.Generator, h: int, w: int, cells_y: int, cells_x:
     fy, fx = (y - y0)[:, None], (x - x0)[None, :]
     g00, g01 = grid[y0][:, x0], grid[y0][:, x0 + 1]
     g10, g11 = grid[y0 + 1][:, x0], grid[y0 + 1][:, x0 + 1]
-    return (g00 * (1 - fx) + g01 * fx) * (1 - fy) + (g10 * (1 - fx) + g11 * fx) * fy
+    noise: np.ndarray = (g00 * (1 - fx) + g01 * fx) * (1 - fy) + (g10 * (1 - fx) + g11 * fx) * fy
+    return noise
 
 
 def _ground(rng: np.random.Generator, surface: str, h: int, w: int, tone: float) -> np.ndarray:
@@ -51,7 +52,8 @@ def _ground(rng: np.random.Generator, surface: str, h: int, w: int, tone: float)
     else:  # dirt
         base += 0.08 * value_noise(rng, h, w, max(2, h // 4), max(2, w // 6))
         tint = np.array([1.08, 0.97, 0.85])
-    return base[:, :, None] * tint[None, None, :]
+    texture: np.ndarray = base[:, :, None] * tint[None, None, :]
+    return texture
 
 
 def _wall(rng: np.random.Generator, h: int, w: int, tone: float) -> np.ndarray:
@@ -228,10 +230,12 @@ def _streaks(img: np.ndarray, src: Source) -> None:
 
 
 def _sway(img: np.ndarray, src: Source, c: int) -> np.ndarray:
+    assert src.control is not None  # every texture source has a per-picture control
     e = src.params["elements"]
     tau = np.arange(img.shape[0])[:, None] / c
     osc = 0.6 + 0.4 * np.sin(2 * np.pi * e["freq"][None, :] * tau + e["phase"][None, :])
-    return src.params["direction"] * src.control[:, None] * osc  # (n, elements) in [-1, 1]
+    sway: np.ndarray = src.params["direction"] * src.control[:, None] * osc  # (n, elements) in [-1, 1]
+    return sway
 
 
 def _grass(img: np.ndarray, src: Source, c: int) -> None:
@@ -271,6 +275,7 @@ def _trees(img: np.ndarray, src: Source, c: int) -> None:
 
 
 def _flag(img: np.ndarray, src: Source, c: int) -> None:
+    assert src.control is not None  # every texture source has a per-picture control
     e, p = src.params["elements"], src.params
     n, H, W = img.shape[:3]
     x, y, L = e["x"][0], e["y"][0], e["len"][0]
@@ -346,6 +351,7 @@ def _water(img: np.ndarray, src: Source) -> None:
     u = ((np.arange(y0, y1) - y0 + 0.5) / (y1 - y0))[None, :, None]
     xx = (np.arange(W) / W)[None, None, :]
     phase = src.state["phase"][:, None, None]
+    assert src.control is not None  # every texture source has a per-picture control
     lvl = src.control[:, None, None]
     if src.fine == "waves":  # crests roll towards the camera, denser near the horizon
         arg = 2 * np.pi * p["bands"] * np.sqrt(u) - phase + 0.6 * np.sin(2 * np.pi * 1.3 * xx + 3 * u)
@@ -357,6 +363,7 @@ def _water(img: np.ndarray, src: Source) -> None:
 
 
 def _fire(img: np.ndarray, src: Source, c: int) -> None:
+    assert src.control is not None  # every texture source has a per-picture control
     p = src.params
     n, H, W = img.shape[:3]
     t = np.arange(n)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from .timing import Timing
 from .world import FilmPlan, ShotPlan, Source
@@ -28,7 +29,7 @@ class SpanClock:
     at: np.ndarray  # (pictures,) int, relative to start
     sr: int
 
-    def per_sample(self, values: np.ndarray) -> np.ndarray:
+    def per_sample(self, values: npt.NDArray[np.float64]) -> np.ndarray:
         """(n,) linear interpolation of per-picture values between the pictures' display times."""
         return np.interp(np.arange(self.n), self.at, values)
 
@@ -51,7 +52,8 @@ def _band(freqs: np.ndarray, lo: float, hi: float, edge: float = 0.15) -> np.nda
     ll, lh = np.log(f / lo), np.log(f / hi)
     rise = np.clip(0.5 + ll / (2 * edge * np.log(hi / lo + 1)), 0, 1)
     fall = np.clip(0.5 - lh / (2 * edge * np.log(hi / lo + 1)), 0, 1)
-    return np.sin(0.5 * np.pi * rise) * np.sin(0.5 * np.pi * fall)
+    mag: np.ndarray = np.sin(0.5 * np.pi * rise) * np.sin(0.5 * np.pi * fall)
+    return mag
 
 
 def shaped_noise(rng: np.random.Generator, n: int, mag: np.ndarray) -> np.ndarray:
@@ -82,10 +84,11 @@ def shaped_noise(rng: np.random.Generator, n: int, mag: np.ndarray) -> np.ndarra
 
 def unit(spec: np.ndarray) -> np.ndarray:
     """Scale spectra (..., bins) so that each has sum of squares 1: unit RMS from shaped_noise."""
-    return spec / np.sqrt(np.maximum((spec**2).sum(axis=-1, keepdims=True), 1e-20))
+    scaled: np.ndarray = spec / np.sqrt(np.maximum((spec**2).sum(axis=-1, keepdims=True), 1e-20))
+    return scaled
 
 
-def _frames_of(clock: SpanClock, values: np.ndarray) -> np.ndarray:
+def _frames_of(clock: SpanClock, values: npt.NDArray[np.float64]) -> np.ndarray:
     """Per-picture values at the STFT frame centres: (frames,)."""
     pos = np.arange(clock.n // HOP + 1) * HOP
     return np.interp(pos, clock.at, values)
@@ -98,9 +101,9 @@ def _freqs(sr: int) -> np.ndarray:
 def modal(
     rng: np.random.Generator,
     sr: int,
-    freqs,
-    decays,
-    amps,
+    freqs: npt.ArrayLike,
+    decays: npt.ArrayLike,
+    amps: npt.ArrayLike,
     length_s: float,
     click: float,
     click_lo: float,
@@ -128,7 +131,8 @@ def modal(
     y[:ramp] *= np.linspace(0, 1, ramp, endpoint=False) + 1 / ramp
     tail = min(n, int(0.02 * sr))
     y[n - tail :] *= np.linspace(1, 0, tail)
-    return y / (np.abs(y).max() + 1e-12)
+    peak_normalised: np.ndarray = y / (np.abs(y).max() + 1e-12)
+    return peak_normalised
 
 
 def _fir_band(x: np.ndarray, sr: int, lo: float, hi: float) -> np.ndarray:
@@ -230,7 +234,8 @@ def footstep(rng: np.random.Generator, sr: int, surface: str, shoe: str) -> np.n
         ramp = int(0.0003 * sr)
         part[:ramp] *= np.linspace(0, 1, ramp, endpoint=False) + 1 / ramp
         y[at:] += amp * part
-    return y / np.abs(y).max()
+    peak_normalised: np.ndarray = y / np.abs(y).max()
+    return peak_normalised
 
 
 def _footsteps(src: Source, clock: SpanClock, rng: np.random.Generator, span_start: int) -> np.ndarray:
@@ -248,6 +253,7 @@ def _footsteps(src: Source, clock: SpanClock, rng: np.random.Generator, span_sta
 
 
 def _rain(src: Source, clock: SpanClock, rng: np.random.Generator, span_start: int) -> np.ndarray:
+    assert src.control is not None  # every texture source has a per-picture control
     f = _freqs(clock.sr)
     lvl = _frames_of(clock, src.control)
     spec = unit(unit(_band(f, 700, 11000)) + 0.35 * unit(_band(f, 150, 900)))
@@ -268,6 +274,7 @@ def _rain(src: Source, clock: SpanClock, rng: np.random.Generator, span_start: i
 
 
 def _wind(src: Source, clock: SpanClock, rng: np.random.Generator, span_start: int) -> np.ndarray:
+    assert src.control is not None  # every texture source has a per-picture control
     f = _freqs(clock.sr)
     a = _frames_of(clock, src.control)[:, None]
     centre = 250 + 500 * a  # gusts are louder and brighter
@@ -291,10 +298,12 @@ def _wind(src: Source, clock: SpanClock, rng: np.random.Generator, span_start: i
 
 def engine_pitch(src: Source) -> np.ndarray:
     """(span pictures,) engine fundamental in Hz: rises and falls with the drawn speed."""
-    return src.params["base_hz"] * (0.55 + 0.6 * src.state["speed"] / src.params["v_ref"])
+    hz: np.ndarray = src.params["base_hz"] * (0.55 + 0.6 * src.state["speed"] / src.params["v_ref"])
+    return hz
 
 
 def _engine(src: Source, clock: SpanClock, rng: np.random.Generator, span_start: int) -> np.ndarray:
+    assert src.control is not None  # every texture source has a per-picture control
     f0 = clock.per_sample(engine_pitch(src))
     phase = 2 * np.pi * np.cumsum(f0) / clock.sr + rng.uniform(0, 2 * np.pi)
     tilt = 0.6 if src.fine == "motorcycle" else 0.95
@@ -311,10 +320,12 @@ def _engine(src: Source, clock: SpanClock, rng: np.random.Generator, span_start:
         ),
     )
     y = y * (1 + 0.25 * np.cos(phase / 2)) + 0.35 * rough * (0.6 + 0.4 * np.maximum(np.cos(phase), 0))
-    return 0.12 * y * clock.per_sample(src.control)
+    out: np.ndarray = 0.12 * y * clock.per_sample(src.control)
+    return out
 
 
 def _water(src: Source, clock: SpanClock, rng: np.random.Generator, span_start: int) -> np.ndarray:
+    assert src.control is not None  # every texture source has a per-picture control
     f = _freqs(clock.sr)
     lvl = _frames_of(clock, src.control)
     if src.fine == "waves":  # each crest reaching the near edge is a swell of wash
@@ -337,6 +348,7 @@ def _water(src: Source, clock: SpanClock, rng: np.random.Generator, span_start: 
 
 
 def _fire(src: Source, clock: SpanClock, rng: np.random.Generator, span_start: int) -> np.ndarray:
+    assert src.control is not None  # every texture source has a per-picture control
     f = _freqs(clock.sr)
     lvl = _frames_of(clock, src.control)
     mag = (
@@ -353,13 +365,14 @@ def _fire(src: Source, clock: SpanClock, rng: np.random.Generator, span_start: i
 
 def _crowd(src: Source, clock: SpanClock, rng: np.random.Generator, span_start: int) -> np.ndarray:
     """A murmur: many band-limited noise 'voices', each gated at a syllable-like rate (no speech)."""
+    assert src.control is not None  # every texture source has a per-picture control
     f = _freqs(clock.sr)
     frames = clock.n // HOP + 1
     k = 14
     centres = rng.uniform(250, 2200, k)
-    bands = unit(np.exp(-0.5 * (np.log(np.maximum(f, 20)[None, :] / centres[:, None]) / 0.35) ** 2)) / np.sqrt(
-        k * 0.6
-    )
+    bands = unit(
+        np.exp(-0.5 * (np.log(np.maximum(f, 20)[None, :] / centres[:, None]) / 0.35) ** 2)
+    ) / np.sqrt(k * 0.6)
     fr_s = HOP / clock.sr
     gates = np.empty((frames, k))
     for i in range(k):

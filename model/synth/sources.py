@@ -60,7 +60,8 @@ def smooth_curve(
     pos = np.arange(n) / step
     i0 = np.floor(pos).astype(int)
     w = (1 - np.cos(np.pi * (pos - i0))) / 2
-    return knots[i0] * (1 - w) + knots[i0 + 1] * w
+    curve: np.ndarray = knots[i0] * (1 - w) + knots[i0 + 1] * w
+    return curve
 
 
 def _contrast(bg_brightness: float, rng: np.random.Generator) -> tuple[float, float, float]:
@@ -117,7 +118,9 @@ def _door(rng: np.random.Generator, ctx: ShotContext, used: list[int]) -> Source
         "colour": MATERIAL_COLOURS[material],
     }
     hit = Hit(q1, float(rng.uniform(0.75, 1.0)), float(x0 + wd / 2), float(bottom))
-    return Source("impact", material, "door", _db(rng, -5, 0), 2, _seed(rng), params, {"angle": angle}, (hit,))
+    return Source(
+        "impact", material, "door", _db(rng, -5, 0), 2, _seed(rng), params, {"angle": angle}, (hit,)
+    )
 
 
 def plan_impacts(rng: np.random.Generator, ctx: ShotContext) -> list[Source]:
@@ -127,7 +130,7 @@ def plan_impacts(rng: np.random.Generator, ctx: ShotContext) -> list[Source]:
     v_ref = np.sqrt(2 * g * H)
     q = ctx.pictures().astype(np.float64)
     clean_len = ctx.clean_end - ctx.clean_start
-    n_obj = int(min(rng.integers(1, 4), max(1, clean_len // max(1, c // 2))))
+    n_obj = min(int(rng.integers(1, 4)), max(1, clean_len // max(1, c // 2)))
     used: list[int] = []
     out: list[Source] = []
     if ctx.background.layout in ("wall", "interior") and rng.random() < 0.35:
@@ -232,7 +235,7 @@ def _walker(rng: np.random.Generator, ctx: ShotContext, depth: float) -> Source 
         f = j % 2
         lift = land - sw
         x_to = x_start + direction * v * (land - walk0) + direction * S / 2
-        x_from = feet_x[f][min(max(lift - ctx.span_start, 0), len(q) - 1)]
+        x_from = feet_x[f][min(max(int(lift) - ctx.span_start, 0), len(q) - 1)]
         air = (q > lift) & (q < land)
         phi = (q[air] - lift) / sw
         feet_x[f][air] = x_from + (x_to - x_from) * (3 * phi**2 - 2 * phi**3)
@@ -337,7 +340,9 @@ def plan_wind(rng: np.random.Generator, ctx: ShotContext) -> list[Source]:
         "elements": elems,
         "direction": float(rng.choice([-1.0, 1.0])),
         "tone": (
-            float(rng.uniform(0.1, 0.35)) if ctx.background.brightness > 0.5 else float(rng.uniform(0.65, 0.85))
+            float(rng.uniform(0.1, 0.35))
+            if ctx.background.brightness > 0.5
+            else float(rng.uniform(0.65, 0.85))
         ),
     }
     layer = 10 if fine != "grass" else 12
@@ -373,7 +378,9 @@ def plan_engine(rng: np.random.Generator, ctx: ShotContext) -> list[Source]:
         "v_ref": v0,
         "colour": _contrast(ctx.background.brightness, rng),
         "base_hz": float(
-            {"car": rng.uniform(40, 60), "truck": rng.uniform(28, 40), "motorcycle": rng.uniform(60, 90)}[fine]
+            {"car": rng.uniform(40, 60), "truck": rng.uniform(28, 40), "motorcycle": rng.uniform(60, 90)}[
+                fine
+            ]
         ),
     }
     state = {"x": x, "speed": speed, "wheel_angle": direction * travelled / wheel_r, "visible": visible}

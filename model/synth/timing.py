@@ -12,17 +12,18 @@ from dataclasses import dataclass
 from math import gcd
 
 import numpy as np
+import numpy.typing as npt
 
 from .config import SAMPLE_RATE
 
 
-def picture_of_frame(i, fps: int, content_fps: int) -> np.ndarray:
+def picture_of_frame(i: npt.ArrayLike, fps: int, content_fps: int) -> np.ndarray:
     """Picture shown on stream frame(s) ``i``: ceil((i + 1) * c / f) - 1."""
     i = np.asarray(i, dtype=np.int64)
     return ((i + 1) * content_fps + fps - 1) // fps - 1
 
 
-def frame_of_picture(q, fps: int, content_fps: int) -> np.ndarray:
+def frame_of_picture(q: npt.ArrayLike, fps: int, content_fps: int) -> np.ndarray:
     """First stream frame on which picture(s) ``q`` are visible: floor(q * f / c)."""
     return np.asarray(q, dtype=np.int64) * fps // content_fps
 
@@ -56,18 +57,18 @@ class Timing:
     def duration_s(self) -> float:
         return self.frames / self.fps
 
-    def picture_of_frame(self, i) -> np.ndarray:
+    def picture_of_frame(self, i: npt.ArrayLike) -> np.ndarray:
         return picture_of_frame(i, self.fps, self.content_fps)
 
-    def frame_of_picture(self, q) -> np.ndarray:
+    def frame_of_picture(self, q: npt.ArrayLike) -> np.ndarray:
         return frame_of_picture(q, self.fps, self.content_fps)
 
-    def sample_of_frame(self, i) -> np.ndarray:
+    def sample_of_frame(self, i: npt.ArrayLike) -> np.ndarray:
         """round(i / fps * sample_rate), exactly (no half-way cases arise for the allowed rates)."""
         i = np.asarray(i, dtype=np.int64)
         return (2 * i * self.sample_rate + self.fps) // (2 * self.fps)
 
-    def picture_time(self, q) -> np.ndarray:
+    def picture_time(self, q: npt.ArrayLike) -> np.ndarray:
         """Seconds (from frame 0) at which picture ``q`` first appears."""
         return self.frame_of_picture(q) / self.fps
 
@@ -76,7 +77,7 @@ class Timing:
         p = self.picture_of_frame(np.arange(self.frames))
         return [int(i) for i in np.flatnonzero(np.diff(p) == 0) + 1]
 
-    def cadence(self) -> dict:
+    def cadence(self) -> dict[str, str | int]:
         """A JSON-ready description of the duplicate-frame cadence."""
         f, c = self.fps, self.content_fps
         if c == f:

@@ -8,6 +8,7 @@ so the picture and the sound cannot disagree about when something happens.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -75,8 +76,8 @@ class Source:
     gain: float
     layer: int  # drawing order, back to front
     seed: int  # the render and sound generators of this source
-    params: dict = field(default_factory=dict)
-    state: dict = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)  # mixed settings: numbers, names, arrays
+    state: dict[str, np.ndarray] = field(default_factory=dict)
     hits: tuple[Hit, ...] = ()
     control: np.ndarray | None = None
 
@@ -167,7 +168,9 @@ def transition_gains(kind: str, m: int) -> tuple[np.ndarray, np.ndarray]:
     raise ValueError(f"transition kind {kind!r} has no gains; expected 'dissolve' or 'fade_black'")
 
 
-def _timeline(rng: np.random.Generator, cfg: SynthConfig, fps: int, c: int):
+def _timeline(
+    rng: np.random.Generator, cfg: SynthConfig, fps: int, c: int
+) -> tuple[np.ndarray, list[Transition], list[int], list[int]]:
     """Shot lengths and transitions in pictures."""
     n_shots = int(rng.integers(cfg.min_shots, cfg.max_shots + 1))
     lo, hi = cfg.shot_seconds
@@ -228,7 +231,8 @@ def _background(
         brightness = float(rng.uniform(0.22, 0.78))
         if prev is None or abs(brightness - prev.brightness) >= 0.2:
             break
-    hue = tuple(float(v) for v in rng.uniform(0.75, 1.25, 3))
+    r, g, b = (float(v) for v in rng.uniform(0.75, 1.25, 3))
+    hue = (r, g, b)
     return Background(
         layout, surface, float(ground_y), float(floor_top), brightness, hue, int(rng.integers(2**32))
     )

@@ -31,7 +31,9 @@ def small_vocoder(seed: int = 0, **kwargs) -> BigVGANVocoder:
 
 
 def some_log_mel(batch: int = 2, frames: int = 12) -> torch.Tensor:
-    return MelSpectrogram(TINY)(scene(frames * TINY.hop_length / TINY.sample_rate)).expand(batch, -1, -1).clone()
+    return (
+        MelSpectrogram(TINY)(scene(frames * TINY.hop_length / TINY.sample_rate)).expand(batch, -1, -1).clone()
+    )
 
 
 def save_folder(folder: Path, hparams: dict, state_dict: dict) -> Path:
@@ -67,7 +69,12 @@ def test_upsample_rates_multiply_to_the_hop(hop, rates):
     assert h["upsample_rates"] == rates and math.prod(rates) == hop
     assert all((k - u) % 2 == 0 and k >= 2 * u for u, k in zip(rates, h["upsample_kernel_sizes"]))
     assert (h["sampling_rate"], h["num_mels"], h["hop_size"], h["n_fft"], h["win_size"], h["fmax"]) == (
-        16000, 64, hop, 1024, 1024, 8000.0,
+        16000,
+        64,
+        hop,
+        1024,
+        1024,
+        8000.0,
     )
     with pytest.raises(ValueError, match="channels=24: must be a positive multiple of 2\\*\\*4"):
         bigvgan_hparams(config, channels=24)
@@ -195,15 +202,23 @@ def test_talkie_log_mel_is_bigvgans_half_a_hop_earlier():
     a = TINY
     librosa_bank = librosa_mel(sr=a.sample_rate, n_fft=a.n_fft, n_mels=a.n_mels, fmin=a.f_min, fmax=a.f_max)
     ours = mel_filterbank(a.sample_rate, a.n_fft, a.n_mels, a.f_min, a.f_max)
-    torch.testing.assert_close(ours, torch.from_numpy(librosa_bank).float(), rtol=0, atol=1e-7)  # measured 1.9e-9
+    torch.testing.assert_close(
+        ours, torch.from_numpy(librosa_bank).float(), rtol=0, atol=1e-7
+    )  # measured 1.9e-9
 
     x = scene(1.0, a.sample_rate)
     talkie = MelSpectrogram(a)(x)
     offset = small_vocoder().offset
     # BigVGAN's frame k is centred on sample k * hop + offset: delaying its input by offset lines them up
     bigvgan = mel_spectrogram(
-        torch.nn.functional.pad(x, (offset, 0)), a.n_fft, a.n_mels, a.sample_rate, a.hop_length, a.win_length,
-        a.f_min, a.f_max,
+        torch.nn.functional.pad(x, (offset, 0)),
+        a.n_fft,
+        a.n_mels,
+        a.sample_rate,
+        a.hop_length,
+        a.win_length,
+        a.f_min,
+        a.f_max,
     )
     inner = slice(8, talkie.shape[-1] - 8)  # the edge frames see different padding
     loud = talkie[..., inner] > math.log(1e-3)  # below, BigVGAN's sqrt(|X|^2 + 1e-9) lifts the bins

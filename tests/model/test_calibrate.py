@@ -26,7 +26,10 @@ def test_calibration_writes_the_best_threshold_and_keeps_the_weights(tmp_path, m
     # a head whose F1 peaks at one threshold: score each threshold by its distance from 0.65
     def sweep(net, clips):
         assert len(clips) == 3 * 1 and all(frames.shape == (8, 16, 16) for frames, _ in clips)
-        return {t: calibrate.OnsetCounts(tp=100 - round(100 * abs(t - 0.65)), fp=5, fn=5) for t in calibrate.THRESHOLDS}
+        return {
+            t: calibrate.OnsetCounts(tp=100 - round(100 * abs(t - 0.65)), fp=5, fn=5)
+            for t in calibrate.THRESHOLDS
+        }
 
     monkeypatch.setattr(calibrate, "threshold_sweep", sweep)
     out = str(tmp_path / "out.safetensors")
@@ -38,7 +41,9 @@ def test_calibration_writes_the_best_threshold_and_keeps_the_weights(tmp_path, m
     )
     assert after.state_dict.keys() == before.state_dict.keys()
     assert all(torch.equal(after.state_dict[k], before.state_dict[k]) for k in before.state_dict)
-    assert after.metadata["train_step"] == "7" and "seed 7300" in after.metadata["event_threshold_calibration"]
+    assert (
+        after.metadata["train_step"] == "7" and "seed 7300" in after.metadata["event_threshold_calibration"]
+    )
 
 
 def test_the_sweep_counts_the_heads_marks_against_the_events():

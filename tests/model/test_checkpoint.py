@@ -212,22 +212,30 @@ def test_a_version_1_checkpoint_keeps_its_negative_prompt_weight(tmp_path, text_
     path = _with_metadata(tmp_path, format_version="1", config=text, config_hash=written_hash)
     config = load_checkpoint(path).config
     assert config.sampler.negative_guidance == negative_guidance
-    assert config.sampler.text_guidance == text_guidance and config.sampler.negative_prompt == "speech, talking, music"
+    assert (
+        config.sampler.text_guidance == text_guidance
+        and config.sampler.negative_prompt == "speech, talking, music"
+    )
     # a version 2 checkpoint must carry the field
     with pytest.raises(ValueError, match=r"missing keys config\.sampler\.negative_guidance"):
         load_checkpoint(_with_metadata(tmp_path, format_version="2", config=text, config_hash=written_hash))
     # and version 1's config is still checked against its hash
     with pytest.raises(ValueError, match="does not match its config"):
-        load_checkpoint(_with_metadata(tmp_path, format_version="1", config=text, config_hash=CONFIG.config_hash()))
+        load_checkpoint(
+            _with_metadata(tmp_path, format_version="1", config=text, config_hash=CONFIG.config_hash())
+        )
 
 
-@pytest.mark.parametrize("config,expected", [
-    (None, "config is invalid: model config is not valid JSON"),
-    ("{not json", "config is invalid: model config is not valid JSON"),
-    ("[]", "config is invalid: config: expected a JSON object"),
-    ("wrong_type", r"config is invalid: AudioConfig.sample_rate='16000': expected an integer"),
-    ("out_of_range", r"config is invalid: AudioConfig.n_mels=0: must be > 0"),
-])
+@pytest.mark.parametrize(
+    "config,expected",
+    [
+        (None, "config is invalid: model config is not valid JSON"),
+        ("{not json", "config is invalid: model config is not valid JSON"),
+        ("[]", "config is invalid: config: expected a JSON object"),
+        ("wrong_type", r"config is invalid: AudioConfig.sample_rate='16000': expected an integer"),
+        ("out_of_range", r"config is invalid: AudioConfig.n_mels=0: must be > 0"),
+    ],
+)
 def test_a_missing_or_invalid_config_is_refused(tmp_path, config, expected):
     data = CONFIG.to_dict()
     if config == "wrong_type":
@@ -258,7 +266,9 @@ def test_no_file_is_ever_unpickled(tmp_path, monkeypatch):
     torch.save(linear().state_dict(), tmp_path / "model.pt")
     torch.save(linear().state_dict(), tmp_path / "zip.safetensors")
     torch.save(linear().state_dict(), tmp_path / "legacy.safetensors", _use_new_zipfile_serialization=False)
-    (tmp_path / "plain.safetensors").write_bytes(pickle.dumps({"weight": [1.0]}, protocol=0))  # no PROTO opcode
+    (tmp_path / "plain.safetensors").write_bytes(
+        pickle.dumps({"weight": [1.0]}, protocol=0)
+    )  # no PROTO opcode
     good = str(tmp_path / "good.safetensors")
     save_checkpoint(good, linear().state_dict(), CONFIG)
 

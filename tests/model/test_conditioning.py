@@ -61,7 +61,10 @@ def test_precomputed_embeddings_round_trip(text_encoder, tmp_path, where):
     save_text_embeddings(uri, text_encoder.embeddings(prompts))
     loaded = load_text_embeddings(uri)
     assert list(loaded) == prompts
-    precomputed, live = PrecomputedTextEncoder.load(uri).encode(prompts[::-1]), text_encoder.encode(prompts[::-1])
+    precomputed, live = (
+        PrecomputedTextEncoder.load(uri).encode(prompts[::-1]),
+        text_encoder.encode(prompts[::-1]),
+    )
     for a, b in zip(precomputed, live):
         assert torch.equal(a, b)
     with pytest.raises(KeyError, match="'thunder'"):

@@ -1,4 +1,5 @@
 """model.data: the shard format round trip and ShardDataset's order, batches and checks."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,7 +26,10 @@ def _shard(n: int, first: int, config_hash: str = "abc") -> tuple[bytes, dict]:
         "start_s": [0.5 * i for i in range(n)],
         "valid_s": [4.0] * n,
         "captions": [f"caption {first + i}" for i in range(n)],
-        "events": [[{"offset_s": 0.25, "time_s": 0.25 + 0.5 * i, "class": "impact", "fine": "wood"}] for i in range(n)],
+        "events": [
+            [{"offset_s": 0.25, "time_s": 0.25 + 0.5 * i, "class": "impact", "fine": "wood"}]
+            for i in range(n)
+        ],
     }
     data = encode_shard(arrays["frames"], arrays["mel"], arrays["valid_frames"], arrays["valid_mel"], meta)
     return data, {**arrays, **meta}

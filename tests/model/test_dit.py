@@ -242,6 +242,8 @@ def test_bad_shapes_are_named(network):
 
 
 def test_condition_dropout_rates():
-    drop_text, drop_video = sample_condition_dropout(20000, small_config(), generator=torch.Generator().manual_seed(0))
+    drop_text, drop_video = sample_condition_dropout(
+        20000, small_config(), generator=torch.Generator().manual_seed(0)
+    )
     assert 0.09 < drop_text.float().mean() < 0.11 and 0.09 < drop_video.float().mean() < 0.11
     assert (drop_text & drop_video).float().mean() < 0.02  # independent draws

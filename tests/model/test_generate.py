@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -39,7 +37,9 @@ def generator(text_encoder) -> Generator:
 
 @pytest.fixture(scope="module")
 def frames() -> torch.Tensor:
-    return torch.randint(0, 256, (4, 8, 16, 16), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    return torch.randint(
+        0, 256, (4, 8, 16, 16), generator=torch.Generator().manual_seed(0), dtype=torch.uint8
+    )
 
 
 def test_output_is_one_window_per_row(generator, frames):
@@ -57,7 +57,9 @@ def test_same_seed_same_audio_and_different_seeds_differ(generator, frames):
 
 
 def test_a_row_alone_equals_the_same_row_in_a_batch(generator, frames):
-    together = generator.generate(frames, PROMPTS, ["music", "", None, "speech"], seeds=[3, 4, 5, 6], batch_size=3)
+    together = generator.generate(
+        frames, PROMPTS, ["music", "", None, "speech"], seeds=[3, 4, 5, 6], batch_size=3
+    )
     alone = generator.generate(frames[2:3], PROMPTS[2:3], [None], seeds=[5], batch_size=3)
     assert torch.equal(together[2], alone[0])  # row 2 of the first batch; alone it is row 0, padded
     last = generator.generate(frames[3:], PROMPTS[3:], ["speech"], seeds=[6], batch_size=3)
@@ -67,8 +69,13 @@ def test_a_row_alone_equals_the_same_row_in_a_batch(generator, frames):
 def test_negative_prompt_matters_only_under_negative_guidance(generator, frames):
     def run(negative: str, negative_guidance: float, text_guidance: float = 2.0) -> torch.Tensor:
         return generator.generate(
-            frames[:1], PROMPTS[:1], [negative], seeds=[1], text_guidance=text_guidance,
-            negative_guidance=negative_guidance, batch_size=1,
+            frames[:1],
+            PROMPTS[:1],
+            [negative],
+            seeds=[1],
+            text_guidance=text_guidance,
+            negative_guidance=negative_guidance,
+            batch_size=1,
         )
 
     plain = run("", 0.0)
@@ -148,7 +155,10 @@ def test_from_config_seed_sets_the_weights(text_encoder):
 
 def test_dropping_the_video_makes_the_picture_irrelevant(generator, frames):
     other = torch.flip(frames, dims=[0])
-    dropped = [generator.generate(f[:2], PROMPTS[:2], None, seeds=[2, 3], batch_size=2, use_video=False) for f in (frames, other)]
+    dropped = [
+        generator.generate(f[:2], PROMPTS[:2], None, seeds=[2, 3], batch_size=2, use_video=False)
+        for f in (frames, other)
+    ]
     assert torch.equal(dropped[0], dropped[1])
     seen = [generator.generate(f[:2], PROMPTS[:2], None, seeds=[2, 3], batch_size=2) for f in (frames, other)]
     assert (seen[0] - seen[1]).abs().max() > 1e-3

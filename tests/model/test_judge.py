@@ -43,8 +43,12 @@ def test_judge_learns_noise_from_tones():
             clips.append(0.3 * np.sin(2 * np.pi * f * t) * (1 + 0.3 * np.sin(2 * np.pi * 3 * t)))  # "engine"
             targets.append(J.target_vector({"engine"}))
     audio = torch.tensor(np.stack(clips), dtype=torch.float32)
-    judge = J.train_judge(audio, torch.from_numpy(np.stack(targets)), audio_config, J.JudgeTraining(epochs=60))
-    held_out = torch.tensor(np.stack([0.2 * rng.standard_normal(samples), 0.2 * np.sin(2 * np.pi * 120 * t)]), dtype=torch.float32)
+    judge = J.train_judge(
+        audio, torch.from_numpy(np.stack(targets)), audio_config, J.JudgeTraining(epochs=60)
+    )
+    held_out = torch.tensor(
+        np.stack([0.2 * rng.standard_normal(samples), 0.2 * np.sin(2 * np.pi * 120 * t)]), dtype=torch.float32
+    )
     p = judge.probabilities(held_out)
     rain, engine = J.LABELS.index("rain"), J.LABELS.index("engine")
     assert p[0, rain] > 0.5 > p[0, engine]

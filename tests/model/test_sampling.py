@@ -161,7 +161,9 @@ def test_guidance_scales_that_turn_terms_off():
     v_cond, v_null, v_neg, v_novid = torch.randn(4, 3, 5, generator=torch.Generator().manual_seed(1))
 
     def guided(text, video, negative):
-        return guided_velocity(v_cond, v_null, v_novid, v_neg, text_scale=text, video_scale=video, negative_scale=negative)
+        return guided_velocity(
+            v_cond, v_null, v_novid, v_neg, text_scale=text, video_scale=video, negative_scale=negative
+        )
 
     assert torch.equal(guided(1.0, 1.0, 0.0), v_cond)
     torch.testing.assert_close(guided(0.0, 1.0, 0.0), v_null)
@@ -169,7 +171,10 @@ def test_guidance_scales_that_turn_terms_off():
     # a negative weight of text_scale - 1 is the rule where the negative prompt replaces the null text
     torch.testing.assert_close(guided(3.0, 1.0, 2.0), v_cond + 2.0 * (v_cond - v_neg))
     # a negative prompt equal to the null text changes nothing, whatever its weight
-    assert torch.equal(guided_velocity(v_cond, v_null, v_novid, v_null, text_scale=2, video_scale=2, negative_scale=3), guided(2, 2, 0))
+    assert torch.equal(
+        guided_velocity(v_cond, v_null, v_novid, v_null, text_scale=2, video_scale=2, negative_scale=3),
+        guided(2, 2, 0),
+    )
 
 
 class ToyNetwork:
@@ -230,7 +235,14 @@ def test_rows_without_a_negative_prompt_get_no_negative_term(fixed_shape):
     has_negative = torch.tensor([True, False, True])
     network = ToyNetwork()
     velocity = make_guided_velocity(
-        network, cond, null_text, no_video, neg_text, **SCALES, has_negative=has_negative, fixed_shape=fixed_shape
+        network,
+        cond,
+        null_text,
+        no_video,
+        neg_text,
+        **SCALES,
+        has_negative=has_negative,
+        fixed_shape=fixed_shape,
     )
     out = velocity(x, t)
     # fixed shape: always 4B rows; otherwise the negative-text rows of rows 0 and 2 only
@@ -262,8 +274,12 @@ def test_batched_rows_are_in_the_documented_order():
         seen.update(c)
         return torch.zeros_like(x)
 
-    make_guided_velocity(network, cond, null_text, no_video, neg_text, **SCALES)(torch.zeros(2, 6), torch.zeros(2))
-    assert torch.equal(seen["text"], torch.cat([cond["text"], null_text["text"], cond["text"], neg_text["text"]]))
+    make_guided_velocity(network, cond, null_text, no_video, neg_text, **SCALES)(
+        torch.zeros(2, 6), torch.zeros(2)
+    )
+    assert torch.equal(
+        seen["text"], torch.cat([cond["text"], null_text["text"], cond["text"], neg_text["text"]])
+    )
     assert torch.equal(seen["video"][4:6], torch.zeros(2, 6))
 
 
@@ -272,9 +288,19 @@ def test_conditionings_must_match():
     with pytest.raises(ValueError, match="same names"):
         make_guided_velocity(ToyNetwork(), cond, {"text": cond["text"]}, no_video, neg_text, **SCALES)
     with pytest.raises(ValueError, match="'video' has shapes"):
-        make_guided_velocity(ToyNetwork(), cond, null_text, {**no_video, "video": torch.zeros(2, 5)}, neg_text, **SCALES)
+        make_guided_velocity(
+            ToyNetwork(), cond, null_text, {**no_video, "video": torch.zeros(2, 5)}, neg_text, **SCALES
+        )
     with pytest.raises(ValueError, match=r"has_negative has shape \(3,\)"):
-        make_guided_velocity(ToyNetwork(), cond, null_text, no_video, neg_text, **SCALES, has_negative=torch.ones(3, dtype=torch.bool))
+        make_guided_velocity(
+            ToyNetwork(),
+            cond,
+            null_text,
+            no_video,
+            neg_text,
+            **SCALES,
+            has_negative=torch.ones(3, dtype=torch.bool),
+        )
 
 
 def test_sampling_is_deterministic_for_a_seed():

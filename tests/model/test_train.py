@@ -447,7 +447,7 @@ def test_step_prefetcher_prepares_steps_in_order_either_way():
     for overlap in (False, True):
         seen = []
 
-        def prepare(step):
+        def prepare(step, seen=seen):
             seen.append(step)
             return step * 10
 

@@ -29,9 +29,9 @@ def test_shots_tile_the_film_and_cuts_open_shots(clean_films):
             else:
                 assert tr["kind"] in ("fade_black", "dissolve")
                 assert 6 <= tr["end_frame"] - tr["start_frame"] <= 16
-                assert (
-                    cut == tr["start_frame"] + (tr["end_frame"] - tr["start_frame"]) // 2
-                ), "a fade's cut is its middle frame"
+                assert cut == tr["start_frame"] + (tr["end_frame"] - tr["start_frame"]) // 2, (
+                    "a fade's cut is its middle frame"
+                )
     kinds = {tr["kind"] for f in clean_films for tr in f.truth["transitions"]}
     assert kinds == {"hard", "fade_black", "dissolve"}
 

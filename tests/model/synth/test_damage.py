@@ -10,7 +10,9 @@ from model.synth.damage import DamageParams, apply_damage, degrade, hold_frames
 def clip():
     rng = np.random.default_rng(0)
     base = np.linspace(40, 200, 64 * 48 * 3).reshape(48, 64, 3)
-    frames = np.stack([np.roll(base, 2 * i, axis=1) for i in range(24)]) + rng.integers(0, 10, (24, 48, 64, 3))
+    frames = np.stack([np.roll(base, 2 * i, axis=1) for i in range(24)]) + rng.integers(
+        0, 10, (24, 48, 64, 3)
+    )
     return frames.astype(np.uint8)
 
 

@@ -123,8 +123,35 @@ def test_cli_rejects_bad_values(tmp_path, capsys):
 
 @pytest.mark.parametrize("clean_prob, damaged", [("0", True), ("1", False)])
 def test_cli_clean_prob_decides_which_random_films_are_damaged(tmp_path, clean_prob, damaged):
-    args = ["--films", "3", "--seed", "4", "--max-shots", "1", "--min-shots", "1", "--seconds-per-shot", "1", "1"]
-    assert main(["--out", str(tmp_path), "--workers", "1", *args, "--damage", "random", "--clean-prob", clean_prob]) == 0
+    args = [
+        "--films",
+        "3",
+        "--seed",
+        "4",
+        "--max-shots",
+        "1",
+        "--min-shots",
+        "1",
+        "--seconds-per-shot",
+        "1",
+        "1",
+    ]
+    assert (
+        main(
+            [
+                "--out",
+                str(tmp_path),
+                "--workers",
+                "1",
+                *args,
+                "--damage",
+                "random",
+                "--clean-prob",
+                clean_prob,
+            ]
+        )
+        == 0
+    )
     strengths = [json.loads(p.read_text())["damage"]["strength"] for p in sorted(tmp_path.glob("*.json"))]
     assert len(strengths) == 3
     if damaged:

@@ -91,9 +91,9 @@ def test_impact_cause_is_first_visible_on_the_event_frame(impact_films):
                     (hit,) = src.hits
                     i = hit.picture - shot.span_start
                     assert src.state["angle"][i] == 0.0 and src.state["angle"][i - 1] > 0.0
-                    assert (
-                        is_open[:i].all() and not is_open[i:].any()
-                    ), "the door is first shut on the slam picture"
+                    assert is_open[:i].all() and not is_open[i:].any(), (
+                        "the door is first shut on the slam picture"
+                    )
                     doors += 1
                     continue
                 # rows at least half covered by the object's body colour
@@ -144,7 +144,9 @@ def test_footstep_lands_on_the_event_frame(step_films):
                     landed = [
                         f
                         for f in (0, 1)
-                        if heights[f][i] == 0.0 and heights[f][i - 1] > 0.0 and xs[f][i] == pytest.approx(hit.x)
+                        if heights[f][i] == 0.0
+                        and heights[f][i - 1] > 0.0
+                        and xs[f][i] == pytest.approx(hit.x)
                     ]
                     assert len(landed) == 1, "exactly one foot comes down on the step picture"
                     assert 0 <= hit.x < film.plan.width, "the landing foot is in view"
@@ -152,7 +154,12 @@ def test_footstep_lands_on_the_event_frame(step_films):
                     assert frame in {e["frame"] for e in film.truth["events"]}
                     checked += 1
     assert checked >= 10
-    assert {e["fine"] for f in step_films for e in f.truth["events"]} <= {"gravel", "wood", "concrete", "grass"}
+    assert {e["fine"] for f in step_films for e in f.truth["events"]} <= {
+        "gravel",
+        "wood",
+        "concrete",
+        "grass",
+    }
 
 
 def test_footstep_audio_rises_at_the_event(step_films):

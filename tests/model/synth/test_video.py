@@ -94,9 +94,9 @@ def test_repeated_frames_are_identical(written):
     assert len(dups) == t["frames"] - t["pictures"] and len(dups) >= (fps - c)
     for i in dups:
         assert np.array_equal(film.clean_frames[i], film.clean_frames[i - 1])
-        assert np.array_equal(
-            film.frames[i], film.frames[i - 1]
-        ), "damage is on the print, so repeats stay repeats"
+        assert np.array_equal(film.frames[i], film.frames[i - 1]), (
+            "damage is on the print, so repeats stay repeats"
+        )
     others = [i for i in range(1, t["frames"]) if i not in set(dups)]
     unchanged = [i for i in others if np.array_equal(film.clean_frames[i], film.clean_frames[i - 1])]
     assert unchanged == t["static_frames"], "every other repeat is a still scene, and the truth says so"
