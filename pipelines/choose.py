@@ -8,7 +8,7 @@ its scenes' ``best_take`` (the takes in that cut) with the chosen scenes' takes 
 cut is laid, crossfaded, normalised and encoded by the restore job's own assembly path
 (``media.cut``) with the assembly settings of the run that made the starting cut (checked: they
 must reproduce its cut key), so only the chosen scenes' spans and their crossfade margins change,
-apart from the one film-wide loudness gain. Its key is DESIGN's cut key (the unit keys it uses
+apart from the one film-wide loudness gain. Its key is docs/design.md's cut key (the unit keys it uses
 plus those settings), so the earlier cut's files stay:
 
     OUTPUT/films/<film_id>/<new cut_key>.flac, .mkv, .preview.mp4
@@ -33,10 +33,11 @@ from typing import Any
 from media import storage
 from pipelines.options import UsageError, refuse_run_id_in_use
 from pipelines.provenance import code_version
-from transforms.files import absolute_uri
-from transforms.tables import new_run_id, read_table, validate_run_id, write_table_file
 from transforms.assemble import AssemblySettings
-from transforms.units import OUTPUT_RATE, film_uris, stem_uri
+from transforms.files import absolute_uri
+from transforms.layout import film_uris, preview_uri, stem_uri
+from transforms.tables import new_run_id, read_table, validate_run_id, write_table_file
+from transforms.units import OUTPUT_RATE
 
 JOB = "choose"
 
@@ -75,7 +76,8 @@ class ChooseResult:
         lines = [f"talkie choose: run {self.run_id}: {len(self.cuts)} new cuts"
                  + (f", {len(self.unchanged)} films already cut so ({', '.join(self.unchanged)})" if self.unchanged else "")]
         for cut in self.cuts:
-            lines += [f"  {cut.film_id}: cut {cut.previous_cut_key} -> {cut.cut_key} (scenes {', '.join(map(str, cut.changed_scenes))})",
+            scenes = ", ".join(map(str, cut.changed_scenes))
+            lines += [f"  {cut.film_id}: cut {cut.previous_cut_key} -> {cut.cut_key} (scenes {scenes})",
                       f"    {cut.flac_uri}", f"    {cut.video_uri}", f"    {cut.preview_uri}"]
         if self.report_uri:
             lines.append(f"  review report: {self.report_uri}")
@@ -138,7 +140,8 @@ def cut_settings_of_run(output: str, run_id: str, film_id: str) -> AssemblySetti
 
 
 def settings_flags(settings: AssemblySettings) -> dict[str, float]:
-    """``settings`` as the restore job's flags, the form a runs row records and ``cut_settings_of_run`` reads."""
+    """``settings`` as the restore job's flags, the form a runs row records and
+    ``cut_settings_of_run`` reads."""
     return {"crossfade_ms": settings.crossfade_samples * 1000 / OUTPUT_RATE, "target_lufs": settings.target_lufs,
             "max_true_peak": settings.max_true_peak_dbtp}
 
@@ -217,7 +220,8 @@ def recut_film(output: str, film_id: str, choices: Mapping[int, int]) -> NewCut 
     film_row = {k: v for k, v in film.items() if k != "run_id"}
     film_row.update(cut_key=key, flac_uri=flac_uri, video_uri=video_uri,
                     loudness_lufs=None if loudness.lufs_after is None else float(loudness.lufs_after))
-    preview, _ = write_preview(output, film_row, flac)
+    preview = preview_uri(output, film_id, key)
+    write_preview(preview, video_uri, flac)
     scene_rows = tuple({**{k: v for k, v in s.items() if k != "run_id"}, "best_take": chosen[s["scene_index"]]}
                        for s in scenes)
     take_rows = tuple({k: v for k, v in t.items() if k != "run_id"} for t in takes)
@@ -252,7 +256,7 @@ def choose(output: str, choices: Sequence[Choice], *, run_id: str | None = None,
         raise UsageError("no choices: give --film, --scene and --take, or --choices FILE")
     run_id = validate_run_id(run_id) if run_id else new_run_id()
     refuse_run_id_in_use(output, run_id)
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     by_film: dict[str, dict[int, int]] = {}
     for choice in choices:
         by_film.setdefault(choice.film_id, {})[choice.scene] = choice.take
@@ -276,7 +280,7 @@ def choose(output: str, choices: Sequence[Choice], *, run_id: str | None = None,
         else:
             options["cut_settings"] = {c.film_id: settings_flags(c.settings) for c in cuts}
         write_table_file(output, "runs", run_id, [{
-            "job": JOB, "started_at": started, "finished_at": dt.datetime.now(dt.timezone.utc),
+            "job": JOB, "started_at": started, "finished_at": dt.datetime.now(dt.UTC),
             "code_version": code_version(), "options": json.dumps(options, sort_keys=True),
             "counts": {"films": len(cuts), "scenes_changed": sum(len(c.changed_scenes) for c in cuts),
                        "audio_ms_generated": 0},
@@ -287,11 +291,10 @@ def choose(output: str, choices: Sequence[Choice], *, run_id: str | None = None,
 
 
 def write_report(output: str, run_id: str, cuts: Sequence[NewCut]) -> str:
-    from media.review.film_report import write_film_report
-    from transforms.report import write_run_index
+    from transforms.report import report_film, write_run_index
 
     for cut in cuts:
-        write_film_report(output, run_id, cut.film_row, cut.scene_rows, cut.take_rows)
+        report_film(output, run_id, cut.film_row, cut.scene_rows, cut.take_rows)
     return write_run_index(output, run_id)
 
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 import dataclasses
 import sys
 from collections import Counter
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from media import storage
 from model.config import PRESET_NAMES, ModelConfig, preset
 from pipelines.launch import FailureTally, job_main, run_job
 from pipelines.options import (
@@ -29,11 +29,12 @@ from pipelines.options import (
     refuse_reused_run_id,
     run_id_flag,
 )
+from transforms import layout
 from transforms.featurize import CutTrainingWindows, FeaturizeWindows, WriteShards
 from transforms.files import match_files
 from transforms.manifest import ReadManifest
 from transforms.rows import failure_row
-from transforms.tables import WriteTable, read_table, table_folder
+from transforms.tables import WriteTable, read_table
 
 JOB = "featurize"
 
@@ -42,7 +43,7 @@ class FeaturizeOptions(PipelineOptions):
     """How films are cut into training windows and grouped into shards."""
 
     @classmethod
-    def _add_argparse_args(cls, parser) -> None:
+    def _add_argparse_args(cls, parser: Any) -> None:
         parser.add_argument("--preset", default="tiny", help=f"Model config preset, one of {PRESET_NAMES} (default tiny).")
         parser.add_argument(
             "--windows_per_film", type=int, default=None,
@@ -87,8 +88,8 @@ class FeaturizeSummary(FailureTally):
         return "\n".join([
             f"talkie featurize: run {self.run_id}: {self.films} films, {self.windows} windows in "
             f"{len(self.shards)} shards, {self.failure_phrase()}",
-            f"  shards:         {storage.join(self.output, 'shards')}/{self.run_id}-*.safetensors",
-            f"  failures table: {table_folder(self.output, 'failures')}/{self.run_id}-*.parquet",
+            f"  shards:         {layout.shard_glob(self.output, self.run_id)}",
+            f"  failures table: {layout.table_glob(self.output, 'failures', self.run_id)}",
             f"  runs row:       {self.runs_uri}",
         ])
 
@@ -108,7 +109,7 @@ def settings_from(options: PipelineOptions) -> FeaturizeSettings:
     if own.shard_size < 1:
         raise UsageError(f"--shard_size {own.shard_size}: need 1 or more windows per shard")
     run_id = run_id_flag(options)
-    refuse_reused_run_id(options, output, run_id, "shards/{run_id}-*.safetensors")
+    refuse_reused_run_id(options, output, run_id, layout.shard_glob(output, run_id))
     return FeaturizeSettings(
         input_spec=input_spec, output=output, run_id=run_id, config=config,
         windows_per_film=own.windows_per_film, hop_s=own.window_hop_s, shard_size=own.shard_size,
@@ -154,7 +155,7 @@ def summarize(output: str, run_id: str) -> FeaturizeSummary:
     """Counts what run ``run_id`` wrote, from its shard headers (not their tensors) and failures table."""
     from model.data import read_shard_metadata  # brings torch: never at import time
 
-    shards = tuple(match_files(storage.join(output, "shards", f"{run_id}-*.safetensors")))
+    shards = tuple(match_files(layout.shard_glob(output, run_id)))
     films: set[tuple[str, str]] = set()
     windows = 0
     for uri in shards:

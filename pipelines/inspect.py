@@ -67,7 +67,8 @@ def format_table(report: dict[str, list[dict[str, Any]]]) -> str:
     lines.append(f"{len(report['films'])} films, {done} done; {len(report['failures'])} failures")
     if report["failures"]:
         lines += ["", "failures:"]
-        lines += [f"  {f['film_id'] or '-'}  {f['stage']}  {f['error_type']}: {f['error']}  ({f['uri']}, run {f['run_id']})"
+        lines += [f"  {f['film_id'] or '-'}  {f['stage']}  {f['error_type']}: {f['error']}  "
+                  f"({f['uri']}, run {f['run_id']})"
                   for f in report["failures"]]
     return "\n".join(lines)
 

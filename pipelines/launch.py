@@ -8,17 +8,17 @@ import datetime as dt
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineState
 
 from pipelines.options import UsageError
+from pipelines.provenance import code_version, options_json
 from transforms.dedupe import DeduplicateFilms
 from transforms.manifest import ReadManifest
 from transforms.shard import ProbeAndShard
-from pipelines.provenance import code_version, options_json
 from transforms.tables import write_table_file
 
 
@@ -60,13 +60,13 @@ def run_job(
     argv = list(sys.argv[1:] if argv is None else argv)
     options = PipelineOptions(argv)
     settings = settings_from(options)
-    started_at = dt.datetime.now(dt.timezone.utc)
+    started_at = dt.datetime.now(dt.UTC)
     pipeline = test_pipeline or beam.Pipeline(options=options)
     build(pipeline, settings)
     state = pipeline.run().wait_until_finish()
     if state != PipelineState.DONE:
         raise RuntimeError(f"the {job} pipeline for run {settings.run_id} ended in state {state}, not DONE")
-    finished_at = dt.datetime.now(dt.timezone.utc)
+    finished_at = dt.datetime.now(dt.UTC)
 
     # The runs row is written here, by the launcher, after the pipeline has finished: it needs
     # the finish time and the counts of what the run wrote, which only exist once every output
@@ -101,10 +101,11 @@ def job_main(
         parser = argparse.ArgumentParser(
             prog=prog,
             description=description,
-            epilog="Any Beam pipeline option (--runner, --direct_num_workers, --setup_file, ...) is passed to Beam.",
+            epilog="Any Beam pipeline option (--runner, --direct_num_workers, --setup_file, ...) is passed "
+            "to Beam.",
         )
         for options_class in option_classes:
-            options_class._add_argparse_args(parser)
+            options_class._add_argparse_args(cast(Any, parser))  # Beam's parser type; plain argparse here
         parser.print_help()
         return 0
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -6,9 +6,11 @@ may be declared by one class only: the jobs share these classes rather than each
 """
 from __future__ import annotations
 
+from typing import Any
+
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from media import storage
+from transforms import layout
 from transforms.files import absolute_uri, match_files
 from transforms.manifest import ACCEPTED_INPUTS
 from transforms.shard import validate_min_scene_s
@@ -19,7 +21,7 @@ class TalkieIOOptions(PipelineOptions):
     """Where a job reads its films and writes its outputs."""
 
     @classmethod
-    def _add_argparse_args(cls, parser) -> None:
+    def _add_argparse_args(cls, parser: Any) -> None:
         parser.add_argument(
             "--input",
             help="A manifest (.jsonl, .csv, .parquet, .json), or a video file or glob of video "
@@ -37,7 +39,7 @@ class ShardOptions(PipelineOptions):
     """How films are cut into scenes."""
 
     @classmethod
-    def _add_argparse_args(cls, parser) -> None:
+    def _add_argparse_args(cls, parser: Any) -> None:
         parser.add_argument(
             "--min_scene_s",
             type=float,
@@ -82,18 +84,16 @@ def run_id_flag(options: PipelineOptions) -> str:
         raise UsageError(f"--{exc}") from exc
 
 
-def refuse_reused_run_id(options: PipelineOptions, output: str, run_id: str, *patterns: str) -> None:
+def refuse_reused_run_id(options: PipelineOptions, output: str, run_id: str, *globs: str) -> None:
     """A UsageError when --run_id was given and ``output`` already holds files of that run: its
-    tables, or anything matching ``patterns`` (paths under ``output`` with ``{run_id}``)."""
+    tables, or anything matching ``globs`` (the run's other files, from ``transforms.layout``)."""
     if options.view_as(TalkieIOOptions).run_id:
-        refuse_run_id_in_use(output, run_id, *patterns)
+        refuse_run_id_in_use(output, run_id, *globs)
 
 
-def refuse_run_id_in_use(output: str, run_id: str, *patterns: str) -> None:
+def refuse_run_id_in_use(output: str, run_id: str, *globs: str) -> None:
     """A UsageError when ``output`` already holds files of run ``run_id`` (see ``refuse_reused_run_id``)."""
-    globs = [storage.join(output, pattern.format(run_id=run_id)) for pattern in patterns]
-    globs.append(storage.join(output, "meta", "*", f"{run_id}-*.parquet"))
-    for glob in globs:
+    for glob in (*globs, layout.table_glob(output, "*", run_id)):
         used = match_files(glob)
         if used:
             raise UsageError(f"--run_id {run_id} was already used in {output} ({used[0]}); a run never "

@@ -31,8 +31,7 @@ def newest_run(output: str) -> str | None:
 
 def write_report(output: str, run_id: str) -> tuple[str, list[str]]:
     """(the index URI, the films that failed to report with why) for run ``run_id``."""
-    from media.review.film_report import write_film_report
-    from transforms.report import write_run_index
+    from transforms.report import report_film, write_run_index
 
     films = read_table(output, "films", run_id=run_id).to_pylist()
     rows: dict[str, dict[str, list]] = defaultdict(lambda: {"scenes": [], "takes": [], "failures": []})
@@ -44,7 +43,7 @@ def write_report(output: str, run_id: str) -> tuple[str, list[str]]:
     for film in films:
         own = rows[film["film_id"]]
         try:
-            write_film_report(output, run_id, film, own["scenes"], own["takes"], own["failures"])
+            report_film(output, run_id, film, own["scenes"], own["takes"], own["failures"])
         except Exception as exc:  # one film's report must not stop the others'
             problems.append(f"{film['film_id']}: {type(exc).__name__}: {exc}")
     return write_run_index(output, run_id), problems

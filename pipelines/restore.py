@@ -2,7 +2,8 @@
 
     python -m pipelines.restore --input GLOB_OR_MANIFEST_OR_JOB_JSON --output DIR_OR_URI
         [--checkpoint URI] [--takes N] [--steps S] [--positive_prompt ...] [--negative_prompt ...]
-        [--text_guidance G] [--video_guidance G] [--negative_guidance G] [--sampler euler|heun] [--batch_size B] [--force]
+        [--text_guidance G] [--video_guidance G] [--negative_guidance G] [--sampler euler|heun]
+        [--batch_size B] [--force]
         [--video_decode cpu|cuda] [--crossfade_ms 10] [--target_lufs -23] [--max_true_peak -1]
         [--min_scene_s 0.5] [Beam options]
 
@@ -13,7 +14,7 @@
       -> WriteTable (films, scenes, takes, failures)
       -> ReportFilms (per film: a browser preview and a review page; the run's index once finished)
 
-Writes, for run R (DESIGN.md, Contracts, "Output layout"):
+Writes, for run R (docs/design.md, Contracts, "Output layout"; the paths come from transforms/layout.py):
     OUTPUT/audio/<film_id>/<unit_key>.flac          one 48 kHz stem per take of each scene
     OUTPUT/ledger/<film_id>/<unit_key>.json         one per finished unit: a rerun skips it
     OUTPUT/films/<film_id>/<cut_key>.flac, .mkv     the film's track and the video with it
@@ -25,16 +26,16 @@ Writes, for run R (DESIGN.md, Contracts, "Output layout"):
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import sys
 import time
 from collections import Counter
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from media import storage
+from media.decode import check_video_decode
 from pipelines.launch import FailureTally, job_main, read_and_shard, run_job
 from pipelines.options import (
     ShardOptions,
@@ -45,14 +46,15 @@ from pipelines.options import (
     refuse_reused_run_id,
     run_id_flag,
 )
-from transforms import progress
+from transforms import layout, progress
 from transforms.assemble import STATUS_DONE, AssembleFilms, AssemblySettings
-from transforms.generate import VIDEO_DECODE_MODES, DecodeWindows, GenerateAudio, PlanUnits, SkipDone
+from transforms.generate import DecodeWindows, GenerateAudio, PlanUnits, SkipDone
+from transforms.ledger import ledger_object
 from transforms.manifest import MAX_TAKES, ManifestError, clean_prompt
 from transforms.report import ReportFilms, write_run_index
 from transforms.rows import failure_row
-from transforms.tables import WriteTable, read_table, table_folder
-from transforms.units import GenerationSettings, ledger_uri
+from transforms.tables import WriteTable, read_table
+from transforms.units import GenerationSettings
 
 JOB = "restore"
 DEFAULT_BATCH_SIZE = 8
@@ -63,7 +65,7 @@ class RestoreOptions(PipelineOptions):
     """What the restore job generates and how it assembles it."""
 
     @classmethod
-    def _add_argparse_args(cls, parser) -> None:
+    def _add_argparse_args(cls, parser: Any) -> None:
         parser.add_argument(
             "--checkpoint", default=None,
             help="A Talkie .safetensors checkpoint, local or any fsspec URI (default: the shipped "
@@ -83,7 +85,8 @@ class RestoreOptions(PipelineOptions):
                             help="How hard the negative prompt pushes away (default: the checkpoint's; 0 ignores it).")
         parser.add_argument("--sampler", default=None, help="euler or heun (default: the checkpoint's).")
         parser.add_argument("--batch_size", type=int, default=DEFAULT_BATCH_SIZE,
-                            help=f"Model windows per generate call, padded to this fixed shape (default {DEFAULT_BATCH_SIZE}).")
+                            help="Model windows per generate call, padded to this fixed shape "
+                            f"(default {DEFAULT_BATCH_SIZE}).")
         parser.add_argument("--force", action="store_true", default=False,
                             help="Generate and write every unit and film again, even those already finished.")
         parser.add_argument("--video_decode", default="cpu",
@@ -138,20 +141,23 @@ class RestoreSummary(FailureTally):
     def text(self) -> str:
         rate = self.audio_s_generated / self.wall_s if self.wall_s > 0 else 0.0
         lines = [
-            f"talkie restore: run {self.run_id}: {self.films_done}/{self.films} films assembled, {self.scenes} scenes, "
+            f"talkie restore: run {self.run_id}: {self.films_done}/{self.films} films assembled, "
+            f"{self.scenes} scenes, "
             f"{self.units_generated} units generated and {self.units_skipped} skipped, "
-            f"{self.audio_s_generated:.1f} s of audio generated in {self.wall_s:.1f} s ({rate:.2f} audio-s/s), "
+            f"{self.audio_s_generated:.1f} s of audio generated in {self.wall_s:.1f} s "
+            f"({rate:.2f} audio-s/s), "
             f"{self.film_audio_s:.1f} s of film tracks, {self.failure_phrase()}",
         ]
         shown = self.film_outputs[:SHOWN_FILMS]
         lines += [f"  {film_id}: {flac}\n  {' ' * len(film_id)}  {video}" for film_id, flac, video in shown]
         if len(self.film_outputs) > len(shown):
             lines.append(f"  ... and {len(self.film_outputs) - len(shown)} more films under "
-                         f"{storage.join(self.output, 'films')}/<film_id>/<cut_key>.flac, .mkv")
+                         f"{layout.films_pattern(self.output)}")
         lines += [
-            f"  films, scenes, takes tables: {storage.join(self.output, 'meta')}/{{films,scenes,takes}}/{self.run_id}-*.parquet",
-            f"  failures table: {table_folder(self.output, 'failures')}/{self.run_id}-*.parquet",
-            f"  stems:          {storage.join(self.output, 'audio')}/<film_id>/<unit_key>.flac",
+            "  films, scenes, takes tables: "
+            f"{layout.table_glob(self.output, '{films,scenes,takes}', self.run_id)}",
+            f"  failures table: {layout.table_glob(self.output, 'failures', self.run_id)}",
+            f"  stems:          {layout.stems_pattern(self.output)}",
             f"  runs row:       {self.runs_uri}",
         ]
         return "\n".join(lines)
@@ -166,8 +172,10 @@ def settings_from(options: PipelineOptions) -> RestoreSettings:
     input_spec, output = input_and_output(options)
     min_scene_s = min_scene_s_flag(options)
     run_id = run_id_flag(options)
-    if own.video_decode not in VIDEO_DECODE_MODES:
-        raise UsageError(f"--video_decode {own.video_decode!r} is not accepted; accepted: {', '.join(VIDEO_DECODE_MODES)}")
+    try:
+        check_video_decode(own.video_decode)
+    except ValueError as exc:  # the message begins with the flag's name
+        raise UsageError(f"--{exc}") from exc
     if own.batch_size < 1:
         raise UsageError(f"--batch_size {own.batch_size}: need 1 or more windows per generate call")
     if not (math.isfinite(own.crossfade_ms) and 0 <= own.crossfade_ms <= 1000):
@@ -260,8 +268,7 @@ def summarize(output: str, run_id: str, *, wall_s: float = 0.0) -> RestoreSummar
     failures = read_table(output, "failures", run_id=run_id)
     generated, audio_s = 0, 0.0
     for take in takes:
-        uri = ledger_uri(output, take["film_id"], take["unit_key"])
-        record = json.loads(storage.read_bytes(uri)) if storage.exists(uri) else {}
+        record = ledger_object(output, take["film_id"], take["unit_key"]) or {}
         if record.get("run_id") == run_id:
             generated += 1
             audio_s += record["samples"] / record["sample_rate"]

@@ -2,7 +2,7 @@
 
     python -m pipelines.scenes --input GLOB_OR_MANIFEST --output DIR_OR_URI [--min_scene_s 0.5] [Beam options]
 
-Writes, for run R (DESIGN.md, Contracts, "Output layout"):
+Writes, for run R (docs/design.md, Contracts, "Output layout"):
     OUTPUT/meta/scenes/R-SSSSS-of-NNNNN.parquet     one row per scene of every film that was cut
     OUTPUT/meta/failures/R-SSSSS-of-NNNNN.parquet   one row per manifest row or film that failed
     OUTPUT/shotlists/<film_id>.csv, .edl            the newest shot list of each film
@@ -17,7 +17,6 @@ from collections import Counter
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from media import storage
 from pipelines.launch import FailureTally, job_main, read_and_shard, run_job
 from pipelines.options import (
     ShardOptions,
@@ -27,9 +26,10 @@ from pipelines.options import (
     refuse_reused_run_id,
     run_id_flag,
 )
+from transforms import layout
 from transforms.rows import failure_row, scene_rows
 from transforms.shotlist import WriteShotLists
-from transforms.tables import WriteTable, read_table, table_folder
+from transforms.tables import WriteTable, read_table
 
 JOB = "scenes"
 
@@ -50,10 +50,11 @@ class RunSummary(FailureTally):
 
     def text(self) -> str:
         return "\n".join([
-            f"talkie scenes: run {self.run_id}: {self.films} films, {self.scenes} scenes, {self.failure_phrase()}",
-            f"  scenes table:   {table_folder(self.output, 'scenes')}/{self.run_id}-*.parquet",
-            f"  failures table: {table_folder(self.output, 'failures')}/{self.run_id}-*.parquet",
-            f"  shot lists:     {storage.join(self.output, 'shotlists')}/<film_id>.csv, .edl",
+            f"talkie scenes: run {self.run_id}: {self.films} films, {self.scenes} scenes, "
+            f"{self.failure_phrase()}",
+            f"  scenes table:   {layout.table_glob(self.output, 'scenes', self.run_id)}",
+            f"  failures table: {layout.table_glob(self.output, 'failures', self.run_id)}",
+            f"  shot lists:     {layout.shotlists_pattern(self.output)}",
             f"  runs row:       {self.runs_uri}",
         ])
 
@@ -118,7 +119,12 @@ def summarize(output: str, run_id: str) -> RunSummary:
 
 def main(argv: list[str] | None = None, prog: str = "python -m pipelines.scenes") -> int:
     """Command-line entry: ``--help``, or run the job. Returns the process exit status."""
-    return job_main(argv, prog=prog, description="Cut films into scenes: a scenes table, a failures table and a CSV + EDL shot list per film.", run=run, option_classes=[TalkieIOOptions, ShardOptions])
+    return job_main(
+        argv, prog=prog,
+        description="Cut films into scenes: a scenes table, a failures table and a CSV + EDL shot list "
+        "per film.",
+        run=run, option_classes=[TalkieIOOptions, ShardOptions],
+    )
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 
 Only small records are grouped (a film's plan and its ``Take`` records: keys, URIs, hashes,
 scores); the audio is read back from the published stems inside the step that uses it
-(DESIGN.md, "Durable progress"). Per film:
+(docs/design.md, "Durable progress"). Per film:
 
 1. every unit of the plan must have a take (generated now or found in the ledger); a film with
    units missing (their failures are in the failures table) gets a films row with status
@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, NamedTuple
@@ -40,14 +40,16 @@ import numpy as np
 
 from media import storage
 from transforms import progress
-from transforms.failures import FAILURES, failure_from, redact
+from transforms.checks import is_finite, is_whole
+from transforms.failures import FAILURES, FailureGuard, redact
+from transforms.layout import film_uris
 from transforms.rows import scene_rows as shot_list_rows
+from transforms.stages import STAGE_ASSEMBLE_FILMS
 from transforms.storage_metrics import CountsStorageRetries
-from transforms.units import OUTPUT_RATE, FilmPlan, GenerationSettings, Take, Unit, cut_key, film_uris
+from transforms.units import OUTPUT_RATE, FilmPlan, GenerationSettings, Take, Unit, cut_key
 
 log = logging.getLogger(__name__)
 
-STAGE_ASSEMBLE_FILMS = "assemble_films"
 STATUS_DONE = "done"
 STATUS_INCOMPLETE = "incomplete"
 STATUS_FAILED = "failed"
@@ -62,11 +64,11 @@ class AssemblySettings:
     max_true_peak_dbtp: float = -1.0
 
     def __post_init__(self) -> None:
-        if isinstance(self.crossfade_samples, bool) or not isinstance(self.crossfade_samples, int) or self.crossfade_samples < 0:
+        if not is_whole(self.crossfade_samples) or self.crossfade_samples < 0:
             raise ValueError(f"crossfade_samples {self.crossfade_samples!r} must be a whole number of samples >= 0")
         for name in ("target_lufs", "max_true_peak_dbtp"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            if not is_finite(value):
                 raise ValueError(f"{name} {value!r} must be a finite number")
             if value > 0:
                 raise ValueError(f"{name} {value!r} must be at most 0 (it is a level below full scale)")
@@ -79,7 +81,7 @@ class AssemblySettings:
                    max_true_peak_dbtp=max_true_peak)
 
     def cut_key(self, unit_keys: Sequence[str]) -> str:
-        """The key of a cut of these units' stems made with these settings (DESIGN.md, "Keys")."""
+        """The key of a cut of these units' stems made with these settings (docs/design.md, "Keys")."""
         return cut_key(list(unit_keys), crossfade_samples=self.crossfade_samples, target_lufs=self.target_lufs,
                        max_true_peak_dbtp=self.max_true_peak_dbtp)
 
@@ -135,7 +137,7 @@ def film_tags(plan: FilmPlan, chosen: Sequence[Take], settings: GenerationSettin
     }
 
 
-def film_row(plan: FilmPlan, settings: GenerationSettings, status: str, **fields) -> dict[str, Any]:
+def film_row(plan: FilmPlan, settings: GenerationSettings, status: str, **fields: Any) -> dict[str, Any]:
     film, probe = plan.film, plan.film.probe
     return {
         "film_id": film.film_id,
@@ -210,9 +212,9 @@ class _AssembleFilmFn(CountsStorageRetries, beam.DoFn):
         self._incomplete = _counter("films_incomplete")
         self._scenes = _counter("scenes_assembled")
         self._audio_ms = _counter("film_audio_ms")
-        self._failed = _counter(f"failures_{STAGE_ASSEMBLE_FILMS}")
+        self._guard = FailureGuard(STAGE_ASSEMBLE_FILMS, warns=True)
 
-    def process(self, element: tuple[str, dict[str, Iterable[Any]]]):
+    def process(self, element: tuple[str, dict[str, Iterable[Any]]]) -> Iterator[Any]:
         film_id, groups = element
         plans = list(groups["plans"])
         if not plans:  # takes without a plan cannot happen: plans and units come from one step
@@ -236,20 +238,17 @@ class _AssembleFilmFn(CountsStorageRetries, beam.DoFn):
             by_scene.setdefault(take.unit.scene_index, []).append(take)
         chosen = [best_take(by_scene[scene.index]) for scene in plan.film.scenes]
         best = {t.unit.scene_index: t.unit.take for t in chosen}
-        try:
+        with self._guard.catching() as caught:  # one film's failure must not stop the others
             fields = self._assemble(plan, chosen)
-        except Exception as exc:  # one film's failure must not stop the others
-            self._failed.inc()
-            failure = failure_from(exc, uri=plan.film.job.video_input, film_id=film_id, stage=STAGE_ASSEMBLE_FILMS)
-            log.warning("%s: assembly failed: %s: %s", film_id, failure.error_type, failure.error)
-            yield beam.pvalue.TaggedOutput(FAILURES, failure)
+        if caught.error is not None:
+            yield self._guard.failure(caught.error, uri=plan.film.job.video_input, film_id=film_id)
             yield from self._rows(plan, STATUS_FAILED, best)
             return
         self._scenes.inc(len(chosen))
         progress.assembled(film_id, len(chosen), plan.film.probe.duration_s)
         yield from self._rows(plan, STATUS_DONE, best, **fields)
 
-    def _rows(self, plan: FilmPlan, status: str, best: dict[int, int], **fields):
+    def _rows(self, plan: FilmPlan, status: str, best: dict[int, int], **fields: Any) -> Iterator[Any]:
         yield film_row(plan, self._settings, status, **fields)
         for row in scene_rows(plan, best):
             yield beam.pvalue.TaggedOutput("scenes", row)
@@ -287,7 +286,7 @@ class _AssembleFilmFn(CountsStorageRetries, beam.DoFn):
         }
 
 
-def _counter(name: str):
+def _counter(name: str) -> Any:
     return beam.metrics.Metrics.counter("talkie", name)
 
 

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from typing import NamedTuple
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 
-from transforms.failures import FAILURES, STAGE_DEDUPLICATE_FILMS, Failure, redact
+from transforms.failures import FAILURES, Failure, FailureGuard, redact
 from transforms.shard import ShardedFilm
+from transforms.stages import STAGE_DEDUPLICATE_FILMS
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +26,9 @@ def _by_film_id(film: ShardedFilm) -> tuple[str, ShardedFilm]:
 class _OnePerFilmIdFn(beam.DoFn):
     def __init__(self) -> None:
         self._repeats = beam.metrics.Metrics.counter("talkie", "repeated_rows_collapsed")
-        self._failed = beam.metrics.Metrics.counter("talkie", f"failures_{STAGE_DEDUPLICATE_FILMS}")
+        self._guard = FailureGuard(STAGE_DEDUPLICATE_FILMS)
 
-    def process(self, element: tuple[str, Iterable[ShardedFilm]]):
+    def process(self, element: tuple[str, Iterable[ShardedFilm]]) -> Iterator[Any]:
         film_id, group = element
         # Sorted so that every runner keeps the same one, whatever order the group arrives in.
         films = sorted(group, key=lambda f: (f.job.video_input, repr(f.job)))
@@ -35,8 +36,7 @@ class _OnePerFilmIdFn(beam.DoFn):
         if len(contents) > 1:
             uris = [redact(f.job.video_input) for f in films]
             for film in films:
-                self._failed.inc()
-                yield beam.pvalue.TaggedOutput(FAILURES, Failure(
+                yield self._guard.output(Failure(
                     uri=redact(film.job.video_input), film_id=film_id, stage=STAGE_DEDUPLICATE_FILMS,
                     error_type="FilmIdConflict",
                     error=f"film_id {film_id!r} is given to {len(films)} films with different "
@@ -49,12 +49,11 @@ class _OnePerFilmIdFn(beam.DoFn):
                 self._repeats.inc()
                 log.info("%s: listed again under film_id %r; processed once", redact(film.job.video_input), film_id)
                 continue
-            self._failed.inc()
-            yield beam.pvalue.TaggedOutput(FAILURES, Failure(
+            yield self._guard.output(Failure(
                 uri=redact(film.job.video_input), film_id=film_id, stage=STAGE_DEDUPLICATE_FILMS,
                 error_type="DuplicateFilm",
-                error=f"same film_id {film_id!r} and content as {redact(kept.job.video_input)!r}, with other "
-                      "settings; that row was processed and this one was not",
+                error=f"same film_id {film_id!r} and content as {redact(kept.job.video_input)!r}, "
+                      "with other settings; that row was processed and this one was not",
             ))
         yield kept
 

@@ -1,22 +1,22 @@
 """Featurizing a paired audio-visual corpus into training shards (``pipelines/featurize.py``).
 
-    FilmJob --CutTrainingWindows--> TrainingWindow --FeaturizeWindows--> WindowExample --WriteShards--> shard URI
+    FilmJob --CutTrainingWindows--> TrainingWindow --FeaturizeWindows--> WindowExample
+            --WriteShards--> shard URI
 
 Only the small ``TrainingWindow`` records travel between films and workers until a window is
 decoded; a ``WindowExample`` carries one window's frames and mel (bounded by the window size),
 and ``WriteShards`` groups at most ``shard_size`` of them. Every stage sends bad elements to a
 ``FAILURES`` output and the rest goes on.
 
-Time. A window's seconds are measured from the film's first video frame (DESIGN.md, "Time"); its
+Time. A window's seconds are measured from the film's first video frame (docs/design.md, "Time"); its
 sound is read at the same instants of the container timeline (``media.audio``).
 """
 from __future__ import annotations
 
-import dataclasses
 import json
-import logging
 import math
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, NamedTuple
@@ -26,15 +26,12 @@ import numpy as np
 
 from media import storage
 from model.config import ModelConfig
-from transforms.failures import FAILURES, failure_from
+from transforms.failures import FAILURES, FailureGuard
+from transforms.layout import shard_uri
 from transforms.manifest import FilmJob, derive_film_id
+from transforms.stages import STAGE_CUT_TRAINING_WINDOWS, STAGE_FEATURIZE_WINDOWS, STAGE_WRITE_SHARDS
 from transforms.storage_metrics import CountsStorageRetries
 
-log = logging.getLogger(__name__)
-
-STAGE_CUT_TRAINING_WINDOWS = "cut_training_windows"
-STAGE_FEATURIZE_WINDOWS = "featurize_windows"
-STAGE_WRITE_SHARDS = "write_shards"
 TRUTH_SCHEMA_PREFIX = "talkie.foley/"  # model/synth's truth JSON
 
 
@@ -122,8 +119,8 @@ def caption_at(job: FilmJob, t: float) -> str:
     """The positive prompt in effect at ``t`` seconds: a time-range scene override containing it,
     else the row's prompt, else "" (index overrides need scene cuts, which this job does not make)."""
     for override in job.scenes:
-        if override.start_s is None or override.positive_prompt is None:
-            continue
+        if override.start_s is None or override.end_s is None or override.positive_prompt is None:
+            continue  # an index override (a time-range override has both ends)
         if override.start_s <= t < override.end_s:
             return override.positive_prompt
     return job.positive_prompt or ""
@@ -178,7 +175,8 @@ def cut_film(
 
     Raises media.errors.MediaError subclasses for a film without usable video or audio.
     """
-    from media.audio import NoAudioStream, has_audio
+    from media.audio import has_audio
+    from media.errors import NoAudioStream
 
     uri = job.video_input
     from media.decode import video_timeline
@@ -214,7 +212,8 @@ def cut_film(
     return out
 
 
-def featurize_window(window: TrainingWindow, config: ModelConfig, mel_fn) -> WindowExample:
+def featurize_window(window: TrainingWindow, config: ModelConfig,
+                     mel_fn: Callable[[np.ndarray], np.ndarray]) -> WindowExample:
     """Decode one window's frames and sound; ``mel_fn`` maps (samples,) float32 to (n_mels, F).
 
     Frames come from ``media.decode.decode_range`` in grayscale at the config's fps and size;
@@ -272,10 +271,6 @@ def film_offsets(counts: list[tuple[tuple[str, str], int]]) -> dict[tuple[str, s
     return offsets
 
 
-def shard_uri(output: str, run_id: str, shard: int) -> str:
-    return storage.join(output, "shards", f"{run_id}-{shard:05d}.safetensors")
-
-
 # ----------------------------------------------------------------------------- DoFns
 
 
@@ -286,22 +281,22 @@ class _CutFilmFn(CountsStorageRetries, beam.DoFn):
         self._hop_s = hop_s
         self._films = beam.metrics.Metrics.counter("talkie", "featurize_films")
         self._windows = beam.metrics.Metrics.counter("talkie", "featurize_windows_cut")
-        self._failed = beam.metrics.Metrics.counter("talkie", f"failures_{STAGE_CUT_TRAINING_WINDOWS}")
+        self._guard = FailureGuard(STAGE_CUT_TRAINING_WINDOWS, warns=True)
 
     def setup(self) -> None:
         self._config = ModelConfig.from_json(self._config_json)
 
-    def process(self, job: FilmJob):
+    def process(self, job: FilmJob) -> Iterator[Any]:
         film_id = job.film_id
-        try:
+        with self._guard.catching() as caught:  # one bad film must not stop the others
             if film_id is None:
                 from media.shard import content_sha256  # brings torch: import on the worker only
 
                 film_id = derive_film_id(job.video_input, content_sha256(job.video_input)[0])
             windows = cut_film(job, film_id, self._config, windows_per_film=self._windows_per_film,
                                hop_s=self._hop_s)
-        except Exception as exc:  # one bad film must not stop the others
-            yield _failure(exc, job.video_input, film_id, STAGE_CUT_TRAINING_WINDOWS, self._failed)
+        if caught.error is not None:
+            yield self._guard.failure(caught.error, uri=job.video_input, film_id=film_id)
             return
         self._films.inc()
         self._windows.inc(len(windows))
@@ -313,12 +308,12 @@ class _FeaturizeFn(beam.DoFn):
         self._config_json = config_json
         self._windows = beam.metrics.Metrics.counter("talkie", "featurize_windows")
         self._seconds = beam.metrics.Metrics.distribution("talkie", "featurize_window_ms")
-        self._failed = beam.metrics.Metrics.counter("talkie", f"failures_{STAGE_FEATURIZE_WINDOWS}")
+        self._guard = FailureGuard(STAGE_FEATURIZE_WINDOWS, warns=True)
 
     def setup(self) -> None:
         import torch
 
-        from model.codec import MelSpectrogram
+        from model.mel import MelSpectrogram
 
         self._config = ModelConfig.from_json(self._config_json)
         self._mel = MelSpectrogram(self._config.audio).eval()
@@ -328,13 +323,13 @@ class _FeaturizeFn(beam.DoFn):
         with self._torch.no_grad():
             return self._mel(self._torch.from_numpy(audio)[None])[0].numpy()  # (n_mels, F)
 
-    def process(self, window: TrainingWindow):
+    def process(self, window: TrainingWindow) -> Iterator[Any]:
         began = time.perf_counter()
-        try:
+        with self._guard.catching() as caught:
             example = featurize_window(window, self._config, self._mel_fn)
-        except Exception as exc:
-            yield _failure(exc, window.uri, window.film_id, STAGE_FEATURIZE_WINDOWS, self._failed,
-                           f" (window {window.index} at {window.start_s:.3f} s)")
+        if caught.error is not None:
+            yield self._guard.failure(caught.error, uri=window.uri, film_id=window.film_id,
+                                      suffix=f" (window {window.index} at {window.start_s:.3f} s)")
             return
         self._windows.inc()
         self._seconds.update(int((time.perf_counter() - began) * 1000))
@@ -347,7 +342,7 @@ class _WriteShardFn(CountsStorageRetries, beam.DoFn):
         self._run_id = run_id
         self._config_json = config_json
         self._shards = beam.metrics.Metrics.counter("talkie", "featurize_shards")
-        self._failed = beam.metrics.Metrics.counter("talkie", f"failures_{STAGE_WRITE_SHARDS}")
+        self._guard = FailureGuard(STAGE_WRITE_SHARDS, warns=True)
 
     def setup(self) -> None:
         from model.data import encode_shard  # model.data brings torch: import on the worker only
@@ -355,11 +350,11 @@ class _WriteShardFn(CountsStorageRetries, beam.DoFn):
         self._config = ModelConfig.from_json(self._config_json)
         self._encode = encode_shard
 
-    def process(self, element: tuple[int, Any]):
+    def process(self, element: tuple[int, Any]) -> Iterator[Any]:
         shard, grouped = element
         examples = sorted(grouped, key=lambda e: e.sort_key)
         uri = shard_uri(self._output, self._run_id, shard)
-        try:
+        with self._guard.catching() as caught:
             data = self._encode(
                 np.stack([e.frames for e in examples]),  # (N, T, H, W)
                 np.stack([e.mel for e in examples]),  # (N, n_mels, F)
@@ -368,21 +363,12 @@ class _WriteShardFn(CountsStorageRetries, beam.DoFn):
                 shard_metadata(examples, self._config),
             )
             storage.write_bytes(uri, data)
-        except Exception as exc:
+        if caught.error is not None:
             for film_id, film_uri in sorted({(e.window.film_id, e.window.uri) for e in examples}):
-                yield _failure(exc, film_uri, film_id, STAGE_WRITE_SHARDS, self._failed, f" (shard {uri})")
+                yield self._guard.failure(caught.error, uri=film_uri, film_id=film_id, suffix=f" (shard {uri})")
             return
         self._shards.inc()
         yield uri
-
-
-def _failure(exc: BaseException, uri: str, film_id: str | None, stage: str, counter, where: str = ""):
-    failure = failure_from(exc, uri=uri, film_id=film_id, stage=stage)
-    if where:
-        failure = dataclasses.replace(failure, error=failure.error + where)
-    log.warning("%s: %s failed: %s: %s", failure.uri, stage, failure.error_type, failure.error)
-    counter.inc()
-    return beam.pvalue.TaggedOutput(FAILURES, failure)
 
 
 def _assign_shard(example: WindowExample, offsets: dict, shard_size: int) -> tuple[int, WindowExample]:

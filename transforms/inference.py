@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
+from transforms.checks import is_whole
 from transforms.generate import UnitFrames
 from transforms.units import GenerationSettings
 
@@ -36,7 +37,7 @@ class TalkieModelHandler(ModelHandler):
     """
 
     def __init__(self, settings: GenerationSettings, batch_size: int, device: str | None = None) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        if not is_whole(batch_size) or batch_size < 1:
             raise ValueError(f"batch_size {batch_size!r} must be a whole number of windows >= 1")
         # A fixed target (min = max): batch sizes do not wander with measured timings.
         super().__init__(min_batch_size=batch_size, max_batch_size=batch_size, element_size_fn=window_count)

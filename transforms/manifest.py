@@ -1,4 +1,4 @@
-"""Manifests: which films a job processes, and with what prompts (DESIGN.md, Contracts).
+"""Manifests: which films a job processes, and with what prompts (docs/design.md, Contracts).
 
 A manifest is JSON Lines (``.jsonl``), CSV, Parquet, a single job JSON (``.json``: one object or a
 list), or a glob of video files. A glob whose pattern ends in a manifest extension reads every
@@ -29,8 +29,10 @@ import apache_beam as beam
 import pyarrow.parquet as pq
 
 from media import storage
-from transforms.failures import FAILURES, STAGE_READ_MANIFEST, Failure, failure_from, redacted_repr
+from transforms.checks import is_number, is_whole
+from transforms.failures import FAILURES, Failure, FailureGuard, failure_from, redacted_repr
 from transforms.files import absolute_uri, match_files
+from transforms.stages import STAGE_READ_MANIFEST
 
 MANIFEST_EXTENSIONS = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet", ".json": "json"}
 ACCEPTED_INPUTS = (
@@ -278,7 +280,7 @@ def resolve_video_input(value: Any, base: str) -> str:
 
 def validate_film_id(value: Any) -> str:
     """``value`` as a film_id when it is a safe path segment; raises ``ManifestError`` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
+    if not (isinstance(value, str) or is_whole(value)):
         raise ManifestError(f"film_id {_show(value)} must be text or a whole number")
     text = str(value)
     if not _SAFE_FILM_ID.fullmatch(text) or ".." in text:
@@ -382,7 +384,7 @@ def _whole_number(value: Any, field: str, low: int, high: int) -> int | None:
     if value is None:
         return None
     number: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
+    if is_whole(value):
         number = value
     elif isinstance(value, float) and value.is_integer():
         number = int(value)
@@ -395,7 +397,7 @@ def _whole_number(value: Any, field: str, low: int, high: int) -> int | None:
 
 def _seconds(value: Any, field: str) -> float:
     number: float | None = None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if is_number(value):
         number = float(value)
     elif isinstance(value, str):
         try:
@@ -475,19 +477,16 @@ class ManifestOutputs(NamedTuple):
 class _ParseRowFn(beam.DoFn):
     def __init__(self) -> None:
         self._rows = beam.metrics.Metrics.counter("talkie", "manifest_rows")
-        self._failed = beam.metrics.Metrics.counter("talkie", f"failures_{STAGE_READ_MANIFEST}")
+        self._guard = FailureGuard(STAGE_READ_MANIFEST, catches=ManifestError)
 
-    def process(self, row: ManifestRow):
+    def process(self, row: ManifestRow) -> Iterator[Any]:
         self._rows.inc()
-        try:
+        with self._guard.catching() as caught:
             job = parse_row(row)
-        except ManifestError as exc:
-            self._failed.inc()
-            yield beam.pvalue.TaggedOutput(
-                FAILURES, failure_from(exc, uri=row_uri(row), film_id=None, stage=STAGE_READ_MANIFEST)
-            )
+        if caught.error is not None:
+            yield self._guard.failure(caught.error, uri=row_uri(row), film_id=None)
             return
-        # Yielded outside the try: a fused downstream step's error is not this row's failure.
+        # Yielded outside the guard: a fused downstream step's error is not this row's failure.
         yield job
 
 

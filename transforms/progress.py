@@ -73,7 +73,8 @@ def generated(units: int, audio_s: float) -> None:
 def _line(tally: _Tally, now: float) -> str:
     elapsed = max(now - (tally.started or now), 1e-9)
     rate = tally.audio_s / elapsed
-    text = f"restore: {tally.done}/{tally.to_do or '?'} units generated, {tally.skipped} skipped, {tally.audio_s:.1f} s of audio"
+    text = (f"restore: {tally.done}/{tally.to_do or '?'} units generated, {tally.skipped} skipped, "
+            f"{tally.audio_s:.1f} s of audio")
     text += f" in {elapsed:.0f} s ({rate:.2f} audio-s/s)"
     remaining = tally.to_do - tally.done
     if remaining > 0:

@@ -12,27 +12,32 @@ cannot be written becomes a ``failures`` row with stage ``report``; its outputs 
 from __future__ import annotations
 
 import json
-import logging
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import apache_beam as beam
 
 from media import storage
-from media.review.film_report import PAGE, failure_entry, film_page_uri, run_folder, write_film_report
+from media.review.film_report import FilmReport, failure_entry, write_film_report
 from media.review.html import FilmSummary, RunEntry, run_page_html
-from transforms.failures import failure_from
+from transforms import layout
+from transforms.failures import FailureGuard
+from transforms.stages import STAGE_REPORT
 from transforms.storage_metrics import CountsStorageRetries
 from transforms.tables import read_table
-
-log = logging.getLogger(__name__)
-
-STAGE_REPORT = "report"
 
 
 def _by_film_id(row: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
     return row["film_id"], row
+
+
+def report_film(output: str, run_id: str, film: Mapping[str, Any], scenes: Iterable[Mapping[str, Any]],
+                takes: Iterable[Mapping[str, Any]], failures: Iterable[Mapping[str, Any]] = ()) -> FilmReport:
+    """Writes one film's preview and page for run ``run_id`` (``media.review.film_report``) where
+    the output layout puts them (``transforms.layout.film_page_paths``)."""
+    paths = layout.film_page_paths(output, run_id, film["film_id"], film.get("cut_key"))
+    return write_film_report(paths, run_id, film, list(scenes), list(takes), list(failures))
 
 
 class _ReportFilmFn(CountsStorageRetries, beam.DoFn):
@@ -41,21 +46,19 @@ class _ReportFilmFn(CountsStorageRetries, beam.DoFn):
         self._run_id = run_id
         self._pages = beam.metrics.Metrics.counter("talkie", "report_pages")
         self._previews = beam.metrics.Metrics.counter("talkie", "previews_written")
-        self._failed = beam.metrics.Metrics.counter("talkie", f"failures_{STAGE_REPORT}")
+        # A film's report must not stop the others' or the tables; its failures are the main output.
+        self._guard = FailureGuard(STAGE_REPORT, warns=True, tag=None)
 
-    def process(self, element: tuple[str, dict[str, Iterable[Any]]]):
+    def process(self, element: tuple[str, dict[str, Iterable[Any]]]) -> Iterator[Any]:
         film_id, groups = element
         films = list(groups["films"])
         if not films:
             return
         film = films[0]
-        try:
-            report = write_film_report(self._output, self._run_id, film, list(groups["scenes"]), list(groups["takes"]))
-        except Exception as exc:  # a film's report must not stop the others' or the tables
-            self._failed.inc()
-            failure = failure_from(exc, uri=film["uri"], film_id=film_id, stage=STAGE_REPORT)
-            log.warning("%s: report failed: %s: %s", film_id, failure.error_type, failure.error)
-            yield failure
+        with self._guard.catching() as caught:
+            report = report_film(self._output, self._run_id, film, groups["scenes"], groups["takes"])
+        if caught.error is not None:
+            yield self._guard.failure(caught.error, uri=film["uri"], film_id=film_id)
             return
         self._pages.inc()
         if report.preview_written:
@@ -86,10 +89,6 @@ class ReportFilms(beam.PTransform):
 # ----------------------------------------------------------------------------- the run's index
 
 
-def run_index_uri(output: str, run_id: str) -> str:
-    return storage.join(run_folder(output, run_id), PAGE)
-
-
 def write_run_index(output: str, run_id: str, *, config_hash: str | None = None) -> str:
     """Writes ``OUTPUT/report/<run_id>/index.html`` from the run's tables; returns its URI.
 
@@ -108,8 +107,10 @@ def write_run_index(output: str, run_id: str, *, config_hash: str | None = None)
     summaries = tuple(
         FilmSummary(
             film_id=f["film_id"],
-            href=f"{f['film_id']}/{PAGE}" if storage.exists(film_page_uri(output, run_id, f["film_id"])) else None,
-            status=f["status"], duration_s=f["duration_s"], scenes=f["scenes"], takes=takes_by_film[f["film_id"]],
+            href=layout.film_page_href(f["film_id"])
+            if storage.exists(layout.film_page_uri(output, run_id, f["film_id"])) else None,
+            status=f["status"], duration_s=f["duration_s"], scenes=f["scenes"],
+            takes=takes_by_film[f["film_id"]],
             loudness_lufs=f["loudness_lufs"], failures=failures_by_film[f["film_id"]],
         )
         for f in films
@@ -141,7 +142,7 @@ def write_run_index(output: str, run_id: str, *, config_hash: str | None = None)
         settings=settings, totals=totals, films=summaries,
         failures=tuple(failure_entry(f) for f in failures),
     )
-    uri = run_index_uri(output, run_id)
+    uri = layout.report_index_uri(output, run_id)
     storage.write_bytes(uri, run_page_html(page).encode("utf-8"))
     return uri
 

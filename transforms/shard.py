@@ -1,19 +1,18 @@
 """ProbeAndShard: per film, one streaming pass gives its probe and the scenes that tile it."""
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 
 from media.records import FilmProbe, Scene
-from transforms.failures import FAILURES, STAGE_PROBE_AND_SHARD, failure_from, redacted_repr
+from transforms.checks import is_number
+from transforms.failures import FAILURES, Failure, FailureGuard, redacted_repr
 from transforms.manifest import FilmJob, derive_film_id
+from transforms.stages import STAGE_PROBE_AND_SHARD
 from transforms.storage_metrics import CountsStorageRetries
-
-log = logging.getLogger(__name__)
 
 # media.shard.shard_film's signature: (uri, *, min_scene_s) -> (probe, scenes)
 ShardFn = Callable[..., tuple[FilmProbe, Sequence[Scene]]]
@@ -32,13 +31,13 @@ class ShardedFilm:
 
 
 class ShardOutputs(NamedTuple):
-    films: beam.PCollection  # ShardedFilm
-    failures: beam.PCollection  # Failure
+    films: beam.PCollection[ShardedFilm]
+    failures: beam.PCollection[Failure]
 
 
 def validate_min_scene_s(value: float) -> float:
     """``value`` as float seconds when it is a usable minimum scene length; ValueError otherwise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+    if not is_number(value) or not 0 < value < float("inf"):
         raise ValueError(f"min_scene_s {value!r} must be a positive number of seconds")
     return float(value)
 
@@ -50,7 +49,7 @@ class SceneTilingError(ValueError):
 def check_scenes_tile(probe: FilmProbe, scenes: Sequence[Scene]) -> None:
     """Raises ``SceneTilingError`` unless ``scenes`` cover the film end to end without gap or overlap.
 
-    The contract (DESIGN.md, "Time"): scene 0 starts at frame 0 / first_pts, each scene ends where
+    The contract (docs/design.md, "Time"): scene 0 starts at frame 0 / first_pts, each scene ends where
     the next starts, the last ends at frame ``frames`` / ``first_pts + duration_pts``.
     """
     if not scenes:
@@ -82,11 +81,12 @@ class _ProbeAndShardFn(CountsStorageRetries, beam.DoFn):
     def __init__(self, min_scene_s: float, shard_fn: ShardFn | None) -> None:
         self._min_scene_s = min_scene_s
         self._shard_fn = shard_fn
-        self._films = beam.metrics.Metrics.counter("talkie", "films_sharded")
-        self._scenes = beam.metrics.Metrics.counter("talkie", "scenes")
-        self._failed = beam.metrics.Metrics.counter("talkie", f"failures_{STAGE_PROBE_AND_SHARD}")
+        self._films: Any = beam.metrics.Metrics.counter("talkie", "films_sharded")
+        self._scenes: Any = beam.metrics.Metrics.counter("talkie", "scenes")
+        self._guard = FailureGuard(STAGE_PROBE_AND_SHARD, warns=True)
 
     def setup(self) -> None:
+        self._shard: ShardFn
         if self._shard_fn is None:
             # Imported on the worker: media.shard brings torch, which pipelines never import at
             # construction time.
@@ -96,25 +96,21 @@ class _ProbeAndShardFn(CountsStorageRetries, beam.DoFn):
         else:
             self._shard = self._shard_fn
 
-    def process(self, job: FilmJob):
-        film_id = job.film_id
-        try:
-            probe, scenes = self._shard(job.video_input, min_scene_s=self._min_scene_s)
-            scenes = tuple(scenes)
+    def process(self, job: FilmJob) -> Iterator[Any]:
+        with self._guard.catching() as caught:  # one bad film must not stop the others
+            probe, shards = self._shard(job.video_input, min_scene_s=self._min_scene_s)
+            scenes = tuple(shards)
             check_scenes_tile(probe, scenes)
-            film_id = film_id or derive_film_id(job.video_input, probe.content_sha256)
-        except Exception as exc:  # one bad film must not stop the others
-            failure = failure_from(exc, uri=job.video_input, film_id=film_id, stage=STAGE_PROBE_AND_SHARD)
-            log.warning("%s: %s failed: %s: %s", failure.uri, failure.stage, failure.error_type, failure.error)
-            self._failed.inc()
-            yield beam.pvalue.TaggedOutput(FAILURES, failure)
+            film_id = job.film_id or derive_film_id(job.video_input, probe.content_sha256)
+        if caught.error is not None:
+            yield self._guard.failure(caught.error, uri=job.video_input, film_id=job.film_id)
             return
         self._films.inc()
         self._scenes.inc(len(scenes))
         yield ShardedFilm(job=job, film_id=film_id, probe=probe, scenes=scenes)
 
 
-class ProbeAndShard(beam.PTransform):
+class ProbeAndShard(beam.PTransform[Any, Any]):
     """FilmJob -> ``ShardOutputs(films, failures)``: probe each film and cut it into scenes.
 
     Calls ``media.shard.shard_film`` once per film (``shard_fn`` replaces it in tests). Scenes are
@@ -128,7 +124,7 @@ class ProbeAndShard(beam.PTransform):
         self._min_scene_s = validate_min_scene_s(min_scene_s)
         self._shard_fn = shard_fn
 
-    def expand(self, jobs: beam.PCollection) -> ShardOutputs:
+    def expand(self, jobs: beam.PCollection[Any]) -> ShardOutputs:  # FilmJob
         sharded = jobs | "ShardFilms" >> beam.ParDo(
             _ProbeAndShardFn(self._min_scene_s, self._shard_fn)
         ).with_outputs(FAILURES, main="films")

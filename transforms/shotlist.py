@@ -11,16 +11,18 @@ import csv
 import io
 import math
 import re
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 
 from media import storage
 from media.records import Scene
-from transforms.failures import FAILURES, STAGE_WRITE_SHOTLIST, failure_from
-from transforms.manifest import file_name, validate_film_id
+from transforms.failures import FAILURES, FailureGuard
+from transforms.layout import shotlist_uris
+from transforms.manifest import file_name
 from transforms.shard import ShardedFilm
+from transforms.stages import STAGE_WRITE_SHOTLIST
 from transforms.storage_metrics import CountsStorageRetries
 
 CSV_COLUMNS = (
@@ -119,14 +121,6 @@ def shotlist_edl(
     return "\n".join(lines)
 
 
-def shotlist_uris(output: str, film_id: str) -> tuple[str, str]:
-    """``OUTPUT/shotlists/<film_id>.csv`` and ``.edl``; ManifestError (a ValueError) unless
-    ``film_id`` is a safe path segment."""
-    validate_film_id(film_id)
-    folder = storage.join(output, "shotlists")
-    return storage.join(folder, f"{film_id}.csv"), storage.join(folder, f"{film_id}.edl")
-
-
 class ShotListOutputs(NamedTuple):
     written: beam.PCollection  # str: the URIs written, two per film
     failures: beam.PCollection  # Failure
@@ -136,10 +130,10 @@ class _WriteShotListFn(CountsStorageRetries, beam.DoFn):
     def __init__(self, output: str) -> None:
         self._output = output
         self._written = beam.metrics.Metrics.counter("talkie", "shotlists_written")
-        self._failed = beam.metrics.Metrics.counter("talkie", f"failures_{STAGE_WRITE_SHOTLIST}")
+        self._guard = FailureGuard(STAGE_WRITE_SHOTLIST)
 
-    def process(self, film: ShardedFilm):
-        try:
+    def process(self, film: ShardedFilm) -> Iterator[Any]:
+        with self._guard.catching() as caught:  # one film's shot list must not stop the others
             csv_uri, edl_uri = shotlist_uris(self._output, film.film_id)
             csv_bytes = shotlist_csv(film.scenes, film.probe.nominal_fps).encode("utf-8")
             edl_bytes = shotlist_edl(
@@ -151,11 +145,8 @@ class _WriteShotListFn(CountsStorageRetries, beam.DoFn):
             # Each file is built whole, then published in one atomic call.
             storage.write_bytes(csv_uri, csv_bytes)
             storage.write_bytes(edl_uri, edl_bytes)
-        except Exception as exc:  # one film's shot list must not stop the others
-            self._failed.inc()
-            yield beam.pvalue.TaggedOutput(FAILURES, failure_from(
-                exc, uri=film.job.video_input, film_id=film.film_id, stage=STAGE_WRITE_SHOTLIST
-            ))
+        if caught.error is not None:
+            yield self._guard.failure(caught.error, uri=film.job.video_input, film_id=film.film_id)
             return
         self._written.inc()
         yield csv_uri
@@ -163,7 +154,8 @@ class _WriteShotListFn(CountsStorageRetries, beam.DoFn):
 
 
 class WriteShotLists(beam.PTransform):
-    """ShardedFilm -> ``ShotListOutputs``: writes ``OUTPUT/shotlists/<film_id>.csv`` and ``.edl``.
+    """ShardedFilm -> ``ShotListOutputs``: writes ``OUTPUT/shotlists/<film_id>.csv`` and ``.edl``
+    (``transforms.layout.shotlist_uris``).
 
     Each file is published atomically with ``media.storage.write_bytes``; a rerun replaces a
     film's shot lists with the newest ones. A film whose shot list cannot be built or written

@@ -1,4 +1,4 @@
-"""Storage retries as a Beam counter (DESIGN.md, Conventions: count with beam.metrics).
+"""Storage retries as a Beam counter (docs/design.md, Conventions: count with beam.metrics).
 
 ``media.storage`` retries transient errors and keeps a per-process count (``storage.retries()``;
 media/ never imports Beam). The DoFns that read or write storage inherit ``CountsStorageRetries``,

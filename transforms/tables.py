@@ -1,8 +1,8 @@
-"""The Parquet tables of DESIGN.md's Contracts: schemas, run ids, writing and reading.
+"""The Parquet tables of docs/design.md's Contracts: schemas, run ids, writing and reading.
 
-Layout: ``OUTPUT/meta/<table>/<run_id>-<shard>.parquet``. A run writes only files named after
-its own run_id, so it never rewrites another run's. Readers read a table as a dataset over all
-runs; for the same key the newest run_id wins, and run ids sort by time.
+Layout: ``OUTPUT/meta/<table>/<run_id>-<shard>.parquet`` (``transforms.layout``). A run writes only
+files named after its own run_id, so it never rewrites another run's. Readers read a table as a
+dataset over all runs; for the same key the newest run_id wins, and run ids sort by time.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from media import storage
+from transforms import layout
 from transforms.files import match_files
 
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -130,8 +131,8 @@ _RUN_ID_PATTERN = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}")
 
 def new_run_id(now: dt.datetime | None = None) -> str:
     """A run id that sorts by start time: UTC ``YYYYMMDDTHHMMSSZ`` plus 8 random hex digits."""
-    now = now or dt.datetime.now(dt.timezone.utc)
-    return f"{now.astimezone(dt.timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
+    now = now or dt.datetime.now(dt.UTC)
+    return f"{now.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
 
 
 def validate_run_id(run_id: str) -> str:
@@ -149,18 +150,14 @@ def schema_of(table: str) -> pa.Schema:
     return SCHEMAS[table]
 
 
-def table_folder(output: str, table: str) -> str:
-    schema_of(table)
-    return storage.join(output, "meta", table)
-
-
 def stamp_row(row: Mapping[str, Any], table: str, run_id: str) -> dict[str, Any]:
     """``row`` with this run's id and every column of ``table``; raises on unknown or missing columns."""
     schema = schema_of(table)
     unknown = sorted(set(row) - (set(schema.names) - {"run_id"}))
     if unknown:
         raise ValueError(
-            f"{table} row has columns {unknown}; it accepts {schema.names[1:]} (run_id is stamped by the writer)"
+            f"{table} row has columns {unknown}; it accepts {schema.names[1:]} "
+            "(run_id is stamped by the writer)"
         )
     missing = [f.name for f in schema if f.name != "run_id" and not f.nullable and row.get(f.name) is None]
     if missing:
@@ -168,8 +165,9 @@ def stamp_row(row: Mapping[str, Any], table: str, run_id: str) -> dict[str, Any]
     return {"run_id": run_id, **{name: row.get(name) for name in schema.names if name != "run_id"}}
 
 
-class WriteTable(beam.PTransform):
-    """Rows (dicts of a table's columns, without run_id) -> ``OUTPUT/meta/<table>/<run_id>-SSSSS-of-NNNNN.parquet``.
+class WriteTable(beam.PTransform[Any, Any]):
+    """Rows (dicts of a table's columns, without run_id) ->
+    ``OUTPUT/meta/<table>/<run_id>-SSSSS-of-NNNNN.parquet`` (``transforms.layout.table_prefix``).
 
     Beam's Parquet sink writes each shard under a temporary name and renames it when the write
     is finalised, so a final name never holds a partial file. An empty collection still yields
@@ -181,10 +179,10 @@ class WriteTable(beam.PTransform):
         self._schema = schema_of(table)
         self._table = table
         self._run_id = validate_run_id(run_id)
-        self._prefix = storage.join(table_folder(output, table), run_id)
+        self._prefix = layout.table_prefix(output, table, run_id)
 
-    def expand(self, rows: beam.PCollection) -> beam.PCollection:
-        return (
+    def expand(self, rows: beam.PCollection[Any]) -> beam.PCollection[Any]:  # the written files' names
+        written: beam.PCollection[Any] = (
             rows
             | "StampRunId" >> beam.Map(stamp_row, self._table, self._run_id)
             | "WriteParquet" >> beam.io.WriteToParquet(
@@ -194,6 +192,7 @@ class WriteTable(beam.PTransform):
                 codec="snappy",
             )
         )
+        return written
 
 
 def write_table_file(output: str, table: str, run_id: str, rows: Iterable[Mapping[str, Any]]) -> str:
@@ -206,7 +205,7 @@ def write_table_file(output: str, table: str, run_id: str, rows: Iterable[Mappin
     stamped = [stamp_row(row, table, run_id) for row in rows]
     buffer = io.BytesIO()
     pq.write_table(pa.Table.from_pylist(stamped, schema=schema), buffer, compression="snappy")
-    uri = storage.join(table_folder(output, table), f"{run_id}-00000-of-00001.parquet")
+    uri = layout.table_file_uri(output, table, run_id)
     storage.write_bytes(uri, buffer.getvalue())
     return uri
 
@@ -218,8 +217,7 @@ def read_table(output: str, table: str, *, run_id: str | None = None) -> pa.Tabl
     under an older schema read with the columns they lack as nulls.
     """
     schema = schema_of(table)
-    pattern = f"{validate_run_id(run_id)}-*.parquet" if run_id else "*.parquet"
-    files = match_files(storage.join(table_folder(output, table), pattern))
+    files = match_files(layout.table_glob(output, table, validate_run_id(run_id) if run_id else None))
     if not files:
         return schema.empty_table()
     if "://" in files[0] and not files[0].startswith("file://"):

@@ -2,13 +2,13 @@
 
     ShardedFilm --plan_film--> FilmPlan(film, units, scene prompts)
 
-A ``Unit`` is the restore job's unit of durable progress (DESIGN.md, "Durable progress"): its
-windows are generated together and blended, its 48 kHz stem is written to
+A ``Unit`` is the restore job's unit of durable progress (docs/design.md, "Durable progress"):
+its windows are generated together and blended, its 48 kHz stem is written to
 ``OUTPUT/audio/<film_id>/<unit_key>.flac`` and then its ledger object to
-``OUTPUT/ledger/<film_id>/<unit_key>.json``. Only these small records travel between stages;
-frames and audio exist only in the step that needs them.
+``OUTPUT/ledger/<film_id>/<unit_key>.json`` (``transforms.layout``, ``transforms.ledger``). Only
+these small records travel between stages; frames and audio exist only in the step that needs them.
 
-Keys (DESIGN.md, Contracts, "Keys"). A unit's key is the first 16 hex digits of the SHA-256 of a
+Keys (docs/design.md, Contracts, "Keys"). A unit's key is the first 16 hex digits of the SHA-256 of a
 canonical JSON of everything that decides its audio: the film's content hash, its exact time
 range (PTS and time base), its effective prompts, take and seed, the checkpoint's SHA-256,
 steps, text and video guidance, sampler, vocoder, window and overlap. A film cut's key hashes
@@ -43,13 +43,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from media import storage
 from model.config import SAMPLERS, ModelConfig
+from transforms.checks import is_number, is_whole
 from transforms.failures import redacted_repr
-from transforms.manifest import MAX_SEED, MAX_TAKES, FilmJob, SceneOverride, validate_film_id
+from transforms.manifest import MAX_SEED, MAX_TAKES, FilmJob, SceneOverride
 from transforms.shard import ShardedFilm
 
-OUTPUT_RATE = 48000  # DESIGN.md, "Time": output audio is 48 kHz mono 24-bit FLAC
+OUTPUT_RATE = 48000  # docs/design.md, "Time": output audio is 48 kHz mono 24-bit FLAC
 KEY_HEX = 16
 UNIT_KEY_VERSION = "talkie.unit/1"
 CUT_KEY_VERSION = "talkie.cut/1"
@@ -82,16 +82,16 @@ class GenerationSettings:
     negative_prompt: str | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
+        if not is_whole(self.steps) or self.steps < 1:
             raise ValueError(f"steps {self.steps!r} must be a whole number >= 1")
         for name in ("text_guidance", "video_guidance", "negative_guidance"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+            if not is_number(value) or not 0 <= value < math.inf:
                 raise ValueError(f"{name} {value!r} must be a finite number >= 0")
             object.__setattr__(self, name, float(value))
         if self.sampler not in SAMPLERS:
             raise ValueError(f"sampler {self.sampler!r} is not accepted; accepted samplers are {SAMPLERS}")
-        if isinstance(self.takes, bool) or not isinstance(self.takes, int) or not 1 <= self.takes <= MAX_TAKES:
+        if not is_whole(self.takes) or not 1 <= self.takes <= MAX_TAKES:
             raise ValueError(f"takes {self.takes!r} must be a whole number from 1 to {MAX_TAKES}")
 
     @property
@@ -117,7 +117,8 @@ class GenerationSettings:
         }
 
     def key_fields(self) -> dict[str, Any]:
-        """The run-wide part of every unit key (DESIGN.md "Keys"), also recorded in each ledger object."""
+        """The run-wide part of every unit key (docs/design.md "Keys"), also recorded in each ledger
+        object."""
         window = self.config.window
         return {
             "checkpoint_sha256": self.checkpoint_sha256,
@@ -164,7 +165,7 @@ def describe_checkpoint(uri: str | None) -> CheckpointInfo:
 
 def default_vocoder_name(config: ModelConfig) -> str:
     """The ``name`` of the vocoder ``model.generate.load_generator`` builds for ``config``."""
-    from model.codec import default_vocoder
+    from model.vocoders import default_vocoder
 
     return default_vocoder(config.audio).name
 
@@ -195,7 +196,7 @@ class Unit:
     take: int  # 0-based
     seed: int
     time_base: str  # e.g. "1/12288"
-    first_pts: int  # the film's first frame: time 0 of DESIGN.md's "Time"
+    first_pts: int  # the film's first frame: time 0 of docs/design.md's "Time"
     start_pts: int
     end_pts: int  # exclusive
     start_s: float  # convenience; the exact times are ``start_time`` and ``end_time``
@@ -309,8 +310,10 @@ def effective_prompts(
 ) -> ScenePrompts:
     """Scene ``index``'s prompts: override > row > command line > ("" / the checkpoint's default)."""
     override = choose_override(job.scenes, index, start_s, end_s)
-    positive = _first_given(override and override.positive_prompt, job.positive_prompt, default_positive)
-    negative = _first_given(override and override.negative_prompt, job.negative_prompt, default_negative)
+    positive = _first_given(override.positive_prompt if override else None, job.positive_prompt,
+                            default_positive)
+    negative = _first_given(override.negative_prompt if override else None, job.negative_prompt,
+                            default_negative)
     return ScenePrompts(
         positive_prompt="" if positive is None else positive,
         negative_prompt=checkpoint_negative if negative is None else negative,
@@ -388,7 +391,7 @@ def unit_key(
     seed: int,
     settings: GenerationSettings,
 ) -> str:
-    """DESIGN.md's unit key: SHA-256 (first 16 hex) of the canonical JSON of the unit's inputs."""
+    """docs/design.md's unit key: SHA-256 (first 16 hex) of the canonical JSON of the unit's inputs."""
     return _key({
         "version": UNIT_KEY_VERSION,
         "content_sha256": content_sha256,
@@ -404,7 +407,7 @@ def unit_key(
 
 
 def cut_key(unit_keys: Sequence[str], *, crossfade_samples: int, target_lufs: float, max_true_peak_dbtp: float) -> str:
-    """DESIGN.md's cut key: the unit keys of the takes a film cut uses (in scene order) and the
+    """docs/design.md's cut key: the unit keys of the takes a film cut uses (in scene order) and the
     assembly settings."""
     return _key({
         "version": CUT_KEY_VERSION,
@@ -453,37 +456,3 @@ def plan_film(film: ShardedFilm, settings: GenerationSettings) -> FilmPlan:
                 frames=frames, samples=samples, windows=windows,
             ))
     return FilmPlan(film=film, prompts=tuple(prompts), units=tuple(units))
-
-
-# ----------------------------------------------------------------------------- output paths
-
-
-def _segments(film_id: str, key: str) -> tuple[str, str]:
-    """``film_id`` and ``key`` when both are safe path segments (``validate_film_id``'s rule), so
-    that no path built from them leaves OUTPUT, whichever table or ledger they were read from;
-    raises ManifestError (a ValueError) otherwise."""
-    validate_film_id(film_id)
-    try:
-        validate_film_id(key)
-    except ValueError as exc:
-        raise ValueError(f"key {str(exc).split(' ', 1)[1]}") from None  # the same rule, named for the key
-    return film_id, key
-
-
-def stem_uri(output: str, film_id: str, key: str) -> str:
-    """``OUTPUT/audio/<film_id>/<unit_key>.flac``: a unit's 48 kHz stem."""
-    film_id, key = _segments(film_id, key)
-    return storage.join(output, "audio", film_id, f"{key}.flac")
-
-
-def ledger_uri(output: str, film_id: str, key: str) -> str:
-    """``OUTPUT/ledger/<film_id>/<unit_key>.json``: written once the unit's stem is published."""
-    film_id, key = _segments(film_id, key)
-    return storage.join(output, "ledger", film_id, f"{key}.json")
-
-
-def film_uris(output: str, film_id: str, key: str) -> tuple[str, str]:
-    """``OUTPUT/films/<film_id>/<cut_key>.flac`` and ``.mkv``."""
-    film_id, key = _segments(film_id, key)
-    folder = storage.join(output, "films", film_id)
-    return storage.join(folder, f"{key}.flac"), storage.join(folder, f"{key}.mkv")

@@ -1,15 +1,16 @@
 """One film's review: its browser preview and its page with a picture per scene.
 
-Paths (DESIGN.md, Contracts, "Output layout", with ``OUTPUT/report/…`` laid out here):
+Where these go is the output layout's (docs/design.md, Contracts, "Output layout"), which media/
+does not know: the caller hands each film its ``FilmPagePaths`` (``transforms.layout.film_page_paths``
+builds them), e.g. for run R:
 
     OUTPUT/films/<film_id>/<cut_key>.preview.mp4         the browser preview, beside the FLAC and MKV
-    OUTPUT/report/<run_id>/<film_id>/index.html          the film's page for run <run_id>
-    OUTPUT/report/<run_id>/<film_id>/scene-NNNNN.png     one picture per scene
+    OUTPUT/report/R/<film_id>/index.html                 the film's page for run R
+    OUTPUT/report/R/<film_id>/scene-NNNNN.png            one picture per scene
 
-The page links stems, tracks and the preview by relative paths that follow the output layout
-(``../../../audio/<film_id>/<unit_key>.flac``), so the folder works from disk or a bucket, and
-stays whole when OUTPUT is moved. The preview's bytes depend only on the MKV and the FLAC, so it
-is written once per cut key and kept (``media.preview``).
+The page links stems, tracks and the preview by relative paths (``../../../audio/<film_id>/<unit_key>.flac``),
+so the folder works from disk or a bucket, and stays whole when OUTPUT is moved. The preview's bytes
+depend only on the MKV and the FLAC, so it is written once per cut key and kept (``media.preview``).
 
 Memory: the film's track (as assembling it did), and one scene's frames at a time.
 """
@@ -34,27 +35,21 @@ from media.track import OUTPUT_RATE, scene_sample_range
 log = logging.getLogger(__name__)
 
 STATUS_DONE = "done"
-REPORT_FOLDER = "report"
-PAGE = "index.html"
-_UP_TO_OUTPUT = "../../.."  # from OUTPUT/report/<run_id>/<film_id>/
 
 
-def preview_uri(output: str, film_id: str, cut_key: str) -> str:
-    """``OUTPUT/films/<film_id>/<cut_key>.preview.mp4``."""
-    return storage.join(output, "films", film_id, f"{cut_key}.preview.mp4")
+@dataclass(frozen=True)
+class FilmPagePaths:
+    """Where one film's review goes, and its page's links, relative to the page."""
 
-
-def run_folder(output: str, run_id: str) -> str:
-    """``OUTPUT/report/<run_id>``: the run's index page and a folder per film."""
-    return storage.join(output, REPORT_FOLDER, run_id)
-
-
-def film_page_uri(output: str, run_id: str, film_id: str) -> str:
-    return storage.join(run_folder(output, run_id), film_id, PAGE)
-
-
-def picture_name(scene_index: int) -> str:
-    return f"scene-{scene_index:05d}.png"
+    folder: str  # the page's folder: the page and its pictures
+    page: str  # the page's URI
+    picture_name: str  # scene N's picture beside the page: a format string of N, e.g. "scene-{:05d}.png"
+    run_href: str  # the run's index page
+    stem_href: str  # a take's stem: a format string of its unit key
+    preview: str | None  # the cut's preview URI; None: the film has no cut
+    preview_href: str | None  # the cut's preview, FLAC and MKV; None: no cut
+    flac_href: str | None
+    video_href: str | None
 
 
 @dataclass(frozen=True)
@@ -65,23 +60,24 @@ class FilmReport:
     preview_written: bool
 
 
-def write_preview(output: str, film: Mapping[str, Any], flac: bytes) -> tuple[str, bool]:
-    """(the preview's URI, whether it was written now): encoded from the film's MKV and FLAC
-    unless a preview of this cut is already there."""
-    uri = preview_uri(output, film["film_id"], film["cut_key"])
+def write_preview(uri: str, video_uri: str, flac: bytes) -> bool:
+    """Whether the preview at ``uri`` was written now: encoded from the cut's MKV at ``video_uri``
+    and its FLAC, unless a preview of this cut is already there."""
     if storage.exists(uri):
-        return uri, False
-    preview = encode_preview(film["video_uri"], flac)
+        return False
+    preview = encode_preview(video_uri, flac)
     storage.write_bytes(uri, preview.data)
-    return uri, True
+    return True
 
 
-def write_film_report(output: str, run_id: str, film: Mapping[str, Any], scenes: Sequence[Mapping[str, Any]],
-                      takes: Sequence[Mapping[str, Any]], failures: Sequence[Mapping[str, Any]] = ()) -> FilmReport:
+def write_film_report(paths: FilmPagePaths, run_id: str, film: Mapping[str, Any],
+                      scenes: Sequence[Mapping[str, Any]], takes: Sequence[Mapping[str, Any]],
+                      failures: Sequence[Mapping[str, Any]] = ()) -> FilmReport:
     """Writes the film's preview (when it has a track) and its page with a picture per scene.
 
-    ``film`` is its ``films`` row, ``scenes`` and ``takes`` its rows of the same run (the restore
-    job's columns), ``failures`` its ``failures`` rows.
+    ``paths`` are the film's page and preview for run ``run_id``; ``film`` is its ``films`` row,
+    ``scenes`` and ``takes`` its rows of the same run (the restore job's columns), ``failures``
+    its ``failures`` rows.
     """
     film_id = film["film_id"]
     scenes = sorted(scenes, key=lambda row: row["scene_index"])
@@ -89,12 +85,13 @@ def write_film_report(output: str, run_id: str, film: Mapping[str, Any], scenes:
     track = None
     preview, written = None, False
     if done:
+        if paths.preview is None:
+            raise ValueError(f"film {film_id} has a cut ({film['cut_key']}) but its paths name no preview")
         flac = storage.read_bytes(film["flac_uri"])
-        preview, written = write_preview(output, film, flac)
+        preview, written = paths.preview, write_preview(paths.preview, film["video_uri"], flac)
         track, rate, _ = decode_flac(flac)
         if rate != OUTPUT_RATE:
             raise ValueError(f"{film['flac_uri']} is at {rate} Hz, not {OUTPUT_RATE}")
-    folder = storage.join(run_folder(output, run_id), film_id)
     entries = []
     if scenes:
         first_pts = int(scenes[0]["start_pts"])
@@ -106,21 +103,19 @@ def write_film_report(output: str, run_id: str, film: Mapping[str, Any], scenes:
         for take in takes:
             by_scene.setdefault(int(take["scene_index"]), []).append(take)
         for scene in scenes:
-            entries.append(_scene_entry(film, scene, first_pts, video, picture, track,
-                                        sorted(by_scene.get(int(scene["scene_index"]), []), key=lambda t: t["take"]),
-                                        folder))
+            scene_takes = sorted(by_scene.get(int(scene["scene_index"]), []), key=lambda t: t["take"])
+            entries.append(_scene_entry(paths, film, scene, first_pts, video, picture, track, scene_takes))
     page = FilmEntry(
         film_id=film_id, run_id=run_id, status=film["status"], duration_s=film.get("duration_s"),
-        loudness_lufs=film.get("loudness_lufs"), cut_key=film.get("cut_key"), run_href=f"../{PAGE}",
-        preview_href=_films_href(film_id, f"{film['cut_key']}.preview.mp4") if preview else None,
-        flac_href=_films_href(film_id, f"{film['cut_key']}.flac") if done else None,
-        video_href=_films_href(film_id, f"{film['cut_key']}.mkv") if done else None,
+        loudness_lufs=film.get("loudness_lufs"), cut_key=film.get("cut_key"), run_href=paths.run_href,
+        preview_href=paths.preview_href if preview else None,
+        flac_href=paths.flac_href if done else None,
+        video_href=paths.video_href if done else None,
         scenes=tuple(entries),
         failures=tuple(failure_entry(f) for f in failures),
     )
-    uri = storage.join(folder, PAGE)
-    storage.write_bytes(uri, film_page_html(page).encode("utf-8"))
-    return FilmReport(film_id=film_id, page_uri=uri, preview_uri=preview, preview_written=written)
+    storage.write_bytes(paths.page, film_page_html(page).encode("utf-8"))
+    return FilmReport(film_id=film_id, page_uri=paths.page, preview_uri=preview, preview_written=written)
 
 
 def failure_entry(row: Mapping[str, Any]) -> FailureEntry:
@@ -128,12 +123,9 @@ def failure_entry(row: Mapping[str, Any]) -> FailureEntry:
                         error_type=row["error_type"], error=row["error"])
 
 
-def _films_href(film_id: str, name: str) -> str:
-    return f"{_UP_TO_OUTPUT}/films/{film_id}/{name}"
-
-
-def _scene_entry(film: Mapping[str, Any], scene: Mapping[str, Any], first_pts: int, video_uri: str, picture: Picture,
-                 track: np.ndarray | None, takes: Sequence[Mapping[str, Any]], folder: str) -> SceneEntry:
+def _scene_entry(paths: FilmPagePaths, film: Mapping[str, Any], scene: Mapping[str, Any], first_pts: int,
+                 video_uri: str, picture: Picture, track: np.ndarray | None,
+                 takes: Sequence[Mapping[str, Any]]) -> SceneEntry:
     index = int(scene["scene_index"])
     time_base = Fraction(scene["time_base"])
     t0 = Fraction(int(scene["start_pts"]) - first_pts) * time_base
@@ -143,8 +135,8 @@ def _scene_entry(film: Mapping[str, Any], scene: Mapping[str, Any], first_pts: i
     evidence = scene_evidence(video_uri, picture, start_s=float(t0), end_s=float(t1), track=segment, rate=OUTPUT_RATE,
                               fps=film.get("true_fps") or film.get("nominal_fps") or 0.0)
     title = f"{film['film_id']} · scene {index}" + ("" if track is not None else " (no film track)")
-    name = picture_name(index)
-    storage.write_bytes(storage.join(folder, name), scene_picture_png(evidence, title=title))
+    name = paths.picture_name.format(index)
+    storage.write_bytes(storage.join(paths.folder, name), scene_picture_png(evidence, title=title))
     chosen = scene.get("best_take")
     return SceneEntry(
         index=index, start_s=float(t0), end_s=float(t1),
@@ -152,7 +144,7 @@ def _scene_entry(film: Mapping[str, Any], scene: Mapping[str, Any], first_pts: i
         picture_href=name, agreement=evidence.agreement,
         takes=tuple(
             TakeEntry(take=int(t["take"]), seed=int(t["seed"]), sync_score=t.get("sync_score"),
-                      audio_href=f"{_UP_TO_OUTPUT}/audio/{film['film_id']}/{t['unit_key']}.flac",
+                      audio_href=paths.stem_href.format(t["unit_key"]),
                       chosen=chosen is not None and int(t["take"]) == int(chosen))
             for t in takes
         ),

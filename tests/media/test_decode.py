@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from media.cadence import describe_cadence, duplicate_mask
-from media.decode import decode_range
+from media.decode import VIDEO_DECODE_MODES, check_video_decode, decode_range, hwaccel_for
 from media.errors import CorruptVideo
 from media.shard import shard_film
 from media.timing import timeline_from_pts
@@ -44,6 +44,30 @@ def test_decode_range_rgb_shape_and_end_of_stream(film):
     got = decode_range(path, 8 * step, 16 * step, fps=24, width=16, height=12)
     assert got.shape == (8, 12, 16, 3)
     assert np.array_equal(got[4], got[7])  # past the last frame, the last frame stays on screen
+
+
+def test_cuda_decoding_gives_the_cpu_frames_or_raises(film):
+    """hwaccel="cuda" samples as the CPU does; without a usable NVDEC it raises (PyAV's software
+    fallback is off), so that the caller can fall back and say why."""
+    path = film("nvdec.mp4", textured_shots([24], seed=13, pan=2), fps=24)
+    cpu = decode_range(path, 0, 20_000, fps=8, width=16, height=16, gray=True)
+    try:
+        cuda = decode_range(path, 0, 20_000, fps=8, width=16, height=16, gray=True, hwaccel="cuda")
+    except Exception:  # no CUDA device or no NVDEC decoder here
+        import torch
+
+        assert not torch.cuda.is_available()
+        return
+    assert np.array_equal(cuda, cpu)
+
+
+def test_video_decode_modes_are_checked_in_one_place():
+    assert VIDEO_DECODE_MODES == ("cpu", "cuda")
+    assert [hwaccel_for(mode) for mode in VIDEO_DECODE_MODES] == [None, "cuda"]
+    with pytest.raises(ValueError, match="video_decode 'vaapi' is not accepted; accepted: cpu, cuda"):
+        check_video_decode("vaapi")
+    with pytest.raises(ValueError, match="hwaccel 'vaapi' is not accepted"):
+        decode_range("/no/such/film.mp4", 0, 1, fps=8, width=16, height=16, hwaccel="vaapi")
 
 
 def test_timeline_follows_the_time_contract():

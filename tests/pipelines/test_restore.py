@@ -233,9 +233,11 @@ def test_the_cli_on_two_worker_processes_writes_the_same_bytes(first, collection
 
 
 def _exact_duration(path: str):
-    """DESIGN.md's film duration, from packet timestamps: last PTS + median frame duration - first PTS."""
-    import numpy as np
+    """docs/design.md's film duration, from packet timestamps: last PTS + median frame duration -
+    first PTS."""
     from fractions import Fraction
+
+    import numpy as np
 
     with av.open(path) as container:
         stream = container.streams.video[0]

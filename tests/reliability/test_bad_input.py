@@ -1,7 +1,7 @@
 """Bad input is data, not a crash: the restore job over one collection of unusable and odd files
 beside two good foley-world films (issue 5, "Failure handling" and "Hostile input").
 
-What each file must give (DESIGN.md, "Rules": "Bad input is data, not a crash ... Very short
+What each file must give (docs/design.md, "Rules": "Bad input is data, not a crash ... Very short
 films still get correct output"):
 
 | file                              | outcome                                                     |
@@ -24,7 +24,7 @@ films still get correct output"):
 | two foley-world films             | output                                                       |
 
 "Output" means: a films row with status done; a film FLAC of exactly round(duration * 48000)
-samples, duration from the packets' PTS (last PTS + median frame duration - first PTS, DESIGN.md
+samples, duration from the packets' PTS (last PTS + median frame duration - first PTS, docs/design.md
 "Time"); an MKV whose video packets are the source's and whose FLAC track has those samples;
 scenes rows that tile the film; takes rows whose stems exist. Nothing is written outside OUTPUT.
 A second run over the same OUTPUT, after the missing film has arrived, restores it, fails the
@@ -114,7 +114,7 @@ def packet_pts(path: str) -> tuple[list[int], Fraction]:
 
 
 def exact_duration(path: str, *, nominal_fps: int | None = None) -> Fraction:
-    """DESIGN.md's film duration from packet PTS; a one-frame film lasts one nominal frame."""
+    """docs/design.md's film duration from packet PTS; a one-frame film lasts one nominal frame."""
     pts, time_base = packet_pts(path)
     if len(pts) == 1:
         return Fraction(1, nominal_fps)
@@ -363,7 +363,8 @@ def test_nothing_is_written_outside_output(first, collection):
     assert not (Path.cwd() / ESCAPE_ID).resolve().exists()
     written = [p for p in collection.output.rglob("*") if p.is_file()]
     assert written and all(p.resolve().is_relative_to(collection.output.resolve()) for p in written)
-    assert {p.relative_to(collection.output).parts[0] for p in written} <= {"audio", "ledger", "films", "meta", "report"}  # DESIGN.md, "Output layout"
+    top = {p.relative_to(collection.output).parts[0] for p in written}
+    assert top <= {"audio", "ledger", "films", "meta", "report"}  # docs/design.md, "Output layout"
 
 
 # ----------------------------------------------------------------------------- the second run

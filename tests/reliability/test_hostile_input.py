@@ -26,6 +26,7 @@ from tests.transforms.builders import SHA_A, SHA_B, job, probe, tiling
 from tests.transforms.generation import save_small_checkpoint
 from transforms.dedupe import _OnePerFilmIdFn
 from transforms.failures import failure_from, redact
+from transforms.layout import film_uris, ledger_uri, shotlist_uris, stem_uri
 from transforms.manifest import (
     MAX_FILM_ID_CHARS,
     MAX_PROMPT_CHARS,
@@ -38,9 +39,7 @@ from transforms.manifest import (
 )
 from transforms.rows import failure_row
 from transforms.shard import ShardedFilm
-from transforms.shotlist import shotlist_uris
 from transforms.tables import read_table
-from transforms.units import film_uris, ledger_uri, stem_uri
 
 SHA = "0123456789abcdef" * 4
 KEY = "0123456789abcdef"

@@ -19,7 +19,6 @@ from pipelines.restore import RestoreSummary, run
 from tests.conftest import IN_PROCESS
 from tests.transforms.generation import save_small_checkpoint
 
-
 PROMPT_WITH_MARKUP = 'a ball <b>bounces</b> & "echoes" on a floor'
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import av
 import torch
 
+from media.records import FilmProbe, Scene
 from model.checkpoint import save_checkpoint
 from model.config import ModelConfig, NetworkConfig, SamplerConfig, VideoConfig, WindowConfig
-from media.records import FilmProbe, Scene
 from model.networks import build_network
 from tests.model.test_dit import wake_up
 from tests.transforms.builders import job

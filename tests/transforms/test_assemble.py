@@ -23,7 +23,8 @@ from transforms.assemble import (
     film_total_samples,
     read_stem,
 )
-from transforms.units import GenerationSettings, Take, plan_film, stem_uri
+from transforms.layout import stem_uri
+from transforms.units import GenerationSettings, Take, plan_film
 
 SETTINGS = GenerationSettings(checkpoint=None, checkpoint_sha256="c" * 64, config=SMALL, steps=2, text_guidance=2.0,
                               video_guidance=2.0, negative_guidance=2.0, sampler="euler", vocoder="griffin-lim(test)", takes=2)

@@ -18,9 +18,7 @@ from tests.conftest import IN_PROCESS
 from tests.films import encode, textured_shots
 from tests.transforms.builders import job
 from tests.transforms.generation import real_film, save_small_checkpoint, settings_for
-from transforms.inference import TalkieModelHandler
 from transforms.generate import (
-    STAGE_GENERATE_AUDIO,
     PlanUnits,
     SkipDone,
     UnitFrames,
@@ -29,11 +27,13 @@ from transforms.generate import (
     blend_unit,
     decode_unit_frames,
     fit_frames,
-    ledger_record,
-    read_ledger,
 )
+from transforms.inference import TalkieModelHandler
+from transforms.layout import ledger_uri, stem_uri
+from transforms.ledger import ledger_record, read_ledger, write_ledger
 from transforms.shard import ShardedFilm
-from transforms.units import Take, ledger_uri, plan_film, stem_uri
+from transforms.stages import STAGE_GENERATE_AUDIO
+from transforms.units import Take, plan_film
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_cuda_decode_falls_back_to_the_cpu_and_gives_the_same_frames(film, setti
     assert isinstance(out, UnitFrames) and np.array_equal(out.frames, decode_unit_frames(unit, settings))
     # Without a usable GPU the worker decodes on the CPU from then on; with one, NVDEC stays on.
     import torch
-    assert fn._mode == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert fn._hwaccel == ("cuda" if torch.cuda.is_available() else None)
 
 
 def test_a_scene_is_decoded_once_for_all_its_takes(film, settings):
@@ -138,8 +138,7 @@ def test_blended_units_have_the_scenes_model_rate_length(film, settings, generat
 
 def _finish(output: str, take: Take, settings) -> None:
     storage.write_bytes(take.flac_uri, b"flac")
-    record = ledger_record(take, settings, output=output, run_id="20260101T000000Z-00000000")
-    storage.write_bytes(ledger_uri(output, take.unit.film_id, take.unit.key), json.dumps(record).encode())
+    write_ledger(output, ledger_record(take, settings, run_id="20260101T000000Z-00000000"))
 
 
 def test_the_ledger_round_trips_and_unusable_objects_mean_not_done(film, settings, tmp_path):

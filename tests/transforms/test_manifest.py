@@ -15,7 +15,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from tests.conftest import IN_PROCESS
-from transforms.failures import STAGE_READ_MANIFEST, Failure, failure_from, redact
+from transforms.failures import Failure, failure_from, redact
 from transforms.manifest import (
     MAX_PROMPT_CHARS,
     FilmJob,
@@ -29,6 +29,7 @@ from transforms.manifest import (
     parse_manifest,
     validate_film_id,
 )
+from transforms.stages import STAGE_READ_MANIFEST
 
 SHA = "0123456789abcdef" * 4
 

@@ -13,9 +13,10 @@ from media.errors import UnreadableMedia
 from tests.conftest import IN_PROCESS
 from tests.transforms.builders import SHA_A, SHA_B, job, probe, sharded, tiling
 from transforms.dedupe import DeduplicateFilms
-from transforms.failures import FAILURES, STAGE_DEDUPLICATE_FILMS, STAGE_PROBE_AND_SHARD, Failure
+from transforms.failures import FAILURES, Failure
 from transforms.rows import failure_row, scene_rows
 from transforms.shard import ProbeAndShard, SceneTilingError, _ProbeAndShardFn, check_scenes_tile
+from transforms.stages import STAGE_DEDUPLICATE_FILMS, STAGE_PROBE_AND_SHARD
 
 
 def fake_shard(uri: str, *, min_scene_s: float):

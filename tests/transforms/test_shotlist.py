@@ -8,16 +8,17 @@ import pytest
 
 from media.records import Scene
 from tests.transforms.builders import sharded
-from transforms.failures import FAILURES, STAGE_WRITE_SHOTLIST
+from transforms.failures import FAILURES
+from transforms.layout import shotlist_uris
 from transforms.shotlist import (
     _WriteShotListFn,
     edl_reel_name,
     frames_to_timecode,
     shotlist_csv,
     shotlist_edl,
-    shotlist_uris,
     timecode_base,
 )
+from transforms.stages import STAGE_WRITE_SHOTLIST
 
 
 def two_scenes() -> list[Scene]:

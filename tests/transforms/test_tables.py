@@ -60,7 +60,7 @@ def test_contract_column_names():
 
 
 def test_run_ids_sort_by_time_and_are_validated():
-    early = new_run_id(dt.datetime(2026, 11, 26, 8, 17, 9, tzinfo=dt.timezone.utc))
+    early = new_run_id(dt.datetime(2026, 11, 26, 8, 17, 9, tzinfo=dt.UTC))
     late = new_run_id(dt.datetime(2026, 11, 26, 9, 17, 10, tzinfo=dt.timezone(dt.timedelta(hours=1))))
     assert re.fullmatch(r"20261126T081709Z-[0-9a-f]{8}", early)
     assert late.startswith("20261126T081710Z-") and early < late
@@ -148,7 +148,7 @@ def test_read_table_of_a_table_never_written_is_empty_with_its_schema(tmp_path):
 
 
 def test_runs_rows_keep_timestamps_and_counts(tmp_path):
-    started = dt.datetime(2026, 11, 26, 8, 17, 10, 123456, tzinfo=dt.timezone.utc)
+    started = dt.datetime(2026, 11, 26, 8, 17, 10, 123456, tzinfo=dt.UTC)
     uri = write_table_file(str(tmp_path), "runs", RUN_1, [{
         "job": "scenes", "started_at": started, "finished_at": started + dt.timedelta(seconds=5),
         "code_version": "0.1.0", "options": "{}", "counts": {"films": 2, "scenes": 9}}])

@@ -15,11 +15,8 @@ from transforms.units import (
     choose_override,
     cut_key,
     derive_seed,
-    film_uris,
-    ledger_uri,
     model_frames,
     plan_film,
-    stem_uri,
     window_start_frames,
 )
 
@@ -170,12 +167,6 @@ def test_cut_key_changes_with_the_takes_used_and_the_assembly_settings():
         cut_key(["a" * 16, "b" * 16], crossfade_samples=480, target_lufs=-23.0, max_true_peak_dbtp=-2.0),
     }
     assert base not in others and len(others) == 5
-
-
-def test_output_paths_follow_the_contract():
-    assert stem_uri("gs://b/out", "f", "0123456789abcdef") == "gs://b/out/audio/f/0123456789abcdef.flac"
-    assert ledger_uri("/out", "f", "0123456789abcdef") == "/out/ledger/f/0123456789abcdef.json"
-    assert film_uris("/out", "f", "k") == ("/out/films/f/k.flac", "/out/films/f/k.mkv")
 
 
 @pytest.mark.parametrize("field,value,message", [
