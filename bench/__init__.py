@@ -1,2 +1,2 @@
 """Benchmarks: each module measures one part of Talkie and prints a table (run from the repository
-root, e.g. ``python -m bench.score`` or ``python bench/scenes.py``)."""
+root, e.g. ``python -m bench.score`` or ``python -m bench.scenes``)."""

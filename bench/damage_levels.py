@@ -1,6 +1,6 @@
 """How strong is the foley world's archival damage beside real archival film, as the model sees it?
 
-    python bench/damage_levels.py [--real ../shared/testdata/real] [--films 8] [--seed 991000]
+    python -m bench.damage_levels [--real ../shared/testdata/real] [--films 8] [--seed 991000]
         [--strengths 0 0.25 0.5 0.75 1]
 
 Every clip is decoded as the pipeline decodes it (``media.decode.decode_range`` at the tiny
@@ -30,12 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from media.decode import decode_range, video_timeline  # noqa: E402
-from model.calibrate import EVENT_CLASSES, decoded_frames  # noqa: E402
-from model.config import ModelConfig, preset  # noqa: E402
-from model.synth.film import film_seed  # noqa: E402
+from media.decode import decode_range, video_timeline
+from model.calibrate import EVENT_CLASSES, decoded_frames
+from model.config import ModelConfig, preset
+from model.synth.film import film_seed
 
 REAL_DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "real"
 
@@ -98,7 +97,7 @@ def synth_rows(strengths: list[float], films: int, seed: int, config: ModelConfi
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python bench/damage_levels.py", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.damage_levels", description=__doc__.split("\n")[0])
     parser.add_argument("--real", type=Path, default=REAL_DEFAULT, help="a folder with clips.json and its clips")
     parser.add_argument("--films", type=int, default=8, help="foley-world films per strength")
     parser.add_argument("--seed", type=int, default=991000)

@@ -5,7 +5,7 @@ the CLI is the system's: the script prints both versions), decode with the same 
 scale every frame to the two analysis sizes (48x27 RGB for TransNetV2, 64x48 gray for the luma detector)
 with area interpolation. The ratio Talkie/ffmpeg should be >= 0.9: Talkie adds no overhead.
 
-    python bench/decode.py [FILE ...] [--threads N] [--repeats R]
+    python -m bench.decode [FILE ...] [--threads N] [--repeats R]
 
 With no FILE it measures a real clip from ../shared/testdata/real (when present) and a 720p
 H.264 film it renders once into a temporary folder.
@@ -24,10 +24,9 @@ from pathlib import Path
 import av
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from media.cut_features import LUMA_SIZE  # noqa: E402
-from media.transnet import INPUT_SIZE as TRANSNET_SIZE  # noqa: E402
-from media.decode import iter_analysis_frames, open_video  # noqa: E402
+from media.cut_features import LUMA_SIZE
+from media.transnet import INPUT_SIZE as TRANSNET_SIZE
+from media.decode import iter_analysis_frames, open_video
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "testdata" / "real"
 

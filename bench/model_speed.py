@@ -1,6 +1,6 @@
 """How fast does the model alone make sound? Audio-seconds generated per wall-second.
 
-    python bench/model_speed.py [--presets tiny base] [--batches 1 8 32] [--steps 20]
+    python -m bench.model_speed [--presets tiny base] [--batches 1 8 32] [--steps 20]
         [--device auto|cpu|cuda] [--compile] [--text_embeddings FILE] [--repeats 3]
 
 For each preset and batch size: ``Generator.generate`` (the restore job's code path: guided
@@ -26,12 +26,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model.conditioning import PrecomputedTextEncoder, TextEncoder  # noqa: E402
-from model.config import PRESET_NAMES, preset  # noqa: E402
-from model.device import resolve_device  # noqa: E402
-from model.generate import Generator  # noqa: E402
+from model.conditioning import PrecomputedTextEncoder, TextEncoder
+from model.config import PRESET_NAMES, preset
+from model.device import resolve_device
+from model.generate import Generator
 
 PROMPT = "footsteps on gravel and a wooden crate dropped on concrete"
 NEGATIVE = "speech, talking, music"
@@ -51,7 +50,7 @@ def timed(fn, repeats: int, device: torch.device) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python bench/model_speed.py", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.model_speed", description=__doc__.split("\n")[0])
     parser.add_argument("--presets", nargs="+", default=list(PRESET_NAMES), choices=PRESET_NAMES)
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 8, 32])
     parser.add_argument("--steps", type=int, default=20)

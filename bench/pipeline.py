@@ -1,6 +1,6 @@
 """What does the restore job add to its own work? Its audio-seconds per wall-second beside each stage alone.
 
-    python bench/pipeline.py [--films 6] [--seed 4321] [--checkpoint URI] [--steps 20] [--takes 1]
+    python -m bench.pipeline [--films 6] [--seed 4321] [--checkpoint URI] [--steps 20] [--takes 1]
         [--batch_size 8] [--runner in_process|multi_processing] [--workers N] [--keep DIR]
 
 Renders ``--films`` foley-world films (``model.synth.write_collection``, default settings; not
@@ -26,7 +26,7 @@ timed), then, on the same films and in one run:
    - films: per film ``best_take`` per scene, then ``_AssembleFilmFn._assemble`` (read stems,
      film track, loudness, FLAC, MKV mux, both written) and its table rows;
    - tables: the films, scenes, takes and failures rows as Parquet (``write_table_file``);
-   - report: per film ``media.review.film_report.write_film_report`` (ReportFilms: preview,
+   - report: per film ``transforms.report.report_film`` (ReportFilms: preview,
      scene pictures, page); the run's index page, written from the tables after the pipeline,
      is counted in the job's time only.
 
@@ -56,28 +56,28 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
+from apache_beam.options.pipeline_options import PipelineOptions
 
-from media import storage  # noqa: E402
-from media.decode import decode_range  # noqa: E402
-from media.shard import shard_film  # noqa: E402
-from media.transnet import load_transnet  # noqa: E402
-from model.checkpoint import save_checkpoint  # noqa: E402
-from model.config import preset  # noqa: E402
-from model.generate import DEFAULT_CHECKPOINT, load_generator  # noqa: E402
-from model.networks import build_network  # noqa: E402
-from model.synth.collection import write_collection  # noqa: E402
-from pipelines import restore  # noqa: E402
-from transforms.assemble import STATUS_DONE, _AssembleFilmFn, best_take, film_row, scene_rows, take_row  # noqa: E402
-from transforms.generate import UnitFrames, _WriteStemFn, decode_unit_frames, read_ledger  # noqa: E402
-from transforms.inference import TalkieModelHandler, window_count  # noqa: E402
-from transforms.manifest import derive_film_id, parse_manifest  # noqa: E402
-from transforms.shard import ShardedFilm, check_scenes_tile  # noqa: E402
-from transforms.tables import write_table_file  # noqa: E402
-from media.review.film_report import write_film_report  # noqa: E402
-from transforms.units import plan_film  # noqa: E402
+from media import storage
+from media.decode import decode_range
+from media.shard import shard_film
+from media.transnet import load_transnet
+from model.checkpoint import save_checkpoint
+from model.config import preset
+from model.generate import DEFAULT_CHECKPOINT, load_generator
+from model.networks import build_network
+from model.synth.collection import write_collection
+from pipelines import restore
+from transforms.assemble import STATUS_DONE, _AssembleFilmFn, best_take, film_row, scene_rows, take_row
+from transforms.generate import UnitFrames, _WriteStemFn, decode_unit_frames
+from transforms.ledger import read_ledger
+from transforms.inference import TalkieModelHandler, window_count
+from transforms.manifest import derive_film_id, parse_manifest
+from transforms.shard import ShardedFilm, check_scenes_tile
+from transforms.tables import write_table_file
+from transforms.report import report_film
+from transforms.units import plan_film
 
 TARGET = 1.15
 RUNNERS = ("in_process", "multi_processing")
@@ -220,7 +220,7 @@ def stages_alone(args, manifest: str, output: str, checkpoint: str, device: str)
             write_table_file(output, table, settings.run_id, rows)
     with watch.part("report"):
         for row in film_rows:
-            write_film_report(output, settings.run_id, row,
+            report_film(output, settings.run_id, row,
                               [r for r in scene_table if r["film_id"] == row["film_id"]],
                               [r for r in take_table if r["film_id"] == row["film_id"]])
     audio_s = sum(f.probe.duration_s for f in films) * args.takes
@@ -233,7 +233,7 @@ def file_digest(uri: str | None) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python bench/pipeline.py", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__.split("\n")[0])
     parser.add_argument("--films", type=int, default=6)
     parser.add_argument("--seed", type=int, default=4321, help="foley-world collection seed")
     parser.add_argument("--checkpoint", default=None,

@@ -1,6 +1,6 @@
 """Does the shipped model make synchronized, prompt-following sound? One table, measured here.
 
-    python bench/quality.py [--checkpoint model/weights/tiny.safetensors] [--scenes 16]
+    python -m bench.quality [--checkpoint model/weights/tiny.safetensors] [--scenes 16]
         [--seed 880000] [--judge-films 480] [--steps 20] [--damage 1 0.5] [--threads 2]
 
 A held-out foley world (collection seed ``--seed``; the shipped checkpoint was trained on
@@ -44,19 +44,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from media.resample import resample  # noqa: E402
-from model import judge as judging  # noqa: E402
-from model.calibrate import model_frames, threshold_sweep  # noqa: E402
-from model.conditioning import TextEncoder  # noqa: E402
-from model.generate import Generator, load_generator  # noqa: E402
-from model.mel import MelSpectrogram  # noqa: E402
-from model.metrics import OnsetCounts, detect_onsets, match_onsets  # noqa: E402
-from model.synth import SynthConfig, make_film  # noqa: E402
-from model.synth.encode import encode_mp4  # noqa: E402
-from model.synth.film import film_seed  # noqa: E402
-from model.synth.world import MIXES  # noqa: E402
+from media.resample import resample
+from model import judge as judging
+from model.calibrate import model_frames, threshold_sweep
+from model.conditioning import TextEncoder
+from model.generate import Generator, load_generator
+from model.mel import MelSpectrogram
+from model.metrics import OnsetCounts, detect_onsets, match_onsets
+from model.synth import SynthConfig, make_film
+from model.synth.encode import encode_mp4
+from model.synth.film import film_seed
+from model.synth.world import MIXES
 
 DISCRETE = ("impact", "footsteps")
 CONTINUOUS = ("rain", "wind", "engine", "water", "fire", "crowd")
@@ -385,7 +384,7 @@ def evaluate(args, trained: Generator, untrained: Generator, config, folder: Pat
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python bench/quality.py", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__.split("\n")[0])
     parser.add_argument("--checkpoint", default=None, help="default: the shipped model/weights/tiny.safetensors")
     parser.add_argument("--scenes", type=int, default=16, help="scenes per discrete class and of mixes (default 16)")
     parser.add_argument("--seed", type=int, default=880000)

@@ -6,7 +6,7 @@ For each detector it prints cut precision, recall and F1 at ±1 frame, and frame
 (wall clock, decode included). PySceneDetect runs with its defaults (ContentDetector,
 AdaptiveDetector), as a user would call it.
 
-    python bench/scenes.py [--films 20] [--seed 90210] [--damage 1.0] [--keep DIR]
+    python -m bench.scenes [--films 20] [--seed 90210] [--damage 1.0] [--keep DIR]
 """
 from __future__ import annotations
 
@@ -20,10 +20,9 @@ import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 REAL = ROOT.parent / "shared" / "testdata" / "real"
 
-from media.shard import shard_film  # noqa: E402
+from media.shard import shard_film
 
 
 def match_cuts(found: list[int], truth: list[int], tolerance: int = 1) -> int:

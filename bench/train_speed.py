@@ -1,6 +1,6 @@
 """Seconds per training step of each preset on this device (``model.trainer.Trainer.train_step``).
 
-    python bench/train_speed.py [--presets tiny base] [--batch 16] [--steps 20] [--device auto]
+    python -m bench.train_speed [--presets tiny base] [--batch 16] [--steps 20] [--device auto]
         [--text_embeddings FILE]
 
 Random frames, log-mels and captions of the preset's shapes (speed does not depend on the
@@ -20,13 +20,12 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model.conditioning import PrecomputedTextEncoder, TextEncoder  # noqa: E402
-from model.config import PRESET_NAMES, preset  # noqa: E402
-from model.device import resolve_device  # noqa: E402
-from model.train_loop import StepPrefetcher  # noqa: E402
-from model.trainer import Trainer, TrainSettings  # noqa: E402
+from model.conditioning import PrecomputedTextEncoder, TextEncoder
+from model.config import PRESET_NAMES, preset
+from model.device import resolve_device
+from model.train_loop import StepPrefetcher
+from model.trainer import Trainer, TrainSettings
 
 CAPTION = "footsteps on gravel and a wooden crate dropped on concrete"
 
@@ -48,7 +47,7 @@ def random_batch(config, batch: int, generator: torch.Generator) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python bench/train_speed.py", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.train_speed", description=__doc__.split("\n")[0])
     parser.add_argument("--presets", nargs="+", default=list(PRESET_NAMES), choices=PRESET_NAMES)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--steps", type=int, default=20)

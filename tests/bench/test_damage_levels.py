@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 
 from model.synth.damage import DamageParams, apply_damage
-from tests.conftest import REPO
-
-spec = importlib.util.spec_from_file_location("damage_levels", REPO / "bench" / "damage_levels.py")
-damage_levels = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(damage_levels)
+from bench import damage_levels
 
 
 def smooth_image(rng: np.random.Generator, size: int = 64) -> np.ndarray:
