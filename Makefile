@@ -10,9 +10,17 @@ SAMPLES := samples/collection
 DEMO_OUT := out/demo
 RUNNER := --runner=DirectRunner --direct_running_mode=in_memory
 
-.PHONY: demo test bench tiny-checkpoint clean
+.PHONY: demo test lint bench sounds tiny-checkpoint clean
+
+# The score (media/score) renders with FluidSynth and a General MIDI soundfont from Debian.
+SCORE_DEBS := libfluidsynth3 fluid-soundfont-gm
 
 $(STAMP): setup.py
+	@if ! ldconfig -p 2>/dev/null | grep -q libfluidsynth.so.3 || [ ! -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SCORE_DEBS) >/dev/null) \
+	      || echo "make: could not install $(SCORE_DEBS): the score will be unavailable" >&2; \
+	  else echo "make: install $(SCORE_DEBS) (apt-get, as root) for the score" >&2; fi; fi
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q "torch==2.13.0"
@@ -37,9 +45,20 @@ demo: $(SAMPLES)/manifest.jsonl
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
+# Lint, format and type checks (ruff.toml, mypy.ini); .ci/run runs this before the tests.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# The bank of real recordings from Debian packages (model/sounds) in $$TALKIE_SOUNDS
+# (default ~/.cache/talkie/sounds); a rerun is a no-op.
+sounds: $(STAMP)
+	$(BIN)/python -m model.sounds
+
 bench: $(STAMP)
-	$(BIN)/python bench/decode.py
-	$(BIN)/python bench/scenes.py
+	$(BIN)/python -m bench.decode
+	$(BIN)/python -m bench.scenes
 
 # The shipped model/weights/tiny.safetensors: four corpora of single-shot foley films (clean renders;
 # training damages and mirrors frames on the fly), cut into 4 s windows every 2 s: 1200 films of

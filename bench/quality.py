@@ -14,7 +14,8 @@ heaviest, and 0.5, which is above all four real archival clips' noise floor at t
 Rows, all in the same run on the same scenes:
 - ground truth: the foley world's own audio at the model rate;
 - codec round trip: ground truth -> log-mel -> the generator's vocoder (the ceiling any model reaches);
-- trained: the checkpoint, caption as positive prompt, the checkpoint's default negative prompt (none for the shipped one);
+- trained: the checkpoint, caption as positive prompt, the checkpoint's default negative prompt
+  (none for the shipped one);
 - video dropped: the same with the learned null video (what the picture adds to timing);
 - untrained: the same architecture from random weights (the floor).
 
@@ -43,7 +44,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 
 from media.resample import resample
 from model import judge as judging
@@ -95,7 +95,9 @@ def scene_plan(per_class: int) -> list[tuple[str, tuple[str, ...]]]:
     return plan
 
 
-def make_scenes(per_class: int, seed: int, config, folder: Path, damage: Sequence[float] = (1.0,)) -> list[Scene]:
+def make_scenes(
+    per_class: int, seed: int, config, folder: Path, damage: Sequence[float] = (1.0,)
+) -> list[Scene]:
     scenes = []
     for index, (kind, classes) in enumerate(scene_plan(per_class)):
         fseed = film_seed(seed, index)
@@ -105,11 +107,19 @@ def make_scenes(per_class: int, seed: int, config, folder: Path, damage: Sequenc
         events = [float(e["time_s"]) for e in film.truth["events"] if e["class"] in DISCRETE]
         frames, video = model_frames(film, config, folder)
         scene = Scene(
-            kind, classes, shot["caption"], sources, events,
-            model_rate_audio(film.audio, config.audio.sample_rate, config.window_samples), frames, video,
+            kind,
+            classes,
+            shot["caption"],
+            sources,
+            events,
+            model_rate_audio(film.audio, config.audio.sample_rate, config.window_samples),
+            frames,
+            video,
         )
         for strength in damage if kind in DISCRETE else ():
-            damaged = make_film(fseed, synth_config(classes, strength), name=f"heldout_{index:03d}_damaged_{strength:g}")
+            damaged = make_film(
+                fseed, synth_config(classes, strength), name=f"heldout_{index:03d}_damaged_{strength:g}"
+            )
             scene.damaged[strength], _ = model_frames(damaged, config, folder)
         scenes.append(scene)
     return scenes
@@ -119,7 +129,9 @@ def judge_corpus(films: int, seed: int, config) -> tuple[torch.Tensor, torch.Ten
     """Ground-truth audio and label targets of ``films`` random single-shot 4 s films."""
     audio, targets = [], []
     for index in range(films):
-        film = make_film(film_seed(seed, index), replace(synth_config(judging.COARSE, 0.0, small=True), mixed_prob=0.3))
+        film = make_film(
+            film_seed(seed, index), replace(synth_config(judging.COARSE, 0.0, small=True), mixed_prob=0.3)
+        )
         sources = [(s["class"], s["fine"]) for s in film.truth["shots"][0]["sources"]]
         audio.append(model_rate_audio(film.audio, config.audio.sample_rate, config.window_samples))
         targets.append(judging.target_vector(judging.labels_of(sources)))
@@ -130,8 +142,14 @@ def onset_counts(audio: np.ndarray, scene: Scene, rate: int, tolerance: float) -
     return match_onsets(detect_onsets(audio, rate), scene.events, tolerance)
 
 
-def generate(generator: Generator, scenes: list[Scene], args, *,
-             negative: list[str] | None = None, use_video: bool = True) -> list[np.ndarray]:
+def generate(
+    generator: Generator,
+    scenes: list[Scene],
+    args,
+    *,
+    negative: list[str] | None = None,
+    use_video: bool = True,
+) -> list[np.ndarray]:
     out = generator.generate(
         np.stack([s.frames for s in scenes]),
         [s.caption for s in scenes],
@@ -198,12 +216,35 @@ def grain(audio: list[np.ndarray], mel: MelSpectrogram) -> float:
 
 
 def print_table(rows: list[dict]) -> None:
-    header = ("", "F1@50 all", "impacts", "footsteps", "P", "R", "F1@100 all", "mixes@50", "fine acc", "coarse acc")
+    header = (
+        "",
+        "F1@50 all",
+        "impacts",
+        "footsteps",
+        "P",
+        "R",
+        "F1@100 all",
+        "mixes@50",
+        "fine acc",
+        "coarse acc",
+    )
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for r in rows:
-        cells = [r["name"]] + [f"{r[k]:.3f}" for k in
-                               ("f1_50", "impact", "footsteps", "precision", "recall", "f1_100", "mix", "fine", "coarse")]
+        cells = [r["name"]] + [
+            f"{r[k]:.3f}"
+            for k in (
+                "f1_50",
+                "impact",
+                "footsteps",
+                "precision",
+                "recall",
+                "f1_100",
+                "mix",
+                "fine",
+                "coarse",
+            )
+        ]
         print("| " + " | ".join(cells) + " |")
 
 
@@ -217,8 +258,17 @@ def restore_tracks(args, checkpoint: str, rows: list[dict], folder: Path, name: 
     manifest = folder / f"{name}.jsonl"
     manifest.write_text("".join(json.dumps(row) + "\n" for row in rows))
     output = folder / f"{name}-out"
-    argv = ["--input", str(manifest), "--output", str(output), "--checkpoint", checkpoint, "--takes", "1",
-            "--runner=FnApiRunner"]
+    argv = [
+        "--input",
+        str(manifest),
+        "--output",
+        str(output),
+        "--checkpoint",
+        checkpoint,
+        "--takes",
+        "1",
+        "--runner=FnApiRunner",
+    ]
     if args.steps:
         argv += ["--steps", str(args.steps)]
     if args.text_guidance is not None:
@@ -236,7 +286,9 @@ def restore_tracks(args, checkpoint: str, rows: list[dict], folder: Path, name: 
     return tracks
 
 
-def flux_at_seams(audio: np.ndarray, rate: int, seams: list[tuple[float, float]], edge_s: float = 0.1) -> tuple[float, float]:
+def flux_at_seams(
+    audio: np.ndarray, rate: int, seams: list[tuple[float, float]], edge_s: float = 0.1
+) -> tuple[float, float]:
     """(mean spectral flux inside the seam spans, mean elsewhere), 10 ms frames, ends trimmed."""
     hop, n = rate // 100, rate // 25
     frames = (len(audio) - n) // hop
@@ -251,14 +303,19 @@ def flux_at_seams(audio: np.ndarray, rate: int, seams: list[tuple[float, float]]
     return float(flux[inside & keep].mean()), float(flux[~inside & keep].mean())
 
 
-def pipeline_section(args, trained: Generator, scenes: list[Scene], model_audio: list[np.ndarray],
-                     folder: Path) -> list[tuple[str, bool]]:
+def pipeline_section(
+    args, trained: Generator, scenes: list[Scene], model_audio: list[np.ndarray], folder: Path
+) -> list[tuple[str, bool]]:
     """The restore job on the event scenes (film-track onset F1 against the model alone on the
     same scenes) and on long single-shot films (spectral flux at window seams against elsewhere)."""
-    checkpoint = args.checkpoint or str(Path(__file__).resolve().parents[1] / "model/weights/tiny.safetensors")
+    checkpoint = args.checkpoint or str(
+        Path(__file__).resolve().parents[1] / "model/weights/tiny.safetensors"
+    )
     config, rate = trained.config, trained.config.audio.sample_rate
     events = [s for s in scenes if s.kind in DISCRETE]
-    rows = [{"video_input": s.video, "positive_prompt": s.caption, "film_id": Path(s.video).stem} for s in events]
+    rows = [
+        {"video_input": s.video, "positive_prompt": s.caption, "film_id": Path(s.video).stem} for s in events
+    ]
     tracks = restore_tracks(args, checkpoint, rows, folder, "events")
     alone, piped = OnsetCounts(), OnsetCounts()
     for scene in events:
@@ -268,8 +325,10 @@ def pipeline_section(args, trained: Generator, scenes: list[Scene], model_audio:
         audio = model_rate_audio(track, rate, len(track) * rate // FILM_RATE)
         piped = piped + onset_counts(audio, scene, rate, 0.05)
         alone = alone + onset_counts(model_audio[scenes.index(scene)], scene, rate, 0.05)
-    print(f"\nrestore job on {len(tracks)}/{len(events)} event scenes: film-track onset F1@50 {piped.f1:.3f} "
-          f"(P {piped.precision:.3f} R {piped.recall:.3f}); the model alone on the same scenes {alone.f1:.3f}")
+    print(
+        f"\nrestore job on {len(tracks)}/{len(events)} event scenes: film-track onset F1@50 {piped.f1:.3f} "
+        f"(P {piped.precision:.3f} R {piped.recall:.3f}); the model alone on the same scenes {alone.f1:.3f}"
+    )
 
     stride, overlap = config.window.stride_s, config.window.overlap_s
     long_rows, spans = [], {}
@@ -279,8 +338,13 @@ def pipeline_section(args, trained: Generator, scenes: list[Scene], model_audio:
         film = make_film(film_seed(args.seed + 2, index), cfg, name=f"long_{index:02d}")
         path = folder / f"{film.name}.mp4"
         path.write_bytes(encode_mp4(film))
-        long_rows.append({"video_input": str(path), "positive_prompt": film.truth["shots"][0]["caption"],
-                          "film_id": film.name})
+        long_rows.append(
+            {
+                "video_input": str(path),
+                "positive_prompt": film.truth["shots"][0]["caption"],
+                "film_id": film.name,
+            }
+        )
         duration = film.truth["duration_s"]
         spans[film.name] = [(k * stride, k * stride + overlap) for k in range(1, 10) if k * stride < duration]
     long_tracks = restore_tracks(args, checkpoint, long_rows, folder, "long")
@@ -290,8 +354,11 @@ def pipeline_section(args, trained: Generator, scenes: list[Scene], model_audio:
         seam.append(inside)
         elsewhere.append(outside)
     ratio = float(np.mean(seam) / np.mean(elsewhere)) if seam else float("nan")
-    print(f"seams on {len(long_tracks)} 10 s scenes (windows every {stride:g} s, {overlap:g} s blends): spectral "
-          f"flux in the blends {np.mean(seam):.2f} vs elsewhere {np.mean(elsewhere):.2f} (x{ratio:.2f})")
+    print(
+        f"seams on {len(long_tracks)} 10 s scenes (windows every {stride:g} s, {overlap:g} s blends): "
+        "spectral "
+        f"flux in the blends {np.mean(seam):.2f} vs elsewhere {np.mean(elsewhere):.2f} (x{ratio:.2f})"
+    )
     return [
         ("film-track onset F1 within 10% of the model alone", piped.f1 >= 0.9 * alone.f1),
         ("no seam (flux in blends <= elsewhere)", ratio <= 1.0),
@@ -301,11 +368,17 @@ def pipeline_section(args, trained: Generator, scenes: list[Scene], model_audio:
 def evaluate(args, trained: Generator, untrained: Generator, config, folder: Path, began: float) -> int:
     rate = config.audio.sample_rate
     scenes = make_scenes(args.scenes, args.seed, config, folder, args.damage)
-    print(f"{len(scenes)} held-out scenes (seed {args.seed}) in {time.perf_counter() - began:.0f} s", file=sys.stderr)
+    print(
+        f"{len(scenes)} held-out scenes (seed {args.seed}) in {time.perf_counter() - began:.0f} s",
+        file=sys.stderr,
+    )
 
     audio, targets = judge_corpus(args.judge_films, args.seed + 1, config)
     judge = judging.train_judge(audio, targets, config.audio)
-    print(f"judge trained on {len(audio)} ground-truth clips at {time.perf_counter() - began:.0f} s", file=sys.stderr)
+    print(
+        f"judge trained on {len(audio)} ground-truth clips at {time.perf_counter() - began:.0f} s",
+        file=sys.stderr,
+    )
 
     truth = [s.truth_audio for s in scenes]
     mel, vocoder = MelSpectrogram(config.audio), trained.vocoder  # the vocoder generation uses
@@ -320,12 +393,17 @@ def evaluate(args, trained: Generator, untrained: Generator, config, folder: Pat
     }
     print(f"generated at {time.perf_counter() - began:.0f} s", file=sys.stderr)
     rows = [row_metrics(name, a, scenes, judge, rate) for name, a in outputs.items()]
-    print(f"\nbench/quality.py: {config.config_hash()} checkpoint {trained.checkpoint_sha256 or '?'}; "
-          f"{sum(s.kind in DISCRETE for s in scenes)} event scenes, {sum(s.kind == 'mix' for s in scenes)} mixes, "
-          f"{sum(s.kind in CONTINUOUS for s in scenes)} texture scenes; judge on ground truth only\n")
+    print(
+        f"\nbench/quality.py: {config.config_hash()} checkpoint {trained.checkpoint_sha256 or '?'}; "
+        f"{sum(s.kind in DISCRETE for s in scenes)} event scenes, {sum(s.kind == 'mix' for s in scenes)} "
+        "mixes, "
+        f"{sum(s.kind in CONTINUOUS for s in scenes)} texture scenes; judge on ground truth only\n"
+    )
     print_table(rows)
-    print("\nlog-mel grain (mean |change| between adjacent mel frames, all scenes): " + ", ".join(
-        f"{name} {grain(a, mel):.3f}" for name, a in outputs.items()))
+    print(
+        "\nlog-mel grain (mean |change| between adjacent mel frames, all scenes): "
+        + ", ".join(f"{name} {grain(a, mel):.3f}" for name, a in outputs.items())
+    )
 
     # negative prompts on mixes: negate the continuous source
     mixes = [s for s in scenes if s.kind == "mix"]
@@ -350,21 +428,32 @@ def evaluate(args, trained: Generator, untrained: Generator, config, folder: Pat
     for strength in args.damage:
         damaged_scenes = [replace(s, frames=s.damaged[strength]) for s in events]
         damaged = generate(trained, damaged_scenes, args)
-        f1_damaged[strength] = sum((onset_counts(a, s, rate, 0.05) for a, s in zip(damaged, events)), OnsetCounts()).f1
+        f1_damaged[strength] = sum(
+            (onset_counts(a, s, rate, 0.05) for a, s in zip(damaged, events)), OnsetCounts()
+        ).f1
         head_damaged[strength] = timing_head_counts(trained, damaged_scenes).f1
 
     by = {r["name"]: r for r in rows}
     t, d = by["trained"], by["video dropped"]
     ratio_p = without_p / with_p if with_p > 0 else float("nan")
     drop_f1 = 1 - f1_negated / f1_plain if f1_plain > 0 else float("nan")
-    print(f"\nnegative prompt on {len(mixes)} mixes (negating the texture): judge P(texture) {with_p:.3f} -> "
-          f"{without_p:.3f} (x{ratio_p:.2f}; {truth_p:.3f} on their ground truth); the other source's onset "
-          f"F1@50 {f1_plain:.3f} -> {f1_negated:.3f}")
+    print(
+        f"\nnegative prompt on {len(mixes)} mixes (negating the texture): judge P(texture) {with_p:.3f} -> "
+        f"{without_p:.3f} (x{ratio_p:.2f}; {truth_p:.3f} on their ground truth); the other source's onset "
+        f"F1@50 {f1_plain:.3f} -> {f1_negated:.3f}"
+    )
     for strength in args.damage:
-        print(f"robustness on {len(events)} event scenes, damage {strength:g}: onset F1@50 clean {f1_clean:.3f}, "
-              f"damaged {f1_damaged[strength]:.3f} (x{f1_damaged[strength] / f1_clean if f1_clean else float('nan'):.2f}); "
-              f"timing head alone (its marks, no sound) {head_clean.f1:.3f} -> {head_damaged[strength]:.3f}")
-    print(f"timing head alone on the clean event scenes: P {head_clean.precision:.3f}, R {head_clean.recall:.3f}")
+        print(
+            f"robustness on {len(events)} event scenes, damage {strength:g}: onset F1@50 clean "
+            f"{f1_clean:.3f}, "
+            f"damaged {f1_damaged[strength]:.3f} "
+            f"(x{f1_damaged[strength] / f1_clean if f1_clean else float('nan'):.2f}); "
+            f"timing head alone (its marks, no sound) {head_clean.f1:.3f} -> {head_damaged[strength]:.3f}"
+        )
+    print(
+        f"timing head alone on the clean event scenes: P {head_clean.precision:.3f}, R "
+        f"{head_clean.recall:.3f}"
+    )
     checks = [
         ("onset F1@50 overall >= 0.85", t["f1_50"] >= 0.85),
         ("onset F1@50 impacts >= 0.6", t["impact"] >= 0.6),
@@ -385,21 +474,33 @@ def evaluate(args, trained: Generator, untrained: Generator, config, folder: Pat
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__.split("\n")[0])
-    parser.add_argument("--checkpoint", default=None, help="default: the shipped model/weights/tiny.safetensors")
-    parser.add_argument("--scenes", type=int, default=16, help="scenes per discrete class and of mixes (default 16)")
+    parser.add_argument(
+        "--checkpoint", default=None, help="default: the shipped model/weights/tiny.safetensors"
+    )
+    parser.add_argument(
+        "--scenes", type=int, default=16, help="scenes per discrete class and of mixes (default 16)"
+    )
     parser.add_argument("--seed", type=int, default=880000)
     parser.add_argument("--judge-films", type=int, default=480)
     parser.add_argument("--steps", type=int, default=None, help="sampler steps (default: the checkpoint's)")
     parser.add_argument("--text-guidance", type=float, default=None, help="default: the checkpoint's")
     parser.add_argument("--video-guidance", type=float, default=None, help="default: the checkpoint's")
     parser.add_argument("--negative-guidance", type=float, default=None, help="default: the checkpoint's")
-    parser.add_argument("--damage", type=float, nargs="+", default=[1.0, 0.5],
-                        help="damage strengths of the robustness check (default: 1, the foley world's "
-                             "heaviest, and 0.5, heavier than the real clips in bench/damage_levels.py)")
+    parser.add_argument(
+        "--damage",
+        type=float,
+        nargs="+",
+        default=[1.0, 0.5],
+        help="damage strengths of the robustness check (default: 1, the foley world's "
+        "heaviest, and 0.5, heavier than the real clips in bench/damage_levels.py)",
+    )
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--pipeline", action="store_true",
-                        help="also run the restore job on the event scenes and on long scenes: film-track "
-                             "onset F1 against the model alone, and spectral flux at window seams")
+    parser.add_argument(
+        "--pipeline",
+        action="store_true",
+        help="also run the restore job on the event scenes and on long scenes: film-track "
+        "onset F1 against the model alone, and spectral flux at window seams",
+    )
     parser.add_argument("--seam-films", type=int, default=8, help="10 s single-shot films for the seam check")
     args = parser.parse_args(argv)
     if args.threads:

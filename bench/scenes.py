@@ -8,6 +8,7 @@ AdaptiveDetector), as a user would call it.
 
     python -m bench.scenes [--films 20] [--seed 90210] [--damage 1.0] [--keep DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,15 +20,20 @@ import time
 import warnings
 from pathlib import Path
 
+from media.shard import shard_film
+
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "testdata" / "real"
-
-from media.shard import shard_film
 
 
 def match_cuts(found: list[int], truth: list[int], tolerance: int = 1) -> int:
     """Number of one-to-one matches within ``tolerance`` frames (greedy by distance)."""
-    pairs = sorted((abs(f - t), i, j) for i, f in enumerate(found) for j, t in enumerate(truth) if abs(f - t) <= tolerance)
+    pairs = sorted(
+        (abs(f - t), i, j)
+        for i, f in enumerate(found)
+        for j, t in enumerate(truth)
+        if abs(f - t) <= tolerance
+    )
     used_f, used_t, hits = set(), set(), 0
     for _, i, j in pairs:
         if i not in used_f and j not in used_t:
@@ -59,16 +65,45 @@ def collection(args, workdir: Path) -> list[dict]:
     clips = []
     if (REAL / "clips.json").exists():
         for clip in json.loads((REAL / "clips.json").read_text())["clips"]:
-            clips.append({"name": clip["file"], "path": str(REAL / clip["file"]), "cuts": clip["cuts_at_frames"],
-                          "frames": clip["frames"], "set": "real"})
+            clips.append(
+                {
+                    "name": clip["file"],
+                    "path": str(REAL / clip["file"]),
+                    "cuts": clip["cuts_at_frames"],
+                    "frames": clip["frames"],
+                    "set": "real",
+                }
+            )
     out = workdir / "foley"
-    subprocess.run([sys.executable, "-m", "model.synth", "--out", str(out), "--films", str(args.films),
-                    "--seed", str(args.seed), "--damage", str(args.damage)], check=True, cwd=ROOT,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "model.synth",
+            "--out",
+            str(out),
+            "--films",
+            str(args.films),
+            "--seed",
+            str(args.seed),
+            "--damage",
+            str(args.damage),
+        ],
+        check=True,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
     for truth_file in sorted(out.glob("*.json")):
         truth = json.loads(truth_file.read_text())
-        clips.append({"name": truth_file.stem, "path": str(truth_file.with_suffix(".mp4")),
-                      "cuts": truth["cuts_at_frames"], "frames": truth["frames"], "set": "foley"})
+        clips.append(
+            {
+                "name": truth_file.stem,
+                "path": str(truth_file.with_suffix(".mp4")),
+                "cuts": truth["cuts_at_frames"],
+                "frames": truth["frames"],
+                "set": "foley",
+            }
+        )
     return clips
 
 
@@ -83,13 +118,22 @@ def main() -> None:
     args = parser.parse_args()
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="talkie-scenes-"))
     clips = collection(args, workdir)
-    detectors = {"talkie": talkie, "ContentDetector": pyscenedetect("ContentDetector"),
-                 "AdaptiveDetector": pyscenedetect("AdaptiveDetector")}
+    detectors = {
+        "talkie": talkie,
+        "ContentDetector": pyscenedetect("ContentDetector"),
+        "AdaptiveDetector": pyscenedetect("AdaptiveDetector"),
+    }
     if args.only:
         detectors = {k: v for k, v in detectors.items() if k in args.only}
     talkie(clips[0]["path"])  # load TransNetV2 once before timing
-    print(f"{len(clips)} clips: " + ", ".join(f"{s} {sum(c['set'] == s for c in clips)}" for s in ("real", "foley")))
-    print(f"{'detector':<18} {'set':<6} {'cuts':>5} {'found':>6} {'hits':>5} {'P':>6} {'R':>6} {'F1 ±1':>6} {'fps':>7}")
+    print(
+        f"{len(clips)} clips: "
+        + ", ".join(f"{s} {sum(c['set'] == s for c in clips)}" for s in ("real", "foley"))
+    )
+    print(
+        f"{'detector':<18} {'set':<6} {'cuts':>5} {'found':>6} {'hits':>5} {'P':>6} {'R':>6} {'F1 ±1':>6} "
+        f"{'fps':>7}"
+    )
     for name, detect in detectors.items():
         for subset in ("real", "foley", "all"):
             chosen = [c for c in clips if subset == "all" or c["set"] == subset]
@@ -102,13 +146,21 @@ def main() -> None:
                 got = detect(clip["path"])
                 seconds += time.perf_counter() - start
                 h = match_cuts(got, clip["cuts"])
-                cuts, found, hits, frames = cuts + len(clip["cuts"]), found + len(got), hits + h, frames + clip["frames"]
+                cuts, found, hits, frames = (
+                    cuts + len(clip["cuts"]),
+                    found + len(got),
+                    hits + h,
+                    frames + clip["frames"],
+                )
                 if args.verbose and subset != "all" and (h != len(got) or h != len(clip["cuts"])):
                     print(f"    {name} {clip['name']}: truth {clip['cuts']} found {got}")
             p = hits / found if found else 1.0
             r = hits / cuts if cuts else 1.0
             f1 = 2 * p * r / (p + r) if p + r else 0.0
-            print(f"{name:<18} {subset:<6} {cuts:>5} {found:>6} {hits:>5} {p:>6.3f} {r:>6.3f} {f1:>6.3f} {frames / seconds:>7.0f}")
+            print(
+                f"{name:<18} {subset:<6} {cuts:>5} {found:>6} {hits:>5} {p:>6.3f} {r:>6.3f} {f1:>6.3f} "
+                f"{frames / seconds:>7.0f}"
+            )
 
 
 if __name__ == "__main__":

@@ -14,12 +14,11 @@ under bf16 autocast as training does.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
-from pathlib import Path
 
 import torch
-
 
 from model.conditioning import PrecomputedTextEncoder, TextEncoder
 from model.config import PRESET_NAMES, preset
@@ -81,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         batch = random_batch(config, args.batch, torch.Generator().manual_seed(0))
         for _ in range(3):  # warm-up: allocator, kernels, autotuning
             trainer.train_step(batch)
-        prefetch = StepPrefetcher(lambda step: trainer.inputs(batch, step), overlap=device.type == "cuda")
+        prefetch = StepPrefetcher(functools.partial(trainer.inputs, batch), overlap=device.type == "cuda")
         prefetch.start(trainer.step)
         if device.type == "cuda":
             torch.cuda.synchronize()

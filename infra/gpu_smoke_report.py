@@ -14,6 +14,7 @@ Evidence that CUDA was used, all required:
 Prints the job's audio-seconds per wall-second beside the model alone's at the same batch size
 and sampler steps, and exits 1 (saying why) when any evidence is missing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,14 +26,17 @@ from collections import Counter
 from pathlib import Path
 
 _SUMMARY = re.compile(
-    r"talkie restore: run (?P<run_id>\S+): (?P<done>\d+)/(?P<films>\d+) films assembled, (?P<scenes>\d+) scenes, "
-    r"(?P<generated>\d+) units generated and (?P<skipped>\d+) skipped, (?P<audio_s>[\d.]+) s of audio generated "
+    r"talkie restore: run (?P<run_id>\S+): (?P<done>\d+)/(?P<films>\d+) films assembled, "
+    r"(?P<scenes>\d+) scenes, (?P<generated>\d+) units generated and (?P<skipped>\d+) skipped, "
+    r"(?P<audio_s>[\d.]+) s of audio generated "
     r"in (?P<wall_s>[\d.]+) s \((?P<rate>[\d.]+) audio-s/s\)"
 )
 _MODEL_HEADER = re.compile(r"bench/model_speed\.py on (?P<device>.+?) \((?P<precision>[^,)]+)")
 _MODEL_ROW = re.compile(
     r"^\|\s*(?P<preset>\w+)\s*\|\s*[\d.]+M\s*\|\s*[\d.]+\s*\|\s*(?P<batch>\d+)\s*\|\s*(?P<seconds>[\d.]+)\s*\|"
-    r"\s*(?P<rate>[\d.]+)", re.M)
+    r"\s*(?P<rate>[\d.]+)",
+    re.M,
+)
 # Growth of GPU memory over its level before the job that counts as the job using the GPU: a
 # CUDA context alone takes a few hundred MiB.
 MIN_MEMORY_GROWTH_MIB = 100.0
@@ -65,10 +69,17 @@ def parse_job_summary(text: str) -> JobRun:
     """The restore job's summary line (``RestoreSummary.text``) from its stdout."""
     found = _SUMMARY.search(text)
     if not found:
-        raise ValueError("no 'talkie restore: run ...' summary line in the job's output (did the job finish?)")
-    return JobRun(run_id=found["run_id"], films_done=int(found["done"]), films=int(found["films"]),
-                  units_generated=int(found["generated"]), audio_s=float(found["audio_s"]),
-                  wall_s=float(found["wall_s"]))
+        raise ValueError(
+            "no 'talkie restore: run ...' summary line in the job's output (did the job finish?)"
+        )
+    return JobRun(
+        run_id=found["run_id"],
+        films_done=int(found["done"]),
+        films=int(found["films"]),
+        units_generated=int(found["generated"]),
+        audio_s=float(found["audio_s"]),
+        wall_s=float(found["wall_s"]),
+    )
 
 
 def parse_model_speed(text: str, preset: str, batch: int) -> ModelAlone:
@@ -78,8 +89,13 @@ def parse_model_speed(text: str, preset: str, batch: int) -> ModelAlone:
         raise ValueError("no 'bench/model_speed.py on ...' header in the model benchmark's output")
     for row in _MODEL_ROW.finditer(text):
         if row["preset"] == preset and int(row["batch"]) == batch:
-            return ModelAlone(device=header["device"], precision=header["precision"], preset=preset, batch=batch,
-                              rate=float(row["rate"]))
+            return ModelAlone(
+                device=header["device"],
+                precision=header["precision"],
+                preset=preset,
+                batch=batch,
+                rate=float(row["rate"]),
+            )
     raise ValueError(f"no row for preset {preset} at batch {batch} in the model benchmark's table")
 
 
@@ -110,8 +126,9 @@ def ledger_devices(output: Path, run_id: str) -> Counter:
     return devices
 
 
-def problems_with(job: JobRun, model: ModelAlone, devices: Counter, samples: list[tuple[float, float]],
-                  baseline_mib: float) -> list[str]:
+def problems_with(
+    job: JobRun, model: ModelAlone, devices: Counter, samples: list[tuple[float, float]], baseline_mib: float
+) -> list[str]:
     """Why the run does not show the job generating on CUDA with bf16; empty when it does."""
     problems = []
     if job.units_generated == 0:
@@ -119,41 +136,56 @@ def problems_with(job: JobRun, model: ModelAlone, devices: Counter, samples: lis
     if job.films_done != job.films:
         problems.append(f"only {job.films_done} of {job.films} films were assembled")
     if set(devices) != {"cuda"} or sum(devices.values()) != job.units_generated:
-        problems.append(f"ledger objects of run {job.run_id} by device: {dict(devices)}; expected all "
-                        f"{job.units_generated} on cuda")
+        problems.append(
+            f"ledger objects of run {job.run_id} by device: {dict(devices)}; expected all "
+            f"{job.units_generated} on cuda"
+        )
     if not samples:
         problems.append("no nvidia-smi samples were taken during the job")
     elif max(memory for _, memory in samples) - baseline_mib < MIN_MEMORY_GROWTH_MIB:
-        problems.append(f"GPU memory never rose {MIN_MEMORY_GROWTH_MIB:.0f} MiB above its level before the job "
-                        f"({baseline_mib:.0f} MiB): the job did not use the GPU")
+        problems.append(
+            f"GPU memory never rose {MIN_MEMORY_GROWTH_MIB:.0f} MiB above its level before the job "
+            f"({baseline_mib:.0f} MiB): the job did not use the GPU"
+        )
     if "bf16" not in model.precision or model.device.startswith("CPU"):
         problems.append(f"the model benchmark ran on {model.device} ({model.precision}), not CUDA with bf16")
     return problems
 
 
-def report(job: JobRun, model: ModelAlone, devices: Counter, samples: list[tuple[float, float]],
-           baseline_mib: float) -> str:
+def report(
+    job: JobRun, model: ModelAlone, devices: Counter, samples: list[tuple[float, float]], baseline_mib: float
+) -> str:
     peak_memory = max((m for _, m in samples), default=float("nan"))
     peak_use = max((u for u, _ in samples), default=float("nan"))
-    return "\n".join([
-        f"GPU smoke on {model.device}: restore job run {job.run_id}, {job.films_done}/{job.films} films, "
-        f"{job.units_generated} units, {job.audio_s:.1f} s of audio in {job.wall_s:.1f} s",
-        "| what | audio-s per wall-s |",
-        "|---|---|",
-        f"| restore job (whole job: probe, shots, decode, generation, stems, films, tables) | {job.rate:.1f} |",
-        f"| model alone ({model.preset}, batch {model.batch}, {model.precision}) | {model.rate:.1f} |",
-        f"job / model alone: {job.rate / model.rate if model.rate else float('nan'):.3f}",
-        f"ledger devices: {dict(devices)}; GPU memory {baseline_mib:.0f} MiB before, peak {peak_memory:.0f} MiB "
-        f"during the job; peak utilization {peak_use:.0f}% over {len(samples)} samples",
-    ])
+    return "\n".join(
+        [
+            f"GPU smoke on {model.device}: restore job run {job.run_id}, {job.films_done}/{job.films} films, "
+            f"{job.units_generated} units, {job.audio_s:.1f} s of audio in {job.wall_s:.1f} s",
+            "| what | audio-s per wall-s |",
+            "|---|---|",
+            "| restore job (whole job: probe, shots, decode, generation, stems, films, tables) | "
+            f"{job.rate:.1f} |",
+            f"| model alone ({model.preset}, batch {model.batch}, {model.precision}) | {model.rate:.1f} |",
+            f"job / model alone: {job.rate / model.rate if model.rate else float('nan'):.3f}",
+            f"ledger devices: {dict(devices)}; GPU memory {baseline_mib:.0f} MiB before, peak "
+            f"{peak_memory:.0f} MiB "
+            f"during the job; peak utilization {peak_use:.0f}% over {len(samples)} samples",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.gpu_smoke_report", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.gpu_smoke_report", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--job_log", type=Path, required=True, help="the restore job's stdout")
     parser.add_argument("--model_log", type=Path, required=True, help="bench/model_speed.py's stdout")
-    parser.add_argument("--gpu_samples", type=Path, required=True, help="nvidia-smi CSV samples taken during the job")
-    parser.add_argument("--baseline_mib", type=float, required=True, help="GPU memory used before the job, MiB")
+    parser.add_argument(
+        "--gpu_samples", type=Path, required=True, help="nvidia-smi CSV samples taken during the job"
+    )
+    parser.add_argument(
+        "--baseline_mib", type=float, required=True, help="GPU memory used before the job, MiB"
+    )
     parser.add_argument("--output", type=Path, required=True, help="the job's output folder")
     parser.add_argument("--preset", default="tiny")
     parser.add_argument("--batch", type=int, default=32)

@@ -8,6 +8,7 @@ setup.py's ``REQUIRED`` pulls in (extras included), except torch and what only t
 the image's CUDA PyTorch base provides those, and pinning them to this machine's CPU build
 would fight the base's torch.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -99,15 +100,19 @@ def lock_problems(requirements: list[str], pins: dict[str, Version]) -> list[str
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.pins", description=__doc__.split("\n")[0])
     action = parser.add_mutually_exclusive_group(required=True)
-    action.add_argument("--write", action="store_true", help=f"write {LOCK.relative_to(REPO)} from this environment")
+    action.add_argument(
+        "--write", action="store_true", help=f"write {LOCK.relative_to(REPO)} from this environment"
+    )
     action.add_argument("--check", action="store_true", help="check the lock against setup.py")
     args = parser.parse_args(argv)
     requirements = setup_requirements()
     if args.write:
         pins = installed_closure(requirements)
-        header = ("# The worker image's pins (infra/Dockerfile): the versions the test suite runs with, of\n"
-                  "# everything setup.py's REQUIRED needs but torch (the CUDA base image's). Regenerate with\n"
-                  "# `python -m infra.pins --write` after changing setup.py; tests/infra checks it.\n")
+        header = (
+            "# The worker image's pins (infra/Dockerfile): the versions the test suite runs with, of\n"
+            "# everything setup.py's REQUIRED needs but torch (the CUDA base image's). Regenerate with\n"
+            "# `python -m infra.pins --write` after changing setup.py; tests/infra checks it.\n"
+        )
         LOCK.write_text(header + "".join(f"{name}=={version}\n" for name, version in pins.items()))
         print(f"{LOCK.relative_to(REPO)}: {len(pins)} pins")
         return 0

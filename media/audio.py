@@ -6,6 +6,7 @@ with that frame. Only the requested range (plus a short lead-in for the resample
 decoded: the container is seeked close to ``start_s`` and decoding stops once the range is full,
 so memory is bounded by the range, not by the film.
 """
+
 from __future__ import annotations
 
 import contextlib

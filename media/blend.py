@@ -14,6 +14,7 @@ The raised cosine has zero slope at both ends, so the gain changes without a cor
 spread energy across the spectrum (a click). Uncorrelated content dips by at most 3 dB at the
 centre of an overlap, gradually, over the whole overlap.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -95,9 +96,7 @@ def blend_windows(
         if shared < 0:
             raise ValueError(f"gap of {-shared} samples between window {i} and window {i + 1}")
         if shared > overlap:
-            raise ValueError(
-                f"windows {i} and {i + 1} share {shared} samples, more than overlap={overlap}"
-            )
+            raise ValueError(f"windows {i} and {i + 1} share {shared} samples, more than overlap={overlap}")
         if i + 2 < len(starts) and starts[i + 2] < starts[i] + L:
             raise ValueError(f"window {i + 2} starts inside window {i}: at most two windows may overlap")
 

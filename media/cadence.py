@@ -4,6 +4,7 @@ A frame is a duplicate when it differs from the one before by no more than compr
 and by far less than the picture changes around it (its neighbours' 80th-percentile change).
 A static shot is not a run of duplicates: its neighbours are just as still.
 """
+
 from __future__ import annotations
 
 from fractions import Fraction

@@ -1,4 +1,5 @@
 """Opening a media container on local disk or any fsspec URI, with Talkie's errors."""
+
 from __future__ import annotations
 
 import contextlib

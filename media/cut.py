@@ -11,6 +11,7 @@ the film's clock, crossfade, normalise and encode identically:
 (one gain for the whole track). ``cut_files`` encodes the 24-bit FLAC and muxes the MKV with
 the source's streams copied (``media.mux``); both are deterministic.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,32 +33,51 @@ def read_stem(data: bytes, *, uri: str, sha256: str, samples: int) -> np.ndarray
     SHA-256 its ledger recorded and the length against its scene's ``samples``."""
     digest = hashlib.sha256(data).hexdigest()
     if digest != sha256:
-        raise ValueError(f"stem {uri} has SHA-256 {digest}, but its ledger object records "
-                         f"{sha256}: it changed after it was generated (rerun with --force)")
+        raise ValueError(
+            f"stem {uri} has SHA-256 {digest}, but its ledger object records "
+            f"{sha256}: it changed after it was generated (rerun with --force)"
+        )
     audio, rate, _ = decode_flac(data)
     if rate != OUTPUT_RATE or audio.shape != (samples,):
-        raise ValueError(f"stem {uri} holds {audio.shape[0]} samples at {rate} Hz; its scene needs "
-                         f"{samples} at {OUTPUT_RATE} Hz")
+        raise ValueError(
+            f"stem {uri} holds {audio.shape[0]} samples at {rate} Hz; its scene needs "
+            f"{samples} at {OUTPUT_RATE} Hz"
+        )
     return audio
 
 
-def render_track(scenes: Sequence[SceneAudio], total_samples: int, *, crossfade_samples: int,
-                 target_lufs: float, max_true_peak_dbtp: float) -> tuple[np.ndarray, LoudnessResult]:
+def render_track(
+    scenes: Sequence[SceneAudio],
+    total_samples: int,
+    *,
+    crossfade_samples: int,
+    target_lufs: float,
+    max_true_peak_dbtp: float,
+) -> tuple[np.ndarray, LoudnessResult]:
     """(total_samples,) float32 film track, loudness-normalised, and what the normaliser did."""
     track = assemble_film_track(scenes, total_samples, crossfade_samples=crossfade_samples)
-    return normalise_loudness(track, OUTPUT_RATE, target_lufs=target_lufs, max_true_peak_dbtp=max_true_peak_dbtp)
+    return normalise_loudness(
+        track, OUTPUT_RATE, target_lufs=target_lufs, max_true_peak_dbtp=max_true_peak_dbtp
+    )
 
 
 def loudness_tag(loudness: LoudnessResult) -> str:
     """The TALKIE_LOUDNESS tag: method, integrated loudness and true peak after normalisation."""
-    return json.dumps({
-        "method": loudness.method,
-        "lufs": None if loudness.lufs_after is None else round(float(loudness.lufs_after), 2),
-        "true_peak_dbtp": None if loudness.true_peak_dbtp is None else round(float(loudness.true_peak_dbtp), 2),
-    }, sort_keys=True)
+    return json.dumps(
+        {
+            "method": loudness.method,
+            "lufs": None if loudness.lufs_after is None else round(float(loudness.lufs_after), 2),
+            "true_peak_dbtp": None
+            if loudness.true_peak_dbtp is None
+            else round(float(loudness.true_peak_dbtp), 2),
+        },
+        sort_keys=True,
+    )
 
 
-def cut_files(audio: np.ndarray, source_video: str, *, tags: Mapping[str, str], title: str) -> tuple[bytes, bytes]:
+def cut_files(
+    audio: np.ndarray, source_video: str, *, tags: Mapping[str, str], title: str
+) -> tuple[bytes, bytes]:
     """(FLAC bytes, MKV bytes) of a film cut: the track as 24-bit FLAC, and the source's streams
     copied with that FLAC as the default audio, both carrying ``tags``."""
     flac = encode_flac(np.asarray(audio, dtype=np.float32), OUTPUT_RATE, bits=FLAC_BITS, tags=tags)

@@ -15,6 +15,7 @@ then averaged over blocks, so grain cancels:
 
 Holds the last 30 frames' small grids; everything else is one float per frame.
 """
+
 from __future__ import annotations
 
 from collections import deque

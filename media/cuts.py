@@ -23,6 +23,7 @@ damage at full strength) and the real clips; bench/scenes.py measures them on an
 
 Frame convention: a cut "at i" means frame i is the first frame of the new shot.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -80,7 +81,9 @@ def hard_cuts(scores: FrameScores) -> dict[int, Cut]:
     marks = np.zeros_like(ratio) if scores.transnet is None else scores.transnet
     near_mark = np.maximum(marks, np.concatenate([[0.0], marks[:-1]]))  # frame i or i-1 marked
     cuts = {}
-    for i in np.flatnonzero((ratio >= HARD_ALONE) | ((ratio >= HARD_CONFIRM) & (near_mark >= TRANSNET_CONFIRM))):
+    for i in np.flatnonzero(
+        (ratio >= HARD_ALONE) | ((ratio >= HARD_CONFIRM) & (near_mark >= TRANSNET_CONFIRM))
+    ):
         if i > 0:
             conf = max(float(near_mark[i]), min(1.0, float(ratio[i]) / (2 * HARD_ALONE)))
             cuts[int(i)] = Cut(int(i), round(conf, 4), "hard")
@@ -119,7 +122,9 @@ def fade_cuts(scores: FrameScores) -> dict[int, Cut]:
     n = scores.contrast.shape[0]
 
     def around(series: np.ndarray) -> np.ndarray:
-        return np.array([np.median(series[max(0, i - FADE_CONTEXT): i + FADE_CONTEXT + 1]) for i in range(n)])
+        return np.array(
+            [np.median(series[max(0, i - FADE_CONTEXT) : i + FADE_CONTEXT + 1]) for i in range(n)]
+        )
 
     flat = scores.contrast < FADE_CONTRAST * around(scores.contrast)
     usual_brightness = around(scores.brightness)
@@ -133,12 +138,15 @@ def fade_cuts(scores: FrameScores) -> dict[int, Cut]:
         while j + 1 < n and flat[j + 1]:
             j += 1
         frame = (i + j + 1) // 2
-        darkest = i + int(np.argmin(scores.brightness[i: j + 1]))
+        darkest = i + int(np.argmin(scores.brightness[i : j + 1]))
         # A dip inside the film (not its first or last frames) that goes dark.
-        if j - i + 1 >= FADE_MIN_FRAMES and i > 0 and j < n - 1 and (
-            scores.brightness[darkest] < FADE_DARK * usual_brightness[darkest]
+        if (
+            j - i + 1 >= FADE_MIN_FRAMES
+            and i > 0
+            and j < n - 1
+            and (scores.brightness[darkest] < FADE_DARK * usual_brightness[darkest])
         ):
-            peak = float(scores.transition[max(0, frame - GRADUAL_RADIUS): frame + GRADUAL_RADIUS + 1].max())
+            peak = float(scores.transition[max(0, frame - GRADUAL_RADIUS) : frame + GRADUAL_RADIUS + 1].max())
             if peak >= GRADUAL_CONFIRM:
                 cuts[frame] = Cut(frame, round(min(1.0, peak / (2 * GRADUAL_ALONE)), 4), "fade")
         i = j + 1
@@ -155,7 +163,9 @@ def candidate_cuts(scores: FrameScores) -> list[Cut]:
     return sorted(cuts.values(), key=lambda c: c.frame)
 
 
-def enforce_min_length(cuts: list[Cut], frame_seconds: np.ndarray, end_s: float, min_scene_s: float) -> list[Cut]:
+def enforce_min_length(
+    cuts: list[Cut], frame_seconds: np.ndarray, end_s: float, min_scene_s: float
+) -> list[Cut]:
     """Keep the most confident cuts such that every scene lasts at least ``min_scene_s``.
 
     ``frame_seconds[i]`` is frame i's start in seconds from the first frame; the film ends at

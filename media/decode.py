@@ -3,6 +3,7 @@
 Frames come out in presentation order (the order the decoder emits them), which is the frame
 index of docs/design.md's Contracts. Nothing here holds more than the frames a caller asks for.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -121,7 +122,11 @@ def _pts(frame: av.VideoFrame) -> int:
 
 
 def iter_analysis_frames(
-    container: InputContainer, stream: VideoStream, uri: str, *, rgb_size: tuple[int, int],
+    container: InputContainer,
+    stream: VideoStream,
+    uri: str,
+    *,
+    rgb_size: tuple[int, int],
     luma_size: tuple[int, int],
 ) -> Iterator[AnalysisFrame]:
     """Stream frames scaled by FFmpeg's swscale to ``rgb_size`` (RGB) and ``luma_size`` (gray).

@@ -15,6 +15,7 @@ is untouched:
 The meter holds a float64 copy of the track (pyloudnorm filters it whole); the true peak is
 found in chunks, so oversampling never holds more than a chunk.
 """
+
 from __future__ import annotations
 
 import math

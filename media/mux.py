@@ -28,6 +28,7 @@ Provenance ``tags`` go into the container's global tags and the FLAC track's tag
 as Matroska recommends; ``title`` becomes the segment title. The source's global metadata is
 kept, except MP4 bookkeeping keys (brands, encoder) that describe the old container.
 """
+
 from __future__ import annotations
 
 import functools
@@ -114,9 +115,13 @@ def mux_with_soundtrack(
                 if _copyable(stream):
                     mapping[stream.index] = _copy_stream(out, stream, keep_default=False)
                 else:
-                    log.warning("%s: Matroska cannot hold stream %s; it is left out", video_uri, _describe(stream))
+                    log.warning(
+                        "%s: Matroska cannot hold stream %s; it is left out", video_uri, _describe(stream)
+                    )
 
-            source_packets = ((p, mapping[p.stream.index]) for p in source.demux() if p.stream.index in mapping)
+            source_packets = (
+                (p, mapping[p.stream.index]) for p in source.demux() if p.stream.index in mapping
+            )
             shift = _start_ticks(source.streams.video[0], flac_in)
             flac_packets = ((_shifted(p, shift), flac_out) for p in soundtrack.demux(flac_in))
             try:

@@ -20,6 +20,7 @@ it, this build's output varied between runs), FFmpeg's encoders and the MP4 muxe
 audio up to each video frame's time, then that frame. NVENC's bytes differ from libx264's, so
 previews are byte-identical only between machines that use the same encoder.
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,8 +44,13 @@ AAC_FRAME = 1024  # samples per AAC-LC frame
 X264_THREADS = "2"  # fixed: libx264's output depends on its thread count
 # mbtree off: with it, this libx264 gave different bytes for the same frames from run to run
 # (measured: 2-3 distinct outputs in 3 encodes of one film, even with one thread).
-X264_OPTIONS = {"preset": "veryfast", "crf": "28", "threads": X264_THREADS, "x264-params": "mbtree=0",
-                "flags": "+bitexact"}
+X264_OPTIONS = {
+    "preset": "veryfast",
+    "crf": "28",
+    "threads": X264_THREADS,
+    "x264-params": "mbtree=0",
+    "flags": "+bitexact",
+}
 NVENC_OPTIONS = {"preset": "p4", "rc": "vbr", "cq": "30", "flags": "+bitexact"}
 MUX_OPTIONS = {"movflags": "+faststart", "fflags": "+bitexact"}
 
@@ -93,8 +99,9 @@ def choose_video_codec(prefer_gpu: bool = True) -> str:
     return "libx264"
 
 
-def encode_preview(video_uri: str, flac: bytes, *, max_height: int = MAX_HEIGHT,
-                   video_codec: str | None = None) -> Preview:
+def encode_preview(
+    video_uri: str, flac: bytes, *, max_height: int = MAX_HEIGHT, video_codec: str | None = None
+) -> Preview:
     """MP4 bytes (H.264 + AAC) of ``video_uri``'s picture with ``flac`` as its sound (module docstring).
 
     ``video_codec`` is "libx264" or "h264_nvenc" (default: ``choose_video_codec()``). Raises
@@ -115,15 +122,20 @@ def encode_preview(video_uri: str, flac: bytes, *, max_height: int = MAX_HEIGHT,
     return Preview(data=data, video_codec=codec, width=width, height=height)
 
 
-def _write_preview(path: str, video_uri: str, audio: np.ndarray, rate: int, codec: str,
-                   max_height: int) -> tuple[int, int]:
-    with open_video(video_uri) as (source, stream), \
-            av.open(path, "w", format="mp4", options=dict(MUX_OPTIONS)) as out:
+def _write_preview(
+    path: str, video_uri: str, audio: np.ndarray, rate: int, codec: str, max_height: int
+) -> tuple[int, int]:
+    with (
+        open_video(video_uri) as (source, stream),
+        av.open(path, "w", format="mp4", options=dict(MUX_OPTIONS)) as out,
+    ):
         out.metadata.clear()
         time_base = Fraction(stream.time_base)
         width, height = preview_size(stream.codec_context.width, stream.codec_context.height, max_height)
         rate_guess = stream.guessed_rate or stream.average_rate or Fraction(24)
-        video = out.add_stream(codec, rate=rate_guess, options=dict(X264_OPTIONS if codec == "libx264" else NVENC_OPTIONS))
+        video = out.add_stream(
+            codec, rate=rate_guess, options=dict(X264_OPTIONS if codec == "libx264" else NVENC_OPTIONS)
+        )
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.time_base = time_base
         video.codec_context.time_base = time_base
@@ -173,7 +185,9 @@ class _AudioFeed:
         stop = total if seconds is None else min(total, int(seconds * self._rate) + 1)
         while self._next < stop:
             chunk = self._audio[self._next : self._next + AAC_FRAME]
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk[None, :]), format="fltp", layout="mono")
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(chunk[None, :]), format="fltp", layout="mono"
+            )
             frame.sample_rate, frame.pts = self._rate, self._next
             frame.time_base = Fraction(1, self._rate)
             for packet in self._stream.encode(frame):

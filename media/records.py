@@ -4,6 +4,7 @@ Times follow DESIGN.md's Contracts: frames are indexed in presentation order fro
 duplicate-frame removal; PTS values are exact integers in the stream's ``time_base`` (a string
 such as ``"1/90000"``); float seconds are for convenience and are measured from the first frame.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -16,6 +16,7 @@ resampler rather than torch tensors; it was removed so that there is one filter 
 ``resampled_length``. Its output differed from this one's by under 1e-4 of full scale. media/
 imports no Beam and, at module level, no torch (media/transnet.py imports it inside a function).
 """
+
 from __future__ import annotations
 
 import functools

@@ -3,6 +3,7 @@
 Memory is bounded by TransNetV2's window (a few hundred 48x27 frames) and per-frame scalars;
 no full-size frame outlives its decode.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -14,12 +15,12 @@ from media import storage
 from media.cadence import describe_cadence, duplicate_mask
 from media.cut_features import LUMA_SIZE, LumaChangeScorer
 from media.cuts import Cut, FrameScores, candidate_cuts, enforce_min_length
-from media.transnet import INPUT_SIZE as TRANSNET_SIZE
-from media.transnet import TransNetScorer
 from media.decode import iter_analysis_frames, open_video
 from media.errors import UnreadableMedia
 from media.records import FilmProbe, Scene
 from media.timing import Timeline, timeline_from_pts
+from media.transnet import INPUT_SIZE as TRANSNET_SIZE
+from media.transnet import TransNetScorer
 
 HASH_CHUNK = 8 << 20
 
@@ -52,7 +53,9 @@ def shard_film(
         time_base = Fraction(stream.time_base)
         nominal = stream.guessed_rate or stream.average_rate or stream.base_rate
         rotation = None
-        for frame in iter_analysis_frames(container, stream, uri, rgb_size=TRANSNET_SIZE, luma_size=LUMA_SIZE):
+        for frame in iter_analysis_frames(
+            container, stream, uri, rgb_size=TRANSNET_SIZE, luma_size=LUMA_SIZE
+        ):
             pts.append(frame.pts)
             if rotation is None:
                 rotation = frame.rotation

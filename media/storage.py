@@ -15,6 +15,7 @@ Object-store file systems cache listings and never expire them; ``exists`` and `
 drop the cached listings above their path first, so an object another process published after
 this one listed the folder is seen.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -49,7 +50,9 @@ class RetryPolicy:
         if self.attempts < 1:
             raise ValueError(f"attempts {self.attempts} must be at least 1")
         if not (0 <= self.first_delay_s <= self.max_delay_s):
-            raise ValueError(f"need 0 <= first_delay_s ({self.first_delay_s}) <= max_delay_s ({self.max_delay_s})")
+            raise ValueError(
+                f"need 0 <= first_delay_s ({self.first_delay_s}) <= max_delay_s ({self.max_delay_s})"
+            )
 
     def delay_s(self, tries_made: int) -> float:
         return random.uniform(0.0, min(self.max_delay_s, self.first_delay_s * 2 ** (tries_made - 1)))
@@ -68,22 +71,59 @@ def retries() -> int:
 
 # Errors that say the request itself is wrong: another try gives the same answer. (An OSError
 # subclass is checked first; ConnectionError and TimeoutError are OSErrors too.)
-_PERMANENT = (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError, NotADirectoryError,
-              ValueError, TypeError, KeyError)
+_PERMANENT = (
+    FileNotFoundError,
+    FileExistsError,
+    PermissionError,
+    IsADirectoryError,
+    NotADirectoryError,
+    ValueError,
+    TypeError,
+    KeyError,
+)
 # Transport-level failures named by class in libraries that are optional here (aiohttp under
 # gcsfs and s3fs, botocore under s3fs, requests under google-auth): any class of these names in
 # the exception's MRO from such a module marks it transient.
 _TRANSIENT_CLASS_NAMES = {
-    "aiohttp": {"ClientConnectionError", "ClientPayloadError", "ServerTimeoutError", "ServerDisconnectedError"},
-    "botocore": {"HTTPClientError", "ConnectionError", "ReadTimeoutError", "ConnectTimeoutError",
-                 "EndpointConnectionError", "ConnectionClosedError", "ResponseParserError"},
+    "aiohttp": {
+        "ClientConnectionError",
+        "ClientPayloadError",
+        "ServerTimeoutError",
+        "ServerDisconnectedError",
+    },
+    "botocore": {
+        "HTTPClientError",
+        "ConnectionError",
+        "ReadTimeoutError",
+        "ConnectTimeoutError",
+        "EndpointConnectionError",
+        "ConnectionClosedError",
+        "ResponseParserError",
+    },
     "requests": {"ConnectionError", "Timeout", "ChunkedEncodingError"},
     "urllib3": {"ProtocolError", "TimeoutError", "NewConnectionError"},
 }
-_TRANSIENT_S3_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeTooSkewed",
-                       "InternalError", "ServiceUnavailable", "503", "500"}
-_TRANSIENT_ERRNOS = {errno.EBUSY, errno.EAGAIN, errno.ETIMEDOUT, errno.ECONNRESET, errno.ECONNREFUSED,
-                     errno.ECONNABORTED, errno.EPIPE, getattr(errno, "EREMOTEIO", errno.EIO)}
+_TRANSIENT_S3_CODES = {
+    "SlowDown",
+    "Throttling",
+    "ThrottlingException",
+    "RequestTimeout",
+    "RequestTimeTooSkewed",
+    "InternalError",
+    "ServiceUnavailable",
+    "503",
+    "500",
+}
+_TRANSIENT_ERRNOS = {
+    errno.EBUSY,
+    errno.EAGAIN,
+    errno.ETIMEDOUT,
+    errno.ECONNRESET,
+    errno.ECONNREFUSED,
+    errno.ECONNABORTED,
+    errno.EPIPE,
+    getattr(errno, "EREMOTEIO", errno.EIO),
+}
 
 
 def _http_status(exc: BaseException) -> int | None:
@@ -153,8 +193,15 @@ def with_retries(operation: Callable[[], T], what: str, policy: RetryPolicy | No
             global _RETRIES
             with _RETRIES_LOCK:
                 _RETRIES += 1
-            log.warning("%s: transient error on try %d of %d (%s: %s); trying again in %.2f s", what, tries_made,
-                        policy.attempts, type(exc).__name__, exc, pause)
+            log.warning(
+                "%s: transient error on try %d of %d (%s: %s); trying again in %.2f s",
+                what,
+                tries_made,
+                policy.attempts,
+                type(exc).__name__,
+                exc,
+                pause,
+            )
             time.sleep(pause)
     raise AssertionError("unreachable: the last try returns or raises")
 
@@ -165,7 +212,7 @@ def is_local(uri: str) -> bool:
 
 
 def local_path(uri: str) -> str:
-    return uri[len("file://"):] if uri.startswith("file://") else uri
+    return uri[len("file://") :] if uri.startswith("file://") else uri
 
 
 def join(base: str, *parts: str) -> str:

@@ -2,12 +2,13 @@
 
 Two lists of onset times (seconds from the scene's first frame) are compared:
 
-* motion onsets, from (T, H, W) uint8 gray frames: each frame standardised to zero mean and
-  unit spread (media/cut_features.py, so flicker in brightness and in contrast cancels), then
-  the mean |difference| to the previous distinct picture, divided by the frames between them (a repeated frame, found by media/cadence.py, is skipped instead of being
-  read as a pause). Novelty is that energy minus its median over +-NOVELTY_HALF_S around each
-  frame, floored at 0; an onset is a novelty peak of at least PEAK_FRACTION of the scene's
-  largest and at least MOTION_FLOOR (in units of the picture's spread), at the time of its frame (index / fps).
+* motion onsets, from (T, H, W) uint8 gray frames: each frame standardised to zero mean and unit
+  spread (media/cut_features.py, so flicker in brightness and in contrast cancels), then the
+  mean |difference| to the previous distinct picture, divided by the frames between them (a
+  repeated frame, found by media/cadence.py, is skipped instead of being read as a pause).
+  Novelty is that energy minus its median over +-NOVELTY_HALF_S around each frame, floored at 0;
+  an onset is a novelty peak of at least PEAK_FRACTION of the scene's largest and at least
+  MOTION_FLOOR (in units of the picture's spread), at the time of its frame (index / fps).
 * audio onsets: the track scaled to unit RMS, a Hann STFT (about STFT_S long, hop HOP_S),
   spectral flux = mean over bins of the positive rise in log(magnitude + LOG_FLOOR) from one
   frame to the next; the same novelty and peak rule (peaks at least MIN_GAP_S apart, at least
@@ -26,6 +27,7 @@ off still counts about 0.8 and one 150 ms off counts nothing. Missed motion onse
 sounds both lower it; a scene with no motion onset or a take with no audio onset scores 0.
 Higher is better sync. Everything is numpy and scipy, deterministic for equal inputs.
 """
+
 from __future__ import annotations
 
 import math
@@ -95,12 +97,15 @@ def audio_onsets(audio: np.ndarray, rate: int) -> np.ndarray:
     magnitude = np.abs(np.fft.rfft(frames * window, axis=1)) / window.sum()
     log_mag = np.log(magnitude + LOG_FLOOR)
     flux = np.r_[0.0, np.maximum(np.diff(log_mag, axis=0), 0.0).mean(axis=1)]
-    peaks = _peaks(flux, half=round(NOVELTY_HALF_S / HOP_S), gap=max(1, round(MIN_GAP_S / HOP_S)), floor=AUDIO_FLOOR)
+    peaks = _peaks(
+        flux, half=round(NOVELTY_HALF_S / HOP_S), gap=max(1, round(MIN_GAP_S / HOP_S)), floor=AUDIO_FLOOR
+    )
     return (peaks * hop + 0.75 * n) / rate
 
 
 def onset_agreement(first: np.ndarray, second: np.ndarray, sigma: float = SIGMA_S) -> float:
-    """Cosine similarity of two onset lists (seconds) drawn as Gaussians of width ``sigma``; 0 if either is empty."""
+    """Cosine similarity of two onset lists (seconds) drawn as Gaussians of width ``sigma``; 0 if either
+    is empty."""
     a, b = np.asarray(first, np.float64), np.asarray(second, np.float64)
     if a.size == 0 or b.size == 0:
         return 0.0

@@ -3,6 +3,7 @@
 A frame's duration is the next frame's PTS minus its own; the last frame's is the median frame
 duration. A film's duration is last PTS + that duration - first PTS, exact in the time base.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

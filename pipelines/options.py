@@ -4,6 +4,7 @@ Beam gathers the flags of every PipelineOptions subclass it has seen into one pa
 may be declared by one class only: the jobs share these classes rather than each declaring
 ``--input``.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -63,7 +64,9 @@ def input_and_output(options: PipelineOptions) -> tuple[str, str]:
     """(--input as given, --output as an absolute path or URI); UsageError when one is missing."""
     io_options = options.view_as(TalkieIOOptions)
     input_spec = require(io_options.input, "--input", f"it accepts {ACCEPTED_INPUTS}")
-    output = absolute_uri(require(io_options.output, "--output", "a local folder or a URI such as gs://bucket/out"))
+    output = absolute_uri(
+        require(io_options.output, "--output", "a local folder or a URI such as gs://bucket/out")
+    )
     return input_spec, output
 
 
@@ -96,5 +99,7 @@ def refuse_run_id_in_use(output: str, run_id: str, *globs: str) -> None:
     for glob in (*globs, layout.table_glob(output, "*", run_id)):
         used = match_files(glob)
         if used:
-            raise UsageError(f"--run_id {run_id} was already used in {output} ({used[0]}); a run never "
-                             "rewrites another run's files")
+            raise UsageError(
+                f"--run_id {run_id} was already used in {output} ({used[0]}); a run never "
+                "rewrites another run's files"
+            )

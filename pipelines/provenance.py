@@ -1,4 +1,5 @@
 """What a ``runs`` row records about a run: the code version and the options, without secrets."""
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,10 @@ def code_version() -> str:
         return version
     described = subprocess.run(
         ["git", "-C", str(root), "describe", "--always", "--dirty=.dirty", "--abbrev=12"],
-        capture_output=True, text=True, timeout=10, check=False,
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
     )
     commit = described.stdout.strip()
     return f"{version}+g{commit}" if described.returncode == 0 and commit else version

@@ -11,6 +11,7 @@ film's page and pictures and, where missing, its browser preview, then the run's
 The restore job writes the same report itself; this command rebuilds it (e.g. for outputs made
 before the report existed). Films are done one at a time, so memory is one film's.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,7 +53,9 @@ def write_report(output: str, run_id: str) -> tuple[str, list[str]]:
 def main(argv: list[str] | None = None, prog: str = "python -m pipelines.report") -> int:
     parser = argparse.ArgumentParser(prog=prog, description="Write the review report of a run in an output.")
     parser.add_argument("output", help="The output folder or URI a restore run wrote.")
-    parser.add_argument("--run_id", default=None, help="The run to report (default: the newest restore or choose run).")
+    parser.add_argument(
+        "--run_id", default=None, help="The run to report (default: the newest restore or choose run)."
+    )
     args = parser.parse_args(argv)
     output = absolute_uri(args.output)
     try:

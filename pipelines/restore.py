@@ -23,6 +23,7 @@ Writes, for run R (docs/design.md, Contracts, "Output layout"; the paths come fr
     OUTPUT/meta/{films,scenes,takes,failures}/R-SSSSS-of-NNNNN.parquet
     OUTPUT/meta/runs/R-00000-of-00001.parquet       written last, once the pipeline has finished
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -67,33 +68,83 @@ class RestoreOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser: Any) -> None:
         parser.add_argument(
-            "--checkpoint", default=None,
+            "--checkpoint",
+            default=None,
             help="A Talkie .safetensors checkpoint, local or any fsspec URI (default: the shipped "
             "model/weights/tiny.safetensors).",
         )
-        parser.add_argument("--takes", type=int, default=1,
-                            help=f"Takes per scene, 1 to {MAX_TAKES}, unless a manifest row gives 'takes' (default 1).")
-        parser.add_argument("--steps", type=int, default=None, help="Sampler steps (default: the checkpoint's).")
-        parser.add_argument("--positive_prompt", default=None,
-                            help="The prompt for films whose manifest row and scene overrides give none.")
-        parser.add_argument("--negative_prompt", default=None,
-                            help="The negative prompt where the manifest gives none (default: the "
-                            "checkpoint's; the shipped one has none; '' for none).")
-        parser.add_argument("--text_guidance", type=float, default=None, help="Text guidance scale (default: the checkpoint's).")
-        parser.add_argument("--video_guidance", type=float, default=None, help="Video guidance scale (default: the checkpoint's).")
-        parser.add_argument("--negative_guidance", type=float, default=None,
-                            help="How hard the negative prompt pushes away (default: the checkpoint's; 0 ignores it).")
+        parser.add_argument(
+            "--takes",
+            type=int,
+            default=1,
+            help=f"Takes per scene, 1 to {MAX_TAKES}, unless a manifest row gives 'takes' (default 1).",
+        )
+        parser.add_argument(
+            "--steps", type=int, default=None, help="Sampler steps (default: the checkpoint's)."
+        )
+        parser.add_argument(
+            "--positive_prompt",
+            default=None,
+            help="The prompt for films whose manifest row and scene overrides give none.",
+        )
+        parser.add_argument(
+            "--negative_prompt",
+            default=None,
+            help="The negative prompt where the manifest gives none (default: the "
+            "checkpoint's; the shipped one has none; '' for none).",
+        )
+        parser.add_argument(
+            "--text_guidance",
+            type=float,
+            default=None,
+            help="Text guidance scale (default: the checkpoint's).",
+        )
+        parser.add_argument(
+            "--video_guidance",
+            type=float,
+            default=None,
+            help="Video guidance scale (default: the checkpoint's).",
+        )
+        parser.add_argument(
+            "--negative_guidance",
+            type=float,
+            default=None,
+            help="How hard the negative prompt pushes away (default: the checkpoint's; 0 ignores it).",
+        )
         parser.add_argument("--sampler", default=None, help="euler or heun (default: the checkpoint's).")
-        parser.add_argument("--batch_size", type=int, default=DEFAULT_BATCH_SIZE,
-                            help="Model windows per generate call, padded to this fixed shape "
-                            f"(default {DEFAULT_BATCH_SIZE}).")
-        parser.add_argument("--force", action="store_true", default=False,
-                            help="Generate and write every unit and film again, even those already finished.")
-        parser.add_argument("--video_decode", default="cpu",
-                            help="cpu (FFmpeg threads, the default) or cuda (NVDEC through PyAV, falling back to the CPU).")
-        parser.add_argument("--crossfade_ms", type=float, default=10.0, help="Crossfade at each cut, in milliseconds (default 10).")
-        parser.add_argument("--target_lufs", type=float, default=-23.0, help="Integrated loudness of each film track (default -23).")
-        parser.add_argument("--max_true_peak", type=float, default=-1.0, help="True-peak ceiling in dBTP (default -1).")
+        parser.add_argument(
+            "--batch_size",
+            type=int,
+            default=DEFAULT_BATCH_SIZE,
+            help="Model windows per generate call, padded to this fixed shape "
+            f"(default {DEFAULT_BATCH_SIZE}).",
+        )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            default=False,
+            help="Generate and write every unit and film again, even those already finished.",
+        )
+        parser.add_argument(
+            "--video_decode",
+            default="cpu",
+            help="cpu (FFmpeg threads, the default) or cuda (NVDEC through PyAV, falling back to the CPU).",
+        )
+        parser.add_argument(
+            "--crossfade_ms",
+            type=float,
+            default=10.0,
+            help="Crossfade at each cut, in milliseconds (default 10).",
+        )
+        parser.add_argument(
+            "--target_lufs",
+            type=float,
+            default=-23.0,
+            help="Integrated loudness of each film track (default -23).",
+        )
+        parser.add_argument(
+            "--max_true_peak", type=float, default=-1.0, help="True-peak ceiling in dBTP (default -1)."
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,10 +183,15 @@ class RestoreSummary(FailureTally):
 
     def counts(self) -> dict[str, int]:
         return {
-            "films": self.films, "films_done": self.films_done, "scenes": self.scenes, "takes": self.takes,
-            "units_generated": self.units_generated, "units_skipped": self.units_skipped,
+            "films": self.films,
+            "films_done": self.films_done,
+            "scenes": self.scenes,
+            "takes": self.takes,
+            "units_generated": self.units_generated,
+            "units_skipped": self.units_skipped,
             "audio_ms_generated": round(self.audio_s_generated * 1000),
-            "film_audio_ms": round(self.film_audio_s * 1000), **self.failure_counts(),
+            "film_audio_ms": round(self.film_audio_s * 1000),
+            **self.failure_counts(),
         }
 
     def text(self) -> str:
@@ -151,8 +207,10 @@ class RestoreSummary(FailureTally):
         shown = self.film_outputs[:SHOWN_FILMS]
         lines += [f"  {film_id}: {flac}\n  {' ' * len(film_id)}  {video}" for film_id, flac, video in shown]
         if len(self.film_outputs) > len(shown):
-            lines.append(f"  ... and {len(self.film_outputs) - len(shown)} more films under "
-                         f"{layout.films_pattern(self.output)}")
+            lines.append(
+                f"  ... and {len(self.film_outputs) - len(shown)} more films under "
+                f"{layout.films_pattern(self.output)}"
+            )
         lines += [
             "  films, scenes, takes tables: "
             f"{layout.table_glob(self.output, '{films,scenes,takes}', self.run_id)}",
@@ -192,22 +250,35 @@ def settings_from(options: PipelineOptions) -> RestoreSettings:
     sampler = checkpoint.config.sampler
     try:
         generation = GenerationSettings(
-            checkpoint=own.checkpoint, checkpoint_sha256=checkpoint.sha256, config=checkpoint.config,
+            checkpoint=own.checkpoint,
+            checkpoint_sha256=checkpoint.sha256,
+            config=checkpoint.config,
             steps=sampler.steps if own.steps is None else own.steps,
             text_guidance=sampler.text_guidance if own.text_guidance is None else own.text_guidance,
             video_guidance=sampler.video_guidance if own.video_guidance is None else own.video_guidance,
-            negative_guidance=sampler.negative_guidance if own.negative_guidance is None else own.negative_guidance,
+            negative_guidance=sampler.negative_guidance
+            if own.negative_guidance is None
+            else own.negative_guidance,
             sampler=sampler.sampler if own.sampler is None else own.sampler,
-            vocoder=default_vocoder_name(checkpoint.config), takes=own.takes,
-            positive_prompt=positive, negative_prompt=negative,
+            vocoder=default_vocoder_name(checkpoint.config),
+            takes=own.takes,
+            positive_prompt=positive,
+            negative_prompt=negative,
         )
         assembly = AssemblySettings.from_flags(own.crossfade_ms, own.target_lufs, own.max_true_peak)
     except ValueError as exc:  # the messages begin with the setting's name
         raise UsageError(f"--{exc}") from exc
     refuse_reused_run_id(options, output, run_id)
     return RestoreSettings(
-        input_spec=input_spec, output=output, run_id=run_id, min_scene_s=min_scene_s, generation=generation,
-        assembly=assembly, batch_size=own.batch_size, force=bool(own.force), video_decode=own.video_decode,
+        input_spec=input_spec,
+        output=output,
+        run_id=run_id,
+        min_scene_s=min_scene_s,
+        generation=generation,
+        assembly=assembly,
+        batch_size=own.batch_size,
+        force=bool(own.force),
+        video_decode=own.video_decode,
     )
 
 
@@ -219,16 +290,27 @@ def build(pipeline: beam.Pipeline, settings: RestoreSettings) -> None:
     skipped = planned.units | "SkipDone" >> SkipDone(output, force=settings.force)
     decoded = skipped.to_do | "DecodeWindows" >> DecodeWindows(generation, settings.video_decode)
     generated = decoded.frames | "GenerateAudio" >> GenerateAudio(
-        generation, output, run_id, batch_size=settings.batch_size)
+        generation, output, run_id, batch_size=settings.batch_size
+    )
     takes = (skipped.done, generated.takes) | "AllTakes" >> beam.Flatten()
     assembled = (planned.plans, takes) | "AssembleFilms" >> AssembleFilms(
-        output, generation, settings.assembly, force=settings.force)
+        output, generation, settings.assembly, force=settings.force
+    )
     _ = assembled.films | "WriteFilms" >> WriteTable(output, "films", run_id)
     _ = assembled.scenes | "WriteScenes" >> WriteTable(output, "scenes", run_id)
     _ = assembled.takes | "WriteTakes" >> WriteTable(output, "takes", run_id)
-    reported = (assembled.films, assembled.scenes, assembled.takes) | "ReportFilms" >> ReportFilms(output, run_id)
+    reported = (assembled.films, assembled.scenes, assembled.takes) | "ReportFilms" >> ReportFilms(
+        output, run_id
+    )
     _ = (
-        (*collection.failures, planned.failures, decoded.failures, generated.failures, assembled.failures, reported)
+        (
+            *collection.failures,
+            planned.failures,
+            decoded.failures,
+            generated.failures,
+            assembled.failures,
+            reported,
+        )
         | "AllFailures" >> beam.Flatten()
         | "FailureRows" >> beam.Map(failure_row)
         | "WriteFailures" >> WriteTable(output, "failures", run_id)
@@ -252,9 +334,13 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
         checked.append(settings_from(options))
         return checked[-1]
 
-    summary = run_job(JOB, argv, test_pipeline, settings_from=settings_kept, build=build, summarize=summarize_run)
+    summary = run_job(
+        JOB, argv, test_pipeline, settings_from=settings_kept, build=build, summarize=summarize_run
+    )
     # The run's review index is built from its tables, so it is written once they are final.
-    index = write_run_index(summary.output, summary.run_id, config_hash=checked[-1].generation.config.config_hash())
+    index = write_run_index(
+        summary.output, summary.run_id, config_hash=checked[-1].generation.config.config_hash()
+    )
     print(f"  review report:  {index}")
     return summary
 
@@ -274,9 +360,17 @@ def summarize(output: str, run_id: str, *, wall_s: float = 0.0) -> RestoreSummar
             audio_s += record["samples"] / record["sample_rate"]
     done = [f for f in films if f["status"] == STATUS_DONE]
     return RestoreSummary(
-        run_id=run_id, output=output, films=len(films), films_done=len(done), scenes=scenes.num_rows,
-        takes=len(takes), units_generated=generated, units_skipped=len(takes) - generated,
-        audio_s_generated=audio_s, film_audio_s=sum(f["duration_s"] or 0.0 for f in done), wall_s=wall_s,
+        run_id=run_id,
+        output=output,
+        films=len(films),
+        films_done=len(done),
+        scenes=scenes.num_rows,
+        takes=len(takes),
+        units_generated=generated,
+        units_skipped=len(takes) - generated,
+        audio_s_generated=audio_s,
+        film_audio_s=sum(f["duration_s"] or 0.0 for f in done),
+        wall_s=wall_s,
         failures_by_stage=dict(Counter(failures["stage"].to_pylist())),
         film_outputs=tuple(sorted((f["film_id"], f["flac_uri"], f["video_uri"]) for f in done)),
     )
@@ -285,10 +379,12 @@ def summarize(output: str, run_id: str, *, wall_s: float = 0.0) -> RestoreSummar
 def main(argv: list[str] | None = None, prog: str = "python -m pipelines.restore") -> int:
     """Command-line entry: ``--help``, or run the job. Returns the process exit status."""
     return job_main(
-        argv, prog=prog,
+        argv,
+        prog=prog,
         description="Give silent films a generated soundtrack: per-take FLAC stems, a FLAC track and an "
         "MKV per film, and films, scenes, takes and failures tables.",
-        run=run, option_classes=[TalkieIOOptions, ShardOptions, RestoreOptions],
+        run=run,
+        option_classes=[TalkieIOOptions, ShardOptions, RestoreOptions],
     )
 
 

@@ -8,6 +8,7 @@ Writes, for run R (docs/design.md, Contracts, "Output layout"):
     OUTPUT/shotlists/<film_id>.csv, .edl            the newest shot list of each film
     OUTPUT/meta/runs/R-00000-of-00001.parquet       written last, once the pipeline has finished
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -49,14 +50,16 @@ class RunSummary(FailureTally):
         return {"films": self.films, "scenes": self.scenes, **self.failure_counts()}
 
     def text(self) -> str:
-        return "\n".join([
-            f"talkie scenes: run {self.run_id}: {self.films} films, {self.scenes} scenes, "
-            f"{self.failure_phrase()}",
-            f"  scenes table:   {layout.table_glob(self.output, 'scenes', self.run_id)}",
-            f"  failures table: {layout.table_glob(self.output, 'failures', self.run_id)}",
-            f"  shot lists:     {layout.shotlists_pattern(self.output)}",
-            f"  runs row:       {self.runs_uri}",
-        ])
+        return "\n".join(
+            [
+                f"talkie scenes: run {self.run_id}: {self.films} films, {self.scenes} scenes, "
+                f"{self.failure_phrase()}",
+                f"  scenes table:   {layout.table_glob(self.output, 'scenes', self.run_id)}",
+                f"  failures table: {layout.table_glob(self.output, 'failures', self.run_id)}",
+                f"  shot lists:     {layout.shotlists_pattern(self.output)}",
+                f"  runs row:       {self.runs_uri}",
+            ]
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,10 +123,12 @@ def summarize(output: str, run_id: str) -> RunSummary:
 def main(argv: list[str] | None = None, prog: str = "python -m pipelines.scenes") -> int:
     """Command-line entry: ``--help``, or run the job. Returns the process exit status."""
     return job_main(
-        argv, prog=prog,
+        argv,
+        prog=prog,
         description="Cut films into scenes: a scenes table, a failures table and a CSV + EDL shot list "
         "per film.",
-        run=run, option_classes=[TalkieIOOptions, ShardOptions],
+        run=run,
+        option_classes=[TalkieIOOptions, ShardOptions],
     )
 
 

@@ -1,4 +1,5 @@
 """Fixtures shared by the transform and pipeline tests: real clips, bad inputs, Beam runner flags."""
+
 from __future__ import annotations
 
 import json

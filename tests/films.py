@@ -1,4 +1,5 @@
 """Tiny films made on the fly for tests: H.264 in MP4 from numpy frames."""
+
 from __future__ import annotations
 
 from pathlib import Path

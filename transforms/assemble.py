@@ -25,6 +25,7 @@ scores); the audio is read back from the published stems inside the step that us
 The film's whole track is in memory while it is assembled and normalised (a two-hour film is
 about 1.4 GB of float32 at 48 kHz): integrated loudness needs the whole programme.
 """
+
 from __future__ import annotations
 
 import json
@@ -65,7 +66,9 @@ class AssemblySettings:
 
     def __post_init__(self) -> None:
         if not is_whole(self.crossfade_samples) or self.crossfade_samples < 0:
-            raise ValueError(f"crossfade_samples {self.crossfade_samples!r} must be a whole number of samples >= 0")
+            raise ValueError(
+                f"crossfade_samples {self.crossfade_samples!r} must be a whole number of samples >= 0"
+            )
         for name in ("target_lufs", "max_true_peak_dbtp"):
             value = getattr(self, name)
             if not is_finite(value):
@@ -77,13 +80,20 @@ class AssemblySettings:
     @classmethod
     def from_flags(cls, crossfade_ms: float, target_lufs: float, max_true_peak: float) -> AssemblySettings:
         """From the restore job's --crossfade_ms, --target_lufs and --max_true_peak."""
-        return cls(crossfade_samples=round(crossfade_ms * OUTPUT_RATE / 1000), target_lufs=target_lufs,
-                   max_true_peak_dbtp=max_true_peak)
+        return cls(
+            crossfade_samples=round(crossfade_ms * OUTPUT_RATE / 1000),
+            target_lufs=target_lufs,
+            max_true_peak_dbtp=max_true_peak,
+        )
 
     def cut_key(self, unit_keys: Sequence[str]) -> str:
         """The key of a cut of these units' stems made with these settings (docs/design.md, "Keys")."""
-        return cut_key(list(unit_keys), crossfade_samples=self.crossfade_samples, target_lufs=self.target_lufs,
-                       max_true_peak_dbtp=self.max_true_peak_dbtp)
+        return cut_key(
+            list(unit_keys),
+            crossfade_samples=self.crossfade_samples,
+            target_lufs=self.target_lufs,
+            max_true_peak_dbtp=self.max_true_peak_dbtp,
+        )
 
 
 class AssembleOutputs(NamedTuple):
@@ -113,19 +123,30 @@ def read_stem(take: Take) -> np.ndarray:
     """The take's 48 kHz stem, after checking its bytes against the SHA-256 its ledger recorded."""
     from media.cut import read_stem as read_checked_stem
 
-    return read_checked_stem(storage.read_bytes(take.flac_uri), uri=take.flac_uri, sha256=take.flac_sha256,
-                             samples=take.unit.output_samples)
+    return read_checked_stem(
+        storage.read_bytes(take.flac_uri),
+        uri=take.flac_uri,
+        sha256=take.flac_sha256,
+        samples=take.unit.output_samples,
+    )
 
 
-def film_tags(plan: FilmPlan, chosen: Sequence[Take], settings: GenerationSettings, key: str,
-              loudness: Any) -> dict[str, str]:
+def film_tags(
+    plan: FilmPlan, chosen: Sequence[Take], settings: GenerationSettings, key: str, loudness: Any
+) -> dict[str, str]:
     """Provenance for the film's FLAC and MKV: Talkie, the checkpoint, and each scene's prompts,
     take, seed and unit key."""
     from media.cut import loudness_tag
 
     scenes = [
-        {"scene": t.unit.scene_index, "take": t.unit.take, "seed": t.unit.seed, "unit_key": t.unit.key,
-         "positive_prompt": t.unit.positive_prompt, "negative_prompt": t.unit.negative_prompt}
+        {
+            "scene": t.unit.scene_index,
+            "take": t.unit.take,
+            "seed": t.unit.seed,
+            "unit_key": t.unit.key,
+            "positive_prompt": t.unit.positive_prompt,
+            "negative_prompt": t.unit.negative_prompt,
+        }
         for t in chosen
     ]
     return {
@@ -202,7 +223,9 @@ def _by_film_id_take(take: Take) -> tuple[str, Take]:
 
 
 class _AssembleFilmFn(CountsStorageRetries, beam.DoFn):
-    def __init__(self, output: str, settings: GenerationSettings, assembly: AssemblySettings, force: bool) -> None:
+    def __init__(
+        self, output: str, settings: GenerationSettings, assembly: AssemblySettings, force: bool
+    ) -> None:
         self._output = output
         self._settings = settings
         self._assembly = assembly
@@ -229,8 +252,12 @@ class _AssembleFilmFn(CountsStorageRetries, beam.DoFn):
         missing = [u for u in plan.units if u.key not in by_key]
         if missing:
             self._incomplete.inc()
-            log.warning("%s: %d of %d units are missing (see the failures table); the film is not assembled",
-                        film_id, len(missing), len(plan.units))
+            log.warning(
+                "%s: %d of %d units are missing (see the failures table); the film is not assembled",
+                film_id,
+                len(missing),
+                len(plan.units),
+            )
             yield from self._rows(plan, STATUS_INCOMPLETE, {})
             return
         by_scene: dict[int, list[Take]] = {}
@@ -266,8 +293,13 @@ class _AssembleFilmFn(CountsStorageRetries, beam.DoFn):
             start, end = scene_sample_range(unit.start_time, unit.end_time, OUTPUT_RATE)
             scenes.append(SceneAudio(start_sample=start, end_sample=end, audio=read_stem(take)))
         total = film_total_samples(plan)
-        audio, loudness = render_track(scenes, total, crossfade_samples=assembly.crossfade_samples,
-                                       target_lufs=assembly.target_lufs, max_true_peak_dbtp=assembly.max_true_peak_dbtp)
+        audio, loudness = render_track(
+            scenes,
+            total,
+            crossfade_samples=assembly.crossfade_samples,
+            target_lufs=assembly.target_lufs,
+            max_true_peak_dbtp=assembly.max_true_peak_dbtp,
+        )
         del scenes
         if not self._force and storage.exists(flac_uri) and storage.exists(video_uri):
             self._kept.inc()
@@ -299,8 +331,14 @@ class AssembleFilms(beam.PTransform):
     and a films row with status ``failed``.
     """
 
-    def __init__(self, output: str, settings: GenerationSettings, assembly: AssemblySettings | None = None,
-                 *, force: bool = False) -> None:
+    def __init__(
+        self,
+        output: str,
+        settings: GenerationSettings,
+        assembly: AssemblySettings | None = None,
+        *,
+        force: bool = False,
+    ) -> None:
         super().__init__()
         self._output = output
         self._settings = settings
@@ -309,15 +347,13 @@ class AssembleFilms(beam.PTransform):
 
     def expand(self, inputs: tuple[beam.PCollection, beam.PCollection]) -> AssembleOutputs:
         plans, takes = inputs
-        grouped = (
-            {
-                "plans": plans | "KeyPlans" >> beam.Map(_by_film_id_plan),
-                "takes": takes | "KeyTakes" >> beam.Map(_by_film_id_take),
-            }
-            | "GroupByFilm" >> beam.CoGroupByKey()
-        )
+        grouped = {
+            "plans": plans | "KeyPlans" >> beam.Map(_by_film_id_plan),
+            "takes": takes | "KeyTakes" >> beam.Map(_by_film_id_take),
+        } | "GroupByFilm" >> beam.CoGroupByKey()
         result = grouped | "Assemble" >> beam.ParDo(
             _AssembleFilmFn(self._output, self._settings, self._assembly, self._force)
         ).with_outputs("scenes", "takes", FAILURES, main="films")
-        return AssembleOutputs(films=result.films, scenes=result.scenes, takes=result.takes,
-                               failures=result[FAILURES])
+        return AssembleOutputs(
+            films=result.films, scenes=result.scenes, takes=result.takes, failures=result[FAILURES]
+        )

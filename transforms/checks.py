@@ -4,6 +4,7 @@ manifest cell that says ``true`` must not pass as the number 1.
 The callers keep their own messages (they name the setting and what it accepts); these say only
 whether a value is of the kind.
 """
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """DeduplicateFilms: at most one film per film_id, so that no two films share an output path."""
+
 from __future__ import annotations
 
 import logging
@@ -36,25 +37,35 @@ class _OnePerFilmIdFn(beam.DoFn):
         if len(contents) > 1:
             uris = [redact(f.job.video_input) for f in films]
             for film in films:
-                yield self._guard.output(Failure(
-                    uri=redact(film.job.video_input), film_id=film_id, stage=STAGE_DEDUPLICATE_FILMS,
-                    error_type="FilmIdConflict",
-                    error=f"film_id {film_id!r} is given to {len(films)} films with different "
-                          f"content: {uris}; give each film its own film_id",
-                ))
+                yield self._guard.output(
+                    Failure(
+                        uri=redact(film.job.video_input),
+                        film_id=film_id,
+                        stage=STAGE_DEDUPLICATE_FILMS,
+                        error_type="FilmIdConflict",
+                        error=f"film_id {film_id!r} is given to {len(films)} films with different "
+                        f"content: {uris}; give each film its own film_id",
+                    )
+                )
             return
         kept = films[0]
         for film in films[1:]:
             if film.job == kept.job:  # the same row listed twice: nothing is lost
                 self._repeats.inc()
-                log.info("%s: listed again under film_id %r; processed once", redact(film.job.video_input), film_id)
+                log.info(
+                    "%s: listed again under film_id %r; processed once", redact(film.job.video_input), film_id
+                )
                 continue
-            yield self._guard.output(Failure(
-                uri=redact(film.job.video_input), film_id=film_id, stage=STAGE_DEDUPLICATE_FILMS,
-                error_type="DuplicateFilm",
-                error=f"same film_id {film_id!r} and content as {redact(kept.job.video_input)!r}, "
-                      "with other settings; that row was processed and this one was not",
-            ))
+            yield self._guard.output(
+                Failure(
+                    uri=redact(film.job.video_input),
+                    film_id=film_id,
+                    stage=STAGE_DEDUPLICATE_FILMS,
+                    error_type="DuplicateFilm",
+                    error=f"same film_id {film_id!r} and content as {redact(kept.job.video_input)!r}, "
+                    "with other settings; that row was processed and this one was not",
+                )
+            )
         yield kept
 
 

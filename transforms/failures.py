@@ -4,6 +4,7 @@ Every fallible transform sends one ``Failure`` per bad element to an output tagg
 and lets the rest of the collection go on. ``Failure`` becomes a row of the ``failures`` table;
 its ``stage`` is one of ``transforms.stages``. ``FailureGuard`` is how a DoFn makes them.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -98,8 +99,14 @@ class FailureGuard:
     other exception fails the bundle, as Beam would.
     """
 
-    def __init__(self, stage: str, *, catches: type[Exception] | tuple[type[Exception], ...] = Exception,
-                 warns: bool = False, tag: str | None = FAILURES) -> None:
+    def __init__(
+        self,
+        stage: str,
+        *,
+        catches: type[Exception] | tuple[type[Exception], ...] = Exception,
+        warns: bool = False,
+        tag: str | None = FAILURES,
+    ) -> None:
         self.stage = stage
         self._catches = catches
         self._warns = warns
@@ -115,8 +122,9 @@ class FailureGuard:
         except self._catches as exc:  # one element's failure must not stop the others
             caught.error = exc
 
-    def failure(self, error: BaseException, *, uri: str, film_id: str | None, prefix: str = "",
-                suffix: str = "") -> Any:
+    def failure(
+        self, error: BaseException, *, uri: str, film_id: str | None, prefix: str = "", suffix: str = ""
+    ) -> Any:
         """``error`` as the failure of the element named by ``uri`` and ``film_id`` (``failure_from``,
         then ``prefix`` and ``suffix`` around its message), counted, logged, and ready to yield."""
         failure = failure_from(error, uri=uri, film_id=film_id, stage=self.stage)
@@ -128,6 +136,7 @@ class FailureGuard:
         """A ``Failure`` made by the DoFn itself, counted, logged, and ready to yield."""
         self._counter.inc()
         if self._warns:
-            log.warning("%s: %s failed: %s: %s", failure.uri, failure.stage, failure.error_type,
-                        failure.error)
+            log.warning(
+                "%s: %s failed: %s: %s", failure.uri, failure.stage, failure.error_type, failure.error
+            )
         return failure if self._tag is None else beam.pvalue.TaggedOutput(self._tag, failure)

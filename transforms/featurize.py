@@ -11,6 +11,7 @@ and ``WriteShards`` groups at most ``shard_size`` of them. Every stage sends bad
 Time. A window's seconds are measured from the film's first video frame (docs/design.md, "Time"); its
 sound is read at the same instants of the container timeline (``media.audio``).
 """
+
 from __future__ import annotations
 
 import json
@@ -151,7 +152,9 @@ def read_truth_events(video_uri: str) -> list[dict[str, Any]] | None:
     return events
 
 
-def events_in(events: list[dict[str, Any]] | None, start_s: float, window_s: float) -> tuple[dict[str, Any], ...]:
+def events_in(
+    events: list[dict[str, Any]] | None, start_s: float, window_s: float
+) -> tuple[dict[str, Any], ...]:
     """The events with start_s <= time_s < start_s + window_s, each with its offset in the window."""
     if not events:
         return ()
@@ -168,7 +171,11 @@ def events_in(events: list[dict[str, Any]] | None, start_s: float, window_s: flo
 
 
 def cut_film(
-    job: FilmJob, film_id: str, config: ModelConfig, *, windows_per_film: int | None = None,
+    job: FilmJob,
+    film_id: str,
+    config: ModelConfig,
+    *,
+    windows_per_film: int | None = None,
     hop_s: float | None = None,
 ) -> list[TrainingWindow]:
     """A film's training windows (see ``window_starts``), with captions and truth events.
@@ -196,24 +203,27 @@ def cut_film(
         start_s = float((start_pts - first_pts) * time_base)
         stop_pts = min(end_pts, start_pts + math.ceil(window / time_base))
         valid_s = float(min(window, (end_pts - start_pts) * time_base))
-        out.append(TrainingWindow(
-            film_id=film_id,
-            uri=uri,
-            index=index,
-            time_base=f"{time_base.numerator}/{time_base.denominator}",
-            start_pts=start_pts,
-            end_pts=stop_pts,
-            start_s=start_s,
-            audio_start_s=float(start_pts * time_base),
-            valid_s=valid_s,
-            caption=caption_at(job, start_s + valid_s / 2),
-            events=None if events is None else events_in(events, start_s, float(window)),
-        ))
+        out.append(
+            TrainingWindow(
+                film_id=film_id,
+                uri=uri,
+                index=index,
+                time_base=f"{time_base.numerator}/{time_base.denominator}",
+                start_pts=start_pts,
+                end_pts=stop_pts,
+                start_s=start_s,
+                audio_start_s=float(start_pts * time_base),
+                valid_s=valid_s,
+                caption=caption_at(job, start_s + valid_s / 2),
+                events=None if events is None else events_in(events, start_s, float(window)),
+            )
+        )
     return out
 
 
-def featurize_window(window: TrainingWindow, config: ModelConfig,
-                     mel_fn: Callable[[np.ndarray], np.ndarray]) -> WindowExample:
+def featurize_window(
+    window: TrainingWindow, config: ModelConfig, mel_fn: Callable[[np.ndarray], np.ndarray]
+) -> WindowExample:
     """Decode one window's frames and sound; ``mel_fn`` maps (samples,) float32 to (n_mels, F).
 
     Frames come from ``media.decode.decode_range`` in grayscale at the config's fps and size;
@@ -230,8 +240,9 @@ def featurize_window(window: TrainingWindow, config: ModelConfig,
     valid_frames = min(t, shown.shape[0])
     frames = np.zeros((t, v.height, v.width), np.uint8)
     frames[:valid_frames] = shown[:valid_frames]
-    audio = decode_audio(window.uri, sample_rate=a.sample_rate, start_s=window.audio_start_s,
-                         duration_s=config.window.window_s)  # (samples,)
+    audio = decode_audio(
+        window.uri, sample_rate=a.sample_rate, start_s=window.audio_start_s, duration_s=config.window.window_s
+    )  # (samples,)
     valid_samples = min(samples, round(window.valid_s * a.sample_rate))
     audio[valid_samples:] = 0.0
     mel = np.asarray(mel_fn(audio), dtype=np.float32)
@@ -293,8 +304,9 @@ class _CutFilmFn(CountsStorageRetries, beam.DoFn):
                 from media.shard import content_sha256  # brings torch: import on the worker only
 
                 film_id = derive_film_id(job.video_input, content_sha256(job.video_input)[0])
-            windows = cut_film(job, film_id, self._config, windows_per_film=self._windows_per_film,
-                               hop_s=self._hop_s)
+            windows = cut_film(
+                job, film_id, self._config, windows_per_film=self._windows_per_film, hop_s=self._hop_s
+            )
         if caught.error is not None:
             yield self._guard.failure(caught.error, uri=job.video_input, film_id=film_id)
             return
@@ -328,8 +340,12 @@ class _FeaturizeFn(beam.DoFn):
         with self._guard.catching() as caught:
             example = featurize_window(window, self._config, self._mel_fn)
         if caught.error is not None:
-            yield self._guard.failure(caught.error, uri=window.uri, film_id=window.film_id,
-                                      suffix=f" (window {window.index} at {window.start_s:.3f} s)")
+            yield self._guard.failure(
+                caught.error,
+                uri=window.uri,
+                film_id=window.film_id,
+                suffix=f" (window {window.index} at {window.start_s:.3f} s)",
+            )
             return
         self._windows.inc()
         self._seconds.update(int((time.perf_counter() - began) * 1000))
@@ -365,7 +381,9 @@ class _WriteShardFn(CountsStorageRetries, beam.DoFn):
             storage.write_bytes(uri, data)
         if caught.error is not None:
             for film_id, film_uri in sorted({(e.window.film_id, e.window.uri) for e in examples}):
-                yield self._guard.failure(caught.error, uri=film_uri, film_id=film_id, suffix=f" (shard {uri})")
+                yield self._guard.failure(
+                    caught.error, uri=film_uri, film_id=film_id, suffix=f" (shard {uri})"
+                )
             return
         self._shards.inc()
         yield uri
@@ -388,7 +406,9 @@ class CutTrainingWindows(beam.PTransform):
     audio cannot be used becomes a failure with stage ``cut_training_windows``.
     """
 
-    def __init__(self, config: ModelConfig, *, windows_per_film: int | None = None, hop_s: float | None = None):
+    def __init__(
+        self, config: ModelConfig, *, windows_per_film: int | None = None, hop_s: float | None = None
+    ):
         super().__init__()
         if windows_per_film is not None and windows_per_film < 1:
             raise ValueError(f"windows_per_film={windows_per_film}: need 1 or more (or None for all)")
@@ -429,8 +449,15 @@ class WriteShards(beam.PTransform):
     windows in memory), sorted, and published atomically by ``media.storage.write_bytes``.
     """
 
-    def __init__(self, output: str, run_id: str, config: ModelConfig, *, windows: beam.PCollection,
-                 shard_size: int = 256) -> None:
+    def __init__(
+        self,
+        output: str,
+        run_id: str,
+        config: ModelConfig,
+        *,
+        windows: beam.PCollection,
+        shard_size: int = 256,
+    ) -> None:
         super().__init__()
         if shard_size < 1:
             raise ValueError(f"shard_size={shard_size}: need 1 or more windows per shard")
@@ -452,8 +479,9 @@ class WriteShards(beam.PTransform):
             examples
             | "AssignShard" >> beam.Map(_assign_shard, beam.pvalue.AsSingleton(offsets), self._shard_size)
             | "GroupShards" >> beam.GroupByKey()
-            | "WriteShard" >> beam.ParDo(
-                _WriteShardFn(self._output, self._run_id, self._config_json)
-            ).with_outputs(FAILURES, main="shards")
+            | "WriteShard"
+            >> beam.ParDo(_WriteShardFn(self._output, self._run_id, self._config_json)).with_outputs(
+                FAILURES, main="shards"
+            )
         )
         return ShardOutputs(shards=written.shards, failures=written[FAILURES])

@@ -1,4 +1,5 @@
 """Listing files on local disk or any fsspec URI (media.storage reads and writes them)."""
+
 from __future__ import annotations
 
 import glob

@@ -16,6 +16,7 @@ ledger object is written (``transforms.ledger``): from that moment the unit surv
 Every stage sends the elements it cannot process to a ``FAILURES`` output (``FailureGuard``) and
 the rest go on.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -112,7 +113,8 @@ class PlanUnits(beam.PTransform):
 
     def expand(self, films: beam.PCollection) -> PlanOutputs:
         result = films | "Plan" >> beam.ParDo(_PlanUnitsFn(self._settings)).with_outputs(
-            "units", FAILURES, main="plans")
+            "units", FAILURES, main="plans"
+        )
         return PlanOutputs(plans=result.plans, units=result.units, failures=result[FAILURES])
 
 
@@ -149,7 +151,8 @@ class SkipDone(beam.PTransform):
 
     def expand(self, units: beam.PCollection) -> SkipOutputs:
         result = units | "CheckLedger" >> beam.ParDo(_SkipDoneFn(self._output, self._force)).with_outputs(
-            "done", main="to_do")
+            "done", main="to_do"
+        )
         return SkipOutputs(to_do=result.to_do, done=result.done)
 
 
@@ -175,8 +178,16 @@ def decode_unit_frames(unit: Unit, settings: GenerationSettings, hwaccel: str | 
     from media.decode import decode_range  # looked up per call (the stage-failure tests replace it)
 
     video = settings.config.video
-    frames = decode_range(unit.uri, unit.start_pts, unit.end_pts, fps=video.fps, width=video.width,
-                          height=video.height, gray=True, hwaccel=hwaccel)
+    frames = decode_range(
+        unit.uri,
+        unit.start_pts,
+        unit.end_pts,
+        fps=video.fps,
+        width=video.width,
+        height=video.height,
+        gray=True,
+        hwaccel=hwaccel,
+    )
     needed = unit.windows[-1].start_frame + settings.window_frames
     return fit_frames(np.asarray(frames, dtype=np.uint8), unit.frames, needed)
 
@@ -204,8 +215,13 @@ class _DecodeSceneFn(CountsStorageRetries, beam.DoFn):
             try:
                 return decode_unit_frames(unit, self._settings, self._hwaccel)
             except Exception as exc:  # no GPU, no NVDEC for this codec, a remote file, ...
-                log.warning("--video_decode=%s: NVDEC decoding failed (%s: %s); decoding on the CPU "
-                            "from now on in this worker", self._video_decode, type(exc).__name__, exc)
+                log.warning(
+                    "--video_decode=%s: NVDEC decoding failed (%s: %s); decoding on the CPU "
+                    "from now on in this worker",
+                    self._video_decode,
+                    type(exc).__name__,
+                    exc,
+                )
                 self._fallbacks.inc()
                 self._hwaccel = None
         return decode_unit_frames(unit, self._settings)
@@ -219,8 +235,12 @@ class _DecodeSceneFn(CountsStorageRetries, beam.DoFn):
         if caught.error is not None:
             takes = ", ".join(str(u.take) for u in units)
             for unit in units:
-                yield self._guard.failure(caught.error, uri=unit.uri, film_id=unit.film_id,
-                                          prefix=f"scene {unit.scene_index} (takes {takes}): ")
+                yield self._guard.failure(
+                    caught.error,
+                    uri=unit.uri,
+                    film_id=unit.film_id,
+                    prefix=f"scene {unit.scene_index} (takes {takes}): ",
+                )
             return
         self._scenes.inc()
         self._frames.inc(first.frames)
@@ -251,8 +271,10 @@ class DecodeWindows(beam.PTransform):
             units
             | "KeyByScene" >> beam.Map(_by_scene)
             | "GroupTakesByScene" >> beam.GroupByKey()
-            | "Decode" >> beam.ParDo(_DecodeSceneFn(self._settings, self._video_decode)).with_outputs(
-                FAILURES, main="frames")
+            | "Decode"
+            >> beam.ParDo(_DecodeSceneFn(self._settings, self._video_decode)).with_outputs(
+                FAILURES, main="frames"
+            )
         )
         return DecodeOutputs(frames=result.frames, failures=result[FAILURES])
 
@@ -266,8 +288,10 @@ def blend_unit(unit: Unit, windows: np.ndarray, settings: GenerationSettings) ->
 
     length = settings.config.window_samples
     if windows.shape != (len(unit.windows), length):
-        raise ValueError(f"unit {unit.key}: inference gave windows of shape {windows.shape}, "
-                         f"expected ({len(unit.windows)}, {length})")
+        raise ValueError(
+            f"unit {unit.key}: inference gave windows of shape {windows.shape}, "
+            f"expected ({len(unit.windows)}, {length})"
+        )
     starts = [w.start_sample for w in unit.windows]
     overlap = length - (starts[1] - starts[0]) if len(starts) > 1 else 0
     return blend_windows(list(windows.astype(np.float32)), starts, unit.samples, overlap)
@@ -294,14 +318,17 @@ def stem_bytes(unit: Unit, blended: np.ndarray, settings: GenerationSettings) ->
     from media.resample import resample
 
     audio = resample(blended, settings.config.audio.sample_rate, OUTPUT_RATE, length=unit.output_samples)
-    return encode_flac(np.asarray(audio, dtype=np.float32), OUTPUT_RATE, bits=FLAC_BITS, tags=stem_tags(unit, settings))
+    return encode_flac(
+        np.asarray(audio, dtype=np.float32), OUTPUT_RATE, bits=FLAC_BITS, tags=stem_tags(unit, settings)
+    )
 
 
 class _WriteStemFn(CountsStorageRetries, beam.DoFn):
     """Blends, scores, publishes the stem, then the ledger object (in that order)."""
 
-    def __init__(self, settings: GenerationSettings, output: str, run_id: str, batch_size: int,
-                 device: str | None) -> None:
+    def __init__(
+        self, settings: GenerationSettings, output: str, run_id: str, batch_size: int, device: str | None
+    ) -> None:
         self._settings = settings
         self._output = output
         self._run_id = run_id
@@ -338,15 +365,27 @@ class _WriteStemFn(CountsStorageRetries, beam.DoFn):
 
         unit, settings = element.unit, self._settings
         blended = blend_unit(unit, windows, settings)
-        score = float(sync_score(element.frames[: unit.frames], settings.config.video.fps, blended,
-                                 settings.config.audio.sample_rate))
+        score = float(
+            sync_score(
+                element.frames[: unit.frames],
+                settings.config.video.fps,
+                blended,
+                settings.config.audio.sample_rate,
+            )
+        )
         data = stem_bytes(unit, blended, settings)
         flac = stem_uri(self._output, unit.film_id, unit.key)
         storage.write_bytes(flac, data)  # the stem first: a ledger object always has its stem
-        take = Take(unit=unit, flac_uri=flac, flac_sha256=hashlib.sha256(data).hexdigest(),
-                    sync_score=score if np.isfinite(score) else None, generated=True)
-        record = ledger_record(take, settings, run_id=self._run_id, batch_size=self._batch_size,
-                               device=self._device)
+        take = Take(
+            unit=unit,
+            flac_uri=flac,
+            flac_sha256=hashlib.sha256(data).hexdigest(),
+            sync_score=score if np.isfinite(score) else None,
+            generated=True,
+        )
+        record = ledger_record(
+            take, settings, run_id=self._run_id, batch_size=self._batch_size, device=self._device
+        )
         write_ledger(self._output, record)
         return take
 
@@ -355,12 +394,14 @@ def _inference_failures(dead_letter: tuple[Any, Any]) -> Iterator[Failure]:
     """A failed RunInference batch (its elements, and the error as Beam gives it: an exception or
     (type, value, traceback)) -> one Failure per unit in it."""
     batch, error = dead_letter
-    error_type, message = (error[0].__name__, str(error[1])) if isinstance(error, tuple) else (
-        type(error).__name__, str(error))
+    error_type, message = (
+        (error[0].__name__, str(error[1])) if isinstance(error, tuple) else (type(error).__name__, str(error))
+    )
     for element in batch or ():
         unit = element.unit
-        failure = failure_from(RuntimeError(message), uri=unit.uri, film_id=unit.film_id,
-                               stage=STAGE_GENERATE_AUDIO)
+        failure = failure_from(
+            RuntimeError(message), uri=unit.uri, film_id=unit.film_id, stage=STAGE_GENERATE_AUDIO
+        )
         yield dataclasses.replace(failure, error_type=error_type)
 
 
@@ -375,8 +416,15 @@ class GenerateAudio(beam.PTransform):
     recorded in ``OUTPUT/ledger/<film_id>/<unit_key>.json``.
     """
 
-    def __init__(self, settings: GenerationSettings, output: str, run_id: str, *, batch_size: int = 8,
-                 device: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: GenerationSettings,
+        output: str,
+        run_id: str,
+        *,
+        batch_size: int = 8,
+        device: str | None = None,
+    ) -> None:
         super().__init__()
         self._settings = settings
         self._output = output
@@ -390,8 +438,11 @@ class GenerateAudio(beam.PTransform):
     def expand(self, frames: beam.PCollection) -> GenerateOutputs:
         from apache_beam.ml.inference.base import RunInference
 
-        inferred, dead = frames | "RunInference" >> RunInference(
-            self._handler, metrics_namespace="talkie").with_exception_handling()
+        inferred, dead = (
+            frames
+            | "RunInference"
+            >> RunInference(self._handler, metrics_namespace="talkie").with_exception_handling()
+        )
         failed_batches = dead.failed_inferences | "FailedBatches" >> beam.FlatMap(_inference_failures)
         writer = _WriteStemFn(self._settings, self._output, self._run_id, self._batch_size, self._device)
         written = inferred | "WriteStems" >> beam.ParDo(writer).with_outputs(FAILURES, main="takes")

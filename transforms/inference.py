@@ -3,6 +3,7 @@
 Kept apart from ``transforms.generate`` because ``apache_beam.ml.inference.base`` imports torch,
 which the jobs never import before they run (``--help`` stays fast).
 """
+
 from __future__ import annotations
 
 import logging
@@ -56,8 +57,10 @@ class TalkieModelHandler(ModelHandler):
                 f"{self._settings.checkpoint_sha256}: the file changed after the job started"
             )
         if generator.vocoder.name != self._settings.vocoder:
-            raise ValueError(f"the worker's vocoder is {generator.vocoder.name!r}; the job's unit keys name "
-                             f"{self._settings.vocoder!r}")
+            raise ValueError(
+                f"the worker's vocoder is {generator.vocoder.name!r}; the job's unit keys name "
+                f"{self._settings.vocoder!r}"
+            )
         log.info("generator loaded on %s (checkpoint %s)", generator.device, generator.checkpoint_sha256[:12])
         return generator
 
@@ -76,10 +79,16 @@ class TalkieModelHandler(ModelHandler):
                 seeds.append(window.seed)
                 owners.append(position)
         audio = model.generate(
-            np.stack(frames), positive, negative, seeds=seeds, steps=settings.steps,
-            text_guidance=settings.text_guidance, video_guidance=settings.video_guidance,
+            np.stack(frames),
+            positive,
+            negative,
+            seeds=seeds,
+            steps=settings.steps,
+            text_guidance=settings.text_guidance,
+            video_guidance=settings.video_guidance,
             negative_guidance=settings.negative_guidance,
-            sampler=settings.sampler, batch_size=self._batch_size,
+            sampler=settings.sampler,
+            batch_size=self._batch_size,
         ).numpy()
         owners_array = np.asarray(owners)
         return [

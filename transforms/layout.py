@@ -21,6 +21,7 @@ they were read from; a run id is checked by the job that takes it (``transforms.
 transforms): ``film_page_paths`` hands the film report its paths, and the ledger stores its stem
 by ``stem_path``, relative to OUTPUT, so that a moved output folder stays whole.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -192,7 +193,10 @@ def film_page_paths(output: str, run_id: str, film_id: str, cut_key: str | None)
 
     cut = None if cut_key is None else _segments(film_id, cut_key)[1]
     return FilmPagePaths(
-        folder=folder, page=storage.join(folder, PAGE), picture_name=PICTURE_NAME, run_href=f"../{PAGE}",
+        folder=folder,
+        page=storage.join(folder, PAGE),
+        picture_name=PICTURE_NAME,
+        run_href=f"../{PAGE}",
         stem_href=href(_stem(film_id, "{}")),
         preview=None if cut is None else preview_uri(output, film_id, cut),
         preview_href=None if cut is None else href(_film(film_id, cut, PREVIEW_SUFFIX)),

@@ -8,6 +8,7 @@ stem; a rerun reads it back (``read_ledger``) and skips the unit. It records the
 where its stem is (relative to OUTPUT, so a moved or copied output folder stays whole), the
 stem's SHA-256, and who made it (run id, batch size, device).
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,14 @@ log = logging.getLogger(__name__)
 LEDGER_SCHEMA = "talkie.ledger/1"
 
 
-def ledger_record(take: Take, settings: GenerationSettings, *, run_id: str, batch_size: int | None = None,
-                  device: str | None = None) -> dict[str, Any]:
+def ledger_record(
+    take: Take,
+    settings: GenerationSettings,
+    *,
+    run_id: str,
+    batch_size: int | None = None,
+    device: str | None = None,
+) -> dict[str, Any]:
     """The ledger object of a finished unit: its inputs, where its stem is, and who made it.
 
     ``batch_size`` and ``device`` are provenance, not key: on the CPU a unit's bytes do not
@@ -91,8 +98,13 @@ def read_ledger(output: str, unit: Unit) -> Take | None:
         if not storage.exists(flac):
             raise FileNotFoundError(f"its stem {flac} is missing")
         sync = record.get("sync_score")
-        return Take(unit=unit, flac_uri=flac, flac_sha256=str(record["flac_sha256"]),
-                    sync_score=None if sync is None else float(sync), generated=False)
+        return Take(
+            unit=unit,
+            flac_uri=flac,
+            flac_sha256=str(record["flac_sha256"]),
+            sync_score=None if sync is None else float(sync),
+            generated=False,
+        )
     except (ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
         log.warning("%s: ledger object not usable (%s); unit %s is generated again", uri, exc, unit.key)
         return None

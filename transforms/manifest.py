@@ -9,6 +9,7 @@ arguments, not bad data.
 
 The pure functions here are what ``ReadManifest`` runs on a worker at pipeline run time.
 """
+
 from __future__ import annotations
 
 import csv
@@ -216,9 +217,7 @@ def _parquet_rows(uri: str, base: str, data: bytes) -> Iterator[ManifestRow]:
 
 def _require_video_input_column(uri: str, columns: list[str]) -> None:
     if "video_input" not in columns:
-        raise ManifestError(
-            f"manifest {uri!r} has columns {columns}; a 'video_input' column is required"
-        )
+        raise ManifestError(f"manifest {uri!r} has columns {columns}; a 'video_input' column is required")
 
 
 def _parent(uri: str) -> str:
@@ -339,11 +338,13 @@ def parse_scene_overrides(value: Any) -> tuple[SceneOverride, ...]:
         try:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
-            raise ManifestError(f"scenes {_show(value)} is not valid JSON ({exc}); it accepts a list") from exc
+            raise ManifestError(
+                f"scenes {_show(value)} is not valid JSON ({exc}); it accepts a list"
+            ) from exc
     if not isinstance(value, (list, tuple)):
         raise ManifestError(
-            f"scenes {_show(value)} must be a list of objects, each {{\"index\": N}} or "
-            "{\"start_s\": a, \"end_s\": b} with positive_prompt and/or negative_prompt"
+            f'scenes {_show(value)} must be a list of objects, each {{"index": N}} or '
+            '{"start_s": a, "end_s": b} with positive_prompt and/or negative_prompt'
         )
     overrides = tuple(_scene_override(item, position) for position, item in enumerate(value))
     indexes = [o.index for o in overrides if o.index is not None]
@@ -442,7 +443,9 @@ def _require_unicode(text: str, field: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise ManifestError(f"{field} {_show(text)} is not valid Unicode text (it holds a lone surrogate)") from None
+        raise ManifestError(
+            f"{field} {_show(text)} is not valid Unicode text (it holds a lone surrogate)"
+        ) from None
 
 
 def _show(value: Any) -> str:

@@ -7,6 +7,7 @@ Beam metrics count the same things on every runner (``talkie`` namespace); these
 the person watching a local run. The tally is per worker process: on the in-process runners it
 is the whole run's, and with several worker processes each prints its own share.
 """
+
 from __future__ import annotations
 
 import logging
@@ -73,8 +74,10 @@ def generated(units: int, audio_s: float) -> None:
 def _line(tally: _Tally, now: float) -> str:
     elapsed = max(now - (tally.started or now), 1e-9)
     rate = tally.audio_s / elapsed
-    text = (f"restore: {tally.done}/{tally.to_do or '?'} units generated, {tally.skipped} skipped, "
-            f"{tally.audio_s:.1f} s of audio")
+    text = (
+        f"restore: {tally.done}/{tally.to_do or '?'} units generated, {tally.skipped} skipped, "
+        f"{tally.audio_s:.1f} s of audio"
+    )
     text += f" in {elapsed:.0f} s ({rate:.2f} audio-s/s)"
     remaining = tally.to_do - tally.done
     if remaining > 0:
@@ -89,5 +92,11 @@ def assembled(film_id: str, scenes: int, seconds: float) -> None:
         _TALLY.films += 1
         _TALLY.scenes += scenes
         films, total = _TALLY.films, _TALLY.scenes
-    log.info("restore: %s assembled (%d scenes, %.1f s); %d films, %d scenes so far", film_id, scenes, seconds,
-             films, total)
+    log.info(
+        "restore: %s assembled (%d scenes, %.1f s); %d films, %d scenes so far",
+        film_id,
+        scenes,
+        seconds,
+        films,
+        total,
+    )

@@ -9,6 +9,7 @@ grouped, never two films' audio. The index is written after the pipeline has fin
 run's tables and its ``runs`` row, so it holds only rows, never a film. A film whose report
 cannot be written becomes a ``failures`` row with stage ``report``; its outputs stand.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,14 @@ def _by_film_id(row: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
     return row["film_id"], row
 
 
-def report_film(output: str, run_id: str, film: Mapping[str, Any], scenes: Iterable[Mapping[str, Any]],
-                takes: Iterable[Mapping[str, Any]], failures: Iterable[Mapping[str, Any]] = ()) -> FilmReport:
+def report_film(
+    output: str,
+    run_id: str,
+    film: Mapping[str, Any],
+    scenes: Iterable[Mapping[str, Any]],
+    takes: Iterable[Mapping[str, Any]],
+    failures: Iterable[Mapping[str, Any]] = (),
+) -> FilmReport:
     """Writes one film's preview and page for run ``run_id`` (``media.review.film_report``) where
     the output layout puts them (``transforms.layout.film_page_paths``)."""
     paths = layout.film_page_paths(output, run_id, film["film_id"], film.get("cut_key"))
@@ -108,10 +115,14 @@ def write_run_index(output: str, run_id: str, *, config_hash: str | None = None)
         FilmSummary(
             film_id=f["film_id"],
             href=layout.film_page_href(f["film_id"])
-            if storage.exists(layout.film_page_uri(output, run_id, f["film_id"])) else None,
-            status=f["status"], duration_s=f["duration_s"], scenes=f["scenes"],
+            if storage.exists(layout.film_page_uri(output, run_id, f["film_id"]))
+            else None,
+            status=f["status"],
+            duration_s=f["duration_s"],
+            scenes=f["scenes"],
             takes=takes_by_film[f["film_id"]],
-            loudness_lufs=f["loudness_lufs"], failures=failures_by_film[f["film_id"]],
+            loudness_lufs=f["loudness_lufs"],
+            failures=failures_by_film[f["film_id"]],
         )
         for f in films
     )
@@ -133,13 +144,24 @@ def write_run_index(output: str, run_id: str, *, config_hash: str | None = None)
         ("text guidance", _distinct(takes, "text_guidance")),
         ("video guidance", _distinct(takes, "video_guidance")),
         ("negative guidance", _distinct(takes, "negative_guidance")),
-        *((name.replace("_", " "), json.dumps(options[name]) if not isinstance(options[name], str) else options[name])
-          for name in ("crossfade_ms", "target_lufs", "max_true_peak", "takes", "choices") if name in options),
+        *(
+            (
+                name.replace("_", " "),
+                json.dumps(options[name]) if not isinstance(options[name], str) else options[name],
+            )
+            for name in ("crossfade_ms", "target_lufs", "max_true_peak", "takes", "choices")
+            if name in options
+        ),
     )
     page = RunEntry(
-        run_id=run_id, job=run.get("job", "?"), started_at=str(run.get("started_at", "–")),
-        finished_at=str(run.get("finished_at", "–")), code_version=run.get("code_version", "–"),
-        settings=settings, totals=totals, films=summaries,
+        run_id=run_id,
+        job=run.get("job", "?"),
+        started_at=str(run.get("started_at", "–")),
+        finished_at=str(run.get("finished_at", "–")),
+        code_version=run.get("code_version", "–"),
+        settings=settings,
+        totals=totals,
+        films=summaries,
         failures=tuple(failure_entry(f) for f in failures),
     )
     uri = layout.report_index_uri(output, run_id)

@@ -1,4 +1,5 @@
 """Table rows built from the records that flow (column names: docs/design.md, Contracts, "Tables")."""
+
 from __future__ import annotations
 
 from dataclasses import asdict

@@ -1,4 +1,5 @@
 """ProbeAndShard: per film, one streaming pass gives its probe and the scenes that tile it."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence

@@ -5,6 +5,7 @@ film's nominal rate rounded to a whole timebase (29.97 -> 30, 74/3 -> 25), which
 editing system counts the frames of a file without a timecode track. Out points are exclusive,
 as EDLs expect: a scene's source out is the timecode of its ``end_frame``.
 """
+
 from __future__ import annotations
 
 import csv
@@ -65,17 +66,19 @@ def shotlist_csv(scenes: Sequence[Scene], nominal_fps: float) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for scene in scenes:
-        writer.writerow([
-            scene.index,
-            scene.start_frame,
-            scene.end_frame,
-            frames_to_timecode(scene.start_frame, base),
-            frames_to_timecode(scene.end_frame, base),
-            f"{scene.start_s:.6f}",
-            f"{scene.end_s:.6f}",
-            f"{scene.end_s - scene.start_s:.6f}",
-            f"{scene.cut_confidence:.4f}",
-        ])
+        writer.writerow(
+            [
+                scene.index,
+                scene.start_frame,
+                scene.end_frame,
+                frames_to_timecode(scene.start_frame, base),
+                frames_to_timecode(scene.end_frame, base),
+                f"{scene.start_s:.6f}",
+                f"{scene.end_s:.6f}",
+                f"{scene.end_s - scene.start_s:.6f}",
+                f"{scene.cut_confidence:.4f}",
+            ]
+        )
     return out.getvalue()
 
 

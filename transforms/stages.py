@@ -3,6 +3,7 @@
 One name per fallible step of the jobs (docs/design.md, Contracts, "Tables"); a stage's name is part
 of the output contract, so it is written here once and imported wherever a failure is made.
 """
+
 from __future__ import annotations
 
 from typing import Final
@@ -28,7 +29,16 @@ STAGE_FEATURIZE_WINDOWS: Final = "featurize_windows"
 STAGE_WRITE_SHARDS: Final = "write_shards"
 
 STAGES: Final = (
-    STAGE_READ_MANIFEST, STAGE_PROBE_AND_SHARD, STAGE_DEDUPLICATE_FILMS, STAGE_WRITE_SHOTLIST,
-    STAGE_PLAN_UNITS, STAGE_DECODE_WINDOWS, STAGE_GENERATE_AUDIO, STAGE_ASSEMBLE_FILMS, STAGE_REPORT,
-    STAGE_CUT_TRAINING_WINDOWS, STAGE_FEATURIZE_WINDOWS, STAGE_WRITE_SHARDS,
+    STAGE_READ_MANIFEST,
+    STAGE_PROBE_AND_SHARD,
+    STAGE_DEDUPLICATE_FILMS,
+    STAGE_WRITE_SHOTLIST,
+    STAGE_PLAN_UNITS,
+    STAGE_DECODE_WINDOWS,
+    STAGE_GENERATE_AUDIO,
+    STAGE_ASSEMBLE_FILMS,
+    STAGE_REPORT,
+    STAGE_CUT_TRAINING_WINDOWS,
+    STAGE_FEATURIZE_WINDOWS,
+    STAGE_WRITE_SHARDS,
 )

@@ -6,6 +6,7 @@ whose ``finish_bundle`` adds the process's retries since the last report to the 
 ``storage_retries`` counter, so a run's metrics show how often storage stumbled. Retries made by
 one DoFn may be reported by another in the same process: the total is what counts.
 """
+
 from __future__ import annotations
 
 import threading

@@ -4,6 +4,7 @@ Layout: ``OUTPUT/meta/<table>/<run_id>-<shard>.parquet`` (``transforms.layout``)
 files named after its own run_id, so it never rewrites another run's. Readers read a table as a
 dataset over all runs; for the same key the newest run_id wins, and run ids sort by time.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -38,74 +39,84 @@ def _optional(name: str, kind: pa.DataType) -> pa.Field:
 RUN_ID = _required("run_id", pa.string())
 
 SCHEMAS: dict[str, pa.Schema] = {
-    "runs": pa.schema([
-        RUN_ID,
-        _required("job", pa.string()),  # "scenes", "restore", ...
-        _required("started_at", _TIMESTAMP),
-        _required("finished_at", _TIMESTAMP),
-        _required("code_version", pa.string()),
-        _required("options", pa.string()),  # JSON object, credential-like options removed
-        _required("counts", pa.map_(pa.string(), pa.int64())),
-    ]),
-    "films": pa.schema([
-        RUN_ID,
-        _required("film_id", pa.string()),
-        _required("uri", pa.string()),
-        _required("content_sha256", pa.string()),
-        _optional("duration_s", pa.float64()),
-        _optional("nominal_fps", pa.float64()),
-        _optional("true_fps", pa.float64()),
-        _optional("frames", pa.int64()),
-        _optional("scenes", pa.int64()),
-        _optional("cut_key", pa.string()),
-        _optional("flac_uri", pa.string()),
-        _optional("video_uri", pa.string()),
-        _optional("loudness_lufs", pa.float64()),
-        _optional("checkpoint_sha256", pa.string()),
-        _required("status", pa.string()),
-        _optional("extra", pa.string()),  # JSON object of the manifest row's other columns
-    ]),
-    "scenes": pa.schema([
-        RUN_ID,
-        _required("film_id", pa.string()),
-        _required("uri", pa.string()),
-        _required("scene_index", pa.int64()),
-        _required("start_frame", pa.int64()),
-        _required("end_frame", pa.int64()),  # exclusive
-        _required("start_pts", pa.int64()),
-        _required("end_pts", pa.int64()),  # exclusive
-        _required("time_base", pa.string()),  # e.g. "1/90000"
-        _required("start_s", pa.float64()),
-        _required("end_s", pa.float64()),
-        _required("cut_confidence", pa.float64()),
-        # Written by the restore job; the shot-list job leaves them null.
-        _optional("positive_prompt", pa.string()),
-        _optional("negative_prompt", pa.string()),
-        _optional("best_take", pa.int64()),
-    ]),
-    "takes": pa.schema([
-        RUN_ID,
-        _required("film_id", pa.string()),
-        _required("scene_index", pa.int64()),
-        _required("take", pa.int64()),
-        _required("unit_key", pa.string()),
-        _required("seed", pa.int64()),
-        _required("flac_uri", pa.string()),
-        _required("flac_sha256", pa.string()),
-        _optional("sync_score", pa.float64()),
-        _required("steps", pa.int64()),
-        _required("text_guidance", pa.float64()),
-        _required("video_guidance", pa.float64()),
-        _optional("negative_guidance", pa.float64()),  # null in rows written before it existed
-    ]),
-    "failures": pa.schema([
-        RUN_ID,
-        _required("uri", pa.string()),
-        _optional("film_id", pa.string()),
-        _required("stage", pa.string()),
-        _required("error_type", pa.string()),
-        _required("error", pa.string()),
-    ]),
+    "runs": pa.schema(
+        [
+            RUN_ID,
+            _required("job", pa.string()),  # "scenes", "restore", ...
+            _required("started_at", _TIMESTAMP),
+            _required("finished_at", _TIMESTAMP),
+            _required("code_version", pa.string()),
+            _required("options", pa.string()),  # JSON object, credential-like options removed
+            _required("counts", pa.map_(pa.string(), pa.int64())),
+        ]
+    ),
+    "films": pa.schema(
+        [
+            RUN_ID,
+            _required("film_id", pa.string()),
+            _required("uri", pa.string()),
+            _required("content_sha256", pa.string()),
+            _optional("duration_s", pa.float64()),
+            _optional("nominal_fps", pa.float64()),
+            _optional("true_fps", pa.float64()),
+            _optional("frames", pa.int64()),
+            _optional("scenes", pa.int64()),
+            _optional("cut_key", pa.string()),
+            _optional("flac_uri", pa.string()),
+            _optional("video_uri", pa.string()),
+            _optional("loudness_lufs", pa.float64()),
+            _optional("checkpoint_sha256", pa.string()),
+            _required("status", pa.string()),
+            _optional("extra", pa.string()),  # JSON object of the manifest row's other columns
+        ]
+    ),
+    "scenes": pa.schema(
+        [
+            RUN_ID,
+            _required("film_id", pa.string()),
+            _required("uri", pa.string()),
+            _required("scene_index", pa.int64()),
+            _required("start_frame", pa.int64()),
+            _required("end_frame", pa.int64()),  # exclusive
+            _required("start_pts", pa.int64()),
+            _required("end_pts", pa.int64()),  # exclusive
+            _required("time_base", pa.string()),  # e.g. "1/90000"
+            _required("start_s", pa.float64()),
+            _required("end_s", pa.float64()),
+            _required("cut_confidence", pa.float64()),
+            # Written by the restore job; the shot-list job leaves them null.
+            _optional("positive_prompt", pa.string()),
+            _optional("negative_prompt", pa.string()),
+            _optional("best_take", pa.int64()),
+        ]
+    ),
+    "takes": pa.schema(
+        [
+            RUN_ID,
+            _required("film_id", pa.string()),
+            _required("scene_index", pa.int64()),
+            _required("take", pa.int64()),
+            _required("unit_key", pa.string()),
+            _required("seed", pa.int64()),
+            _required("flac_uri", pa.string()),
+            _required("flac_sha256", pa.string()),
+            _optional("sync_score", pa.float64()),
+            _required("steps", pa.int64()),
+            _required("text_guidance", pa.float64()),
+            _required("video_guidance", pa.float64()),
+            _optional("negative_guidance", pa.float64()),  # null in rows written before it existed
+        ]
+    ),
+    "failures": pa.schema(
+        [
+            RUN_ID,
+            _required("uri", pa.string()),
+            _optional("film_id", pa.string()),
+            _required("stage", pa.string()),
+            _required("error_type", pa.string()),
+            _required("error", pa.string()),
+        ]
+    ),
 }
 
 # For each table, the key under which the newest run wins. A film's scenes are one shot list:
@@ -185,7 +196,8 @@ class WriteTable(beam.PTransform[Any, Any]):
         written: beam.PCollection[Any] = (
             rows
             | "StampRunId" >> beam.Map(stamp_row, self._table, self._run_id)
-            | "WriteParquet" >> beam.io.WriteToParquet(
+            | "WriteParquet"
+            >> beam.io.WriteToParquet(
                 file_path_prefix=self._prefix,
                 schema=self._schema,
                 file_name_suffix=".parquet",
@@ -236,8 +248,13 @@ def newest_runs_only(data: pa.Table, keys: tuple[str, ...]) -> pa.Table:
     if data.num_rows == 0 or "run_id" in keys:
         return data
     # Join on keys and run_id only (with a row number), so any column type can ride along.
-    slim = pa.table({**{k: data[k] for k in keys}, "run_id": data["run_id"],
-                     "__row": pa.array(range(data.num_rows), pa.int64())})
+    slim = pa.table(
+        {
+            **{k: data[k] for k in keys},
+            "run_id": data["run_id"],
+            "__row": pa.array(range(data.num_rows), pa.int64()),
+        }
+    )
     newest = slim.group_by(list(keys)).aggregate([("run_id", "max")])
     kept = slim.join(newest, keys=[*keys, "run_id"], right_keys=[*keys, "run_id_max"], join_type="inner")
     rows = kept["__row"]

@@ -33,6 +33,7 @@ scene's end (``media.blend.window_starts``); frames past the end are padded and 
 dropped. Window starts are whole model frames, so each window's audio starts at an exact
 model-rate sample and neighbours share exactly the overlap.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -274,7 +275,9 @@ def output_sample_range(start: Fraction, end: Fraction, rate: int = OUTPUT_RATE)
     return round(Fraction(start) * rate), round(Fraction(end) * rate)
 
 
-def choose_override(overrides: Sequence[SceneOverride], index: int, start_s: float, end_s: float) -> SceneOverride | None:
+def choose_override(
+    overrides: Sequence[SceneOverride], index: int, start_s: float, end_s: float
+) -> SceneOverride | None:
     """The override for scene ``index`` spanning ``[start_s, end_s)``: the one naming its index,
     else, among the time-range overrides whose ``[start_s, end_s)`` holds the scene's midpoint,
     the one that overlaps the scene the most (the first of equals), else None.
@@ -310,10 +313,12 @@ def effective_prompts(
 ) -> ScenePrompts:
     """Scene ``index``'s prompts: override > row > command line > ("" / the checkpoint's default)."""
     override = choose_override(job.scenes, index, start_s, end_s)
-    positive = _first_given(override.positive_prompt if override else None, job.positive_prompt,
-                            default_positive)
-    negative = _first_given(override.negative_prompt if override else None, job.negative_prompt,
-                            default_negative)
+    positive = _first_given(
+        override.positive_prompt if override else None, job.positive_prompt, default_positive
+    )
+    negative = _first_given(
+        override.negative_prompt if override else None, job.negative_prompt, default_negative
+    )
     return ScenePrompts(
         positive_prompt="" if positive is None else positive,
         negative_prompt=checkpoint_negative if negative is None else negative,
@@ -361,14 +366,21 @@ def window_start_frames(frames: int, window: int, stride: int) -> tuple[int, ...
     return tuple(window_starts(frames, window, stride))
 
 
-def plan_unit_windows(unit_seed: int, duration: Fraction, config: ModelConfig, stride_frames: int) -> tuple[int, int, tuple[Window, ...]]:
+def plan_unit_windows(
+    unit_seed: int, duration: Fraction, config: ModelConfig, stride_frames: int
+) -> tuple[int, int, tuple[Window, ...]]:
     """(frames K, model-rate samples, windows) of a scene of ``duration`` seconds."""
     fps, rate = config.video.fps, config.audio.sample_rate
     frames = model_frames(duration, fps)
     samples = max(1, round(Fraction(duration) * rate))
     starts = window_start_frames(frames, config.video_frames, stride_frames)
     windows = tuple(
-        Window(index=i, start_frame=f, start_sample=round(Fraction(f * rate, fps)), seed=window_seed(unit_seed, i))
+        Window(
+            index=i,
+            start_frame=f,
+            start_sample=round(Fraction(f * rate, fps)),
+            seed=window_seed(unit_seed, i),
+        )
         for i, f in enumerate(starts)
     )
     return frames, samples, windows
@@ -392,30 +404,36 @@ def unit_key(
     settings: GenerationSettings,
 ) -> str:
     """docs/design.md's unit key: SHA-256 (first 16 hex) of the canonical JSON of the unit's inputs."""
-    return _key({
-        "version": UNIT_KEY_VERSION,
-        "content_sha256": content_sha256,
-        "time_base": time_base,
-        "start_pts": int(start_pts),
-        "end_pts": int(end_pts),
-        "positive_prompt": positive_prompt,
-        "negative_prompt": negative_prompt,
-        "take": int(take),
-        "seed": int(seed),
-        **settings.key_fields(),
-    })
+    return _key(
+        {
+            "version": UNIT_KEY_VERSION,
+            "content_sha256": content_sha256,
+            "time_base": time_base,
+            "start_pts": int(start_pts),
+            "end_pts": int(end_pts),
+            "positive_prompt": positive_prompt,
+            "negative_prompt": negative_prompt,
+            "take": int(take),
+            "seed": int(seed),
+            **settings.key_fields(),
+        }
+    )
 
 
-def cut_key(unit_keys: Sequence[str], *, crossfade_samples: int, target_lufs: float, max_true_peak_dbtp: float) -> str:
+def cut_key(
+    unit_keys: Sequence[str], *, crossfade_samples: int, target_lufs: float, max_true_peak_dbtp: float
+) -> str:
     """docs/design.md's cut key: the unit keys of the takes a film cut uses (in scene order) and the
     assembly settings."""
-    return _key({
-        "version": CUT_KEY_VERSION,
-        "units": list(unit_keys),
-        "crossfade_samples": int(crossfade_samples),
-        "target_lufs": float(target_lufs),
-        "max_true_peak_dbtp": float(max_true_peak_dbtp),
-    })
+    return _key(
+        {
+            "version": CUT_KEY_VERSION,
+            "units": list(unit_keys),
+            "crossfade_samples": int(crossfade_samples),
+            "target_lufs": float(target_lufs),
+            "max_true_peak_dbtp": float(max_true_peak_dbtp),
+        }
+    )
 
 
 def plan_film(film: ShardedFilm, settings: GenerationSettings) -> FilmPlan:
@@ -426,7 +444,10 @@ def plan_film(film: ShardedFilm, settings: GenerationSettings) -> FilmPlan:
     prompts, units = [], []
     for scene in film.scenes:
         scene_prompts = effective_prompts(
-            job, scene.index, scene.start_s, scene.end_s,
+            job,
+            scene.index,
+            scene.start_s,
+            scene.end_s,
             default_positive=settings.positive_prompt,
             default_negative=settings.negative_prompt,
             checkpoint_negative=settings.config.sampler.negative_prompt,
@@ -435,7 +456,9 @@ def plan_film(film: ShardedFilm, settings: GenerationSettings) -> FilmPlan:
         duration = Fraction(scene.end_pts - scene.start_pts) * time_base
         for take in range(takes):
             seed = derive_seed(probe.content_sha256, scene.index, take, job.seed)
-            frames, samples, windows = plan_unit_windows(seed, duration, settings.config, settings.stride_frames)
+            frames, samples, windows = plan_unit_windows(
+                seed, duration, settings.config, settings.stride_frames
+            )
             key = unit_key(
                 content_sha256=probe.content_sha256,
                 time_base=probe.time_base,
@@ -447,12 +470,26 @@ def plan_film(film: ShardedFilm, settings: GenerationSettings) -> FilmPlan:
                 seed=seed,
                 settings=settings,
             )
-            units.append(Unit(
-                key=key, film_id=film.film_id, uri=job.video_input, content_sha256=probe.content_sha256,
-                scene_index=scene.index, take=take, seed=seed, time_base=probe.time_base,
-                first_pts=probe.first_pts, start_pts=scene.start_pts, end_pts=scene.end_pts,
-                start_s=scene.start_s, end_s=scene.end_s,
-                positive_prompt=scene_prompts.positive_prompt, negative_prompt=scene_prompts.negative_prompt,
-                frames=frames, samples=samples, windows=windows,
-            ))
+            units.append(
+                Unit(
+                    key=key,
+                    film_id=film.film_id,
+                    uri=job.video_input,
+                    content_sha256=probe.content_sha256,
+                    scene_index=scene.index,
+                    take=take,
+                    seed=seed,
+                    time_base=probe.time_base,
+                    first_pts=probe.first_pts,
+                    start_pts=scene.start_pts,
+                    end_pts=scene.end_pts,
+                    start_s=scene.start_s,
+                    end_s=scene.end_s,
+                    positive_prompt=scene_prompts.positive_prompt,
+                    negative_prompt=scene_prompts.negative_prompt,
+                    frames=frames,
+                    samples=samples,
+                    windows=windows,
+                )
+            )
     return FilmPlan(film=film, prompts=tuple(prompts), units=tuple(units))

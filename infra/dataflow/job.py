@@ -18,6 +18,7 @@ one process per VM loads the generator on the GPU and the others send it their b
 probing, shot detection, decoding, blending, FLAC, muxing and Parquet use every vCPU. So a worker
 has exactly one GPU: a second one would sit idle (refused below).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,7 +56,9 @@ class DataflowSettings:
     machine_type: str = DEFAULT_MACHINE_TYPE
     accelerator: str = DEFAULT_ACCELERATOR
     max_workers: int = 8
-    disk_size_gb: int = 50  # the image is about 10 GB; Dataflow's batch default of 250 GB per VM is paid for idle
+    disk_size_gb: int = (
+        50  # the image is about 10 GB; Dataflow's batch default of 250 GB per VM is paid for idle
+    )
     gpu_request: str = "resource_hint"
     job_name: str | None = None
 
@@ -64,18 +67,26 @@ class DataflowSettings:
             if not getattr(self, name):
                 raise ValueError(f"--{name} is required")
         if not _BUCKET.fullmatch(self.bucket):
-            raise ValueError(f"--bucket {self.bucket!r}: give a bucket name such as my-talkie-bucket (no gs://)")
+            raise ValueError(
+                f"--bucket {self.bucket!r}: give a bucket name such as my-talkie-bucket (no gs://)"
+            )
         if self.gpu_request not in GPU_REQUESTS:
             raise ValueError(f"--gpu_request {self.gpu_request!r}: accepted: {', '.join(GPU_REQUESTS)}")
         families = ACCELERATOR_MACHINES.get(self.accelerator)
         if families is None:
-            raise ValueError(f"--accelerator {self.accelerator!r}: accepted: {', '.join(ACCELERATOR_MACHINES)}")
+            raise ValueError(
+                f"--accelerator {self.accelerator!r}: accepted: {', '.join(ACCELERATOR_MACHINES)}"
+            )
         if not self.machine_type.startswith(families):
-            raise ValueError(f"--machine_type {self.machine_type!r}: {self.accelerator} attaches to "
-                             f"{' or '.join(f + '*' for f in families)} machines")
+            raise ValueError(
+                f"--machine_type {self.machine_type!r}: {self.accelerator} attaches to "
+                f"{' or '.join(f + '*' for f in families)} machines"
+            )
         if self.max_workers < 1 or self.disk_size_gb < 30:
-            raise ValueError(f"--max_workers {self.max_workers}, --disk_size_gb {self.disk_size_gb}: need at least "
-                             "1 worker and 30 GB of disk (the worker image alone is about 10 GB)")
+            raise ValueError(
+                f"--max_workers {self.max_workers}, --disk_size_gb {self.disk_size_gb}: need at least "
+                "1 worker and 30 GB of disk (the worker image alone is about 10 GB)"
+            )
 
     @property
     def accelerator_spec(self) -> str:
@@ -127,7 +138,7 @@ def _given(argv: Sequence[str], flag: str, value_prefix: str = "") -> bool:
         if item == flag and position + 1 < len(argv):
             value = argv[position + 1]
         elif item.startswith(flag + "="):
-            value = item[len(flag) + 1:]
+            value = item[len(flag) + 1 :]
         else:
             continue
         if value.startswith(value_prefix):
@@ -142,13 +153,17 @@ def flex_template_argv(parameters: Sequence[str], worker_image: str | None) -> l
     argv = list(parameters)
     if not _given(argv, "--sdk_container_image"):
         if not worker_image:
-            raise ValueError("no worker image: pass the parameter sdk_container_image=IMAGE, or build the launcher "
-                             "with --build-arg WORKER_IMAGE=IMAGE")
+            raise ValueError(
+                "no worker image: pass the parameter sdk_container_image=IMAGE, or build the launcher "
+                "with --build-arg WORKER_IMAGE=IMAGE"
+            )
         argv.append(f"--sdk_container_image={worker_image}")
     if not _given(argv, "--sdk_location"):
         argv.append("--sdk_location=container")
-    if not (_given(argv, "--resource_hints", "accelerator=")
-            or _given(argv, "--dataflow_service_options", "worker_accelerator=")):
+    if not (
+        _given(argv, "--resource_hints", "accelerator=")
+        or _given(argv, "--dataflow_service_options", "worker_accelerator=")
+    ):
         argv.append(f"--resource_hints=accelerator=type:{DEFAULT_ACCELERATOR};count:1;install-nvidia-driver")
     if not _given(argv, "--batch_size"):
         argv += ["--batch_size", str(GPU_BATCH_SIZE)]
@@ -177,8 +192,13 @@ def job_environment(job):
     from apache_beam.runners.dataflow.internal import apiclient
 
     staged = job.google_cloud_options.staging_location.rstrip("/") + "/pipeline.pb"
-    return apiclient.Environment(packages=[], options=job.options, environment_version="",
-                                 proto_pipeline=job.proto_pipeline, proto_pipeline_staged_url=staged).proto
+    return apiclient.Environment(
+        packages=[],
+        options=job.options,
+        environment_version="",
+        proto_pipeline=job.proto_pipeline,
+        proto_pipeline_staged_url=staged,
+    ).proto
 
 
 def describe(job) -> str:
@@ -196,12 +216,16 @@ def describe(job) -> str:
             lines.append(f"    resource hint {urn} = {value.decode()}")
     environment = job_environment(job)
     for pool in environment.worker_pools:
-        lines.append(f"  worker pool: machine type {pool.machine_type}, disk {pool.disk_size_gb or 'default'} GB")
+        lines.append(
+            f"  worker pool: machine type {pool.machine_type}, disk {pool.disk_size_gb or 'default'} GB"
+        )
     lines.append(f"  service options: {', '.join(environment.service_options) or '(none)'}")
     lines.append(f"  experiments: {', '.join(environment.experiments)}")
     steps = [t.unique_name for t in job.proto_pipeline.components.transforms.values() if not t.subtransforms]
-    lines.append(f"  {len(steps)} leaf transforms, e.g. "
-                 f"{next((s for s in steps if 'RunInference' in s), steps[0] if steps else '(none)')}")
+    lines.append(
+        f"  {len(steps)} leaf transforms, e.g. "
+        f"{next((s for s in steps if 'RunInference' in s), steps[0] if steps else '(none)')}"
+    )
     return "\n".join(lines)
 
 
@@ -211,25 +235,40 @@ def parse(argv: Sequence[str]) -> tuple[DataflowSettings, bool, list[str]]:
     restore_flags: list[str] = []
     if "--" in argv:
         split = argv.index("--")
-        argv, restore_flags = argv[:split], argv[split + 1:]
+        argv, restore_flags = argv[:split], argv[split + 1 :]
     parser = argparse.ArgumentParser(prog="python -m infra.dataflow.job", description=__doc__.split("\n")[0])
     parser.add_argument("--project", required=True)
     parser.add_argument("--region", required=True)
     parser.add_argument("--bucket", required=True, help="staging and temp files under gs://BUCKET/dataflow/")
-    parser.add_argument("--worker_image", required=True, help="the worker image (infra/Dockerfile, --target worker)")
+    parser.add_argument(
+        "--worker_image", required=True, help="the worker image (infra/Dockerfile, --target worker)"
+    )
     parser.add_argument("--machine_type", default=DEFAULT_MACHINE_TYPE)
     parser.add_argument("--accelerator", default=DEFAULT_ACCELERATOR, choices=sorted(ACCELERATOR_MACHINES))
     parser.add_argument("--max_workers", type=int, default=8)
     parser.add_argument("--disk_size_gb", type=int, default=50)
-    parser.add_argument("--gpu_request", default="resource_hint", choices=GPU_REQUESTS,
-                        help="ask for the GPU by a resource hint (right fitting) or the worker_accelerator service option")
+    parser.add_argument(
+        "--gpu_request",
+        default="resource_hint",
+        choices=GPU_REQUESTS,
+        help="ask for the GPU by a resource hint (right fitting) or the worker_accelerator service option",
+    )
     parser.add_argument("--job_name", default=None)
-    parser.add_argument("--dry_run", action="store_true", help="build the job offline and describe it; submit nothing")
+    parser.add_argument(
+        "--dry_run", action="store_true", help="build the job offline and describe it; submit nothing"
+    )
     args, unknown = parser.parse_known_args(argv)
     settings = DataflowSettings(
-        project=args.project, region=args.region, bucket=args.bucket, worker_image=args.worker_image,
-        machine_type=args.machine_type, accelerator=args.accelerator, max_workers=args.max_workers,
-        disk_size_gb=args.disk_size_gb, gpu_request=args.gpu_request, job_name=args.job_name,
+        project=args.project,
+        region=args.region,
+        bucket=args.bucket,
+        worker_image=args.worker_image,
+        machine_type=args.machine_type,
+        accelerator=args.accelerator,
+        max_workers=args.max_workers,
+        disk_size_gb=args.disk_size_gb,
+        gpu_request=args.gpu_request,
+        job_name=args.job_name,
     )
     return settings, args.dry_run, unknown + restore_flags
 

@@ -8,6 +8,7 @@ rate (at most ``ANALYSIS_MAX_FPS``) in ``ANALYSIS_WIDTH``-pixel-wide gray frames
 is the picture's evidence, not the model's view of it; a take's ``sync_score`` was measured on
 the model's frames and can differ a little.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -54,8 +55,12 @@ def read_picture(uri: str) -> Picture:
         first = next((f.pts for f in container.decode(stream) if f.pts is not None), None)
         if first is None:
             raise UnreadableMedia(f"{uri}: no frame to review")
-        return Picture(int(stream.codec_context.width), int(stream.codec_context.height),
-                       Fraction(stream.time_base), int(first))
+        return Picture(
+            int(stream.codec_context.width),
+            int(stream.codec_context.height),
+            Fraction(stream.time_base),
+            int(first),
+        )
 
 
 def scaled(width: int, height: int, to_width: int) -> tuple[int, int]:
@@ -63,8 +68,16 @@ def scaled(width: int, height: int, to_width: int) -> tuple[int, int]:
     return max(2, to_width // 2 * 2), max(2, round(height * to_width / width / 2) * 2)
 
 
-def scene_evidence(video_uri: str, picture: Picture, *, start_s: float, end_s: float,
-                   track: np.ndarray, rate: int, fps: float) -> SceneEvidence:
+def scene_evidence(
+    video_uri: str,
+    picture: Picture,
+    *,
+    start_s: float,
+    end_s: float,
+    track: np.ndarray,
+    rate: int,
+    fps: float,
+) -> SceneEvidence:
     """The evidence of the scene [start_s, end_s), in seconds from the film's first frame (module
     docstring); ``video_uri`` is read on its own clock (``picture``), so the published MKV (whose
     packets are the source's, retimed to milliseconds) serves as well as the source; ``track`` is
@@ -82,6 +95,14 @@ def scene_evidence(video_uri: str, picture: Picture, *, start_s: float, end_s: f
     gray = decode_range(video_uri, start_pts, end_pts, fps=analysis_fps, width=aw, height=ah, gray=True)
     motion = motion_onsets(gray, analysis_fps)
     sound = audio_onsets(np.asarray(track, dtype=np.float32), rate)
-    return SceneEvidence(start_s=start, end_s=start + span, thumbnails=thumbnails, thumbnail_times=times,
-                         track=np.asarray(track, dtype=np.float32), rate=rate, motion_onsets=motion,
-                         audio_onsets=sound, agreement=onset_agreement(motion, sound))
+    return SceneEvidence(
+        start_s=start,
+        end_s=start + span,
+        thumbnails=thumbnails,
+        thumbnail_times=times,
+        track=np.asarray(track, dtype=np.float32),
+        rate=rate,
+        motion_onsets=motion,
+        audio_onsets=sound,
+        agreement=onset_agreement(motion, sound),
+    )

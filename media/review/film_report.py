@@ -14,6 +14,7 @@ depend only on the MKV and the FLAC, so it is written once per cut key and kept 
 
 Memory: the film's track (as assembling it did), and one scene's frames at a time.
 """
+
 from __future__ import annotations
 
 import logging
@@ -70,9 +71,14 @@ def write_preview(uri: str, video_uri: str, flac: bytes) -> bool:
     return True
 
 
-def write_film_report(paths: FilmPagePaths, run_id: str, film: Mapping[str, Any],
-                      scenes: Sequence[Mapping[str, Any]], takes: Sequence[Mapping[str, Any]],
-                      failures: Sequence[Mapping[str, Any]] = ()) -> FilmReport:
+def write_film_report(
+    paths: FilmPagePaths,
+    run_id: str,
+    film: Mapping[str, Any],
+    scenes: Sequence[Mapping[str, Any]],
+    takes: Sequence[Mapping[str, Any]],
+    failures: Sequence[Mapping[str, Any]] = (),
+) -> FilmReport:
     """Writes the film's preview (when it has a track) and its page with a picture per scene.
 
     ``paths`` are the film's page and preview for run ``run_id``; ``film`` is its ``films`` row,
@@ -106,8 +112,13 @@ def write_film_report(paths: FilmPagePaths, run_id: str, film: Mapping[str, Any]
             scene_takes = sorted(by_scene.get(int(scene["scene_index"]), []), key=lambda t: t["take"])
             entries.append(_scene_entry(paths, film, scene, first_pts, video, picture, track, scene_takes))
     page = FilmEntry(
-        film_id=film_id, run_id=run_id, status=film["status"], duration_s=film.get("duration_s"),
-        loudness_lufs=film.get("loudness_lufs"), cut_key=film.get("cut_key"), run_href=paths.run_href,
+        film_id=film_id,
+        run_id=run_id,
+        status=film["status"],
+        duration_s=film.get("duration_s"),
+        loudness_lufs=film.get("loudness_lufs"),
+        cut_key=film.get("cut_key"),
+        run_href=paths.run_href,
         preview_href=paths.preview_href if preview else None,
         flac_href=paths.flac_href if done else None,
         video_href=paths.video_href if done else None,
@@ -119,33 +130,60 @@ def write_film_report(paths: FilmPagePaths, run_id: str, film: Mapping[str, Any]
 
 
 def failure_entry(row: Mapping[str, Any]) -> FailureEntry:
-    return FailureEntry(uri=row["uri"], film_id=row.get("film_id"), stage=row["stage"],
-                        error_type=row["error_type"], error=row["error"])
+    return FailureEntry(
+        uri=row["uri"],
+        film_id=row.get("film_id"),
+        stage=row["stage"],
+        error_type=row["error_type"],
+        error=row["error"],
+    )
 
 
-def _scene_entry(paths: FilmPagePaths, film: Mapping[str, Any], scene: Mapping[str, Any], first_pts: int,
-                 video_uri: str, picture: Picture, track: np.ndarray | None,
-                 takes: Sequence[Mapping[str, Any]]) -> SceneEntry:
+def _scene_entry(
+    paths: FilmPagePaths,
+    film: Mapping[str, Any],
+    scene: Mapping[str, Any],
+    first_pts: int,
+    video_uri: str,
+    picture: Picture,
+    track: np.ndarray | None,
+    takes: Sequence[Mapping[str, Any]],
+) -> SceneEntry:
     index = int(scene["scene_index"])
     time_base = Fraction(scene["time_base"])
     t0 = Fraction(int(scene["start_pts"]) - first_pts) * time_base
     t1 = Fraction(int(scene["end_pts"]) - first_pts) * time_base
     start, end = scene_sample_range(t0, t1, OUTPUT_RATE)
     segment = track[start:end] if track is not None else np.zeros(max(0, end - start), np.float32)
-    evidence = scene_evidence(video_uri, picture, start_s=float(t0), end_s=float(t1), track=segment, rate=OUTPUT_RATE,
-                              fps=film.get("true_fps") or film.get("nominal_fps") or 0.0)
+    evidence = scene_evidence(
+        video_uri,
+        picture,
+        start_s=float(t0),
+        end_s=float(t1),
+        track=segment,
+        rate=OUTPUT_RATE,
+        fps=film.get("true_fps") or film.get("nominal_fps") or 0.0,
+    )
     title = f"{film['film_id']} · scene {index}" + ("" if track is not None else " (no film track)")
     name = paths.picture_name.format(index)
     storage.write_bytes(storage.join(paths.folder, name), scene_picture_png(evidence, title=title))
     chosen = scene.get("best_take")
     return SceneEntry(
-        index=index, start_s=float(t0), end_s=float(t1),
-        positive_prompt=scene.get("positive_prompt"), negative_prompt=scene.get("negative_prompt"),
-        picture_href=name, agreement=evidence.agreement,
+        index=index,
+        start_s=float(t0),
+        end_s=float(t1),
+        positive_prompt=scene.get("positive_prompt"),
+        negative_prompt=scene.get("negative_prompt"),
+        picture_href=name,
+        agreement=evidence.agreement,
         takes=tuple(
-            TakeEntry(take=int(t["take"]), seed=int(t["seed"]), sync_score=t.get("sync_score"),
-                      audio_href=paths.stem_href.format(t["unit_key"]),
-                      chosen=chosen is not None and int(t["take"]) == int(chosen))
+            TakeEntry(
+                take=int(t["take"]),
+                seed=int(t["seed"]),
+                sync_score=t.get("sync_score"),
+                audio_href=paths.stem_href.format(t["unit_key"]),
+                chosen=chosen is not None and int(t["take"]) == int(chosen),
+            )
             for t in takes
         ),
     )

@@ -5,6 +5,7 @@ previews under OUTPUT/audio and OUTPUT/films), so a report folder works from loc
 a bucket served as static files. Audio is referenced with ``preload="metadata"``: a page with
 hundreds of takes fetches only their headers until one is played.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,13 +14,16 @@ from dataclasses import dataclass
 from html import escape
 
 _STYLE = """
-body{font-family:system-ui,sans-serif;margin:1.5rem auto;max-width:72rem;padding:0 1rem;color:#1d1d1f;background:#fafafa}
+body{font-family:system-ui,sans-serif;margin:1.5rem auto;max-width:72rem;padding:0 1rem;
+  color:#1d1d1f;background:#fafafa}
 h1{font-size:1.5rem}h2{font-size:1.15rem;margin:0 0 .4rem}
-table{border-collapse:collapse;margin:.5rem 0 1rem}td,th{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:left;vertical-align:middle}
+table{border-collapse:collapse;margin:.5rem 0 1rem}
+td,th{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:left;vertical-align:middle}
 section.scene{background:#fff;border:1px solid #ddd;border-radius:6px;padding:1rem;margin:1rem 0}
 img.evidence{width:100%;max-width:880px;height:auto;display:block}
 tr.chosen{background:#e9f6ec;font-weight:600}.status-done{color:#16794a}.status-failed,.status-incomplete{color:#b3261e}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem .8rem;margin:.4rem 0}dt{color:#555}dd{margin:0}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem .8rem;margin:.4rem 0}
+dt{color:#555}dd{margin:0}
 video{max-width:100%;background:#000}code{font-size:.9em}
 """
 
@@ -105,20 +109,33 @@ def number(value: float | None, digits: int = 2) -> str:
 
 
 def _page(title: str, body: list[str]) -> str:
-    return "\n".join([
-        "<!doctype html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        '<link rel="icon" href="data:,">', f"<title>{escape(title)}</title>", f"<style>{_STYLE}</style>",
-        "</head>", "<body>", *body, "</body>", "</html>", "",
-    ])
+    return "\n".join(
+        [
+            "<!doctype html>",
+            '<html lang="en">',
+            "<head>",
+            '<meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            '<link rel="icon" href="data:,">',
+            f"<title>{escape(title)}</title>",
+            f"<style>{_STYLE}</style>",
+            "</head>",
+            "<body>",
+            *body,
+            "</body>",
+            "</html>",
+            "",
+        ]
+    )
 
 
 def _failures_table(failures: Sequence[FailureEntry]) -> list[str]:
     if not failures:
         return ["<p>No failures.</p>"]
-    rows = ["<table class=\"failures\">", "<tr><th>film</th><th>input</th><th>stage</th><th>error</th></tr>"]
+    rows = ['<table class="failures">', "<tr><th>film</th><th>input</th><th>stage</th><th>error</th></tr>"]
     rows += [
-        f"<tr><td>{escape(f.film_id or '–')}</td><td><code>{escape(f.uri)}</code></td><td>{escape(f.stage)}</td>"
+        f"<tr><td>{escape(f.film_id or '–')}</td><td><code>{escape(f.uri)}</code></td>"
+        f"<td>{escape(f.stage)}</td>"
         f"<td>{escape(f.error_type)}: {escape(f.error)}</td></tr>"
         for f in failures
     ]
@@ -139,12 +156,22 @@ def film_page_html(film: FilmEntry) -> str:
         "</dl>",
     ]
     if film.preview_href:
-        body.append(f'<video class="preview" controls preload="metadata" width="640" src="{escape(film.preview_href)}" '
-                    f'data-film="{escape(film.film_id)}"></video>')
-    downloads = [(label, href) for label, href in (("FLAC track", film.flac_href), ("MKV video", film.video_href)) if href]
+        body.append(
+            f'<video class="preview" controls preload="metadata" width="640" '
+            f'src="{escape(film.preview_href)}" '
+            f'data-film="{escape(film.film_id)}"></video>'
+        )
+    downloads = [
+        (label, href)
+        for label, href in (("FLAC track", film.flac_href), ("MKV video", film.video_href))
+        if href
+    ]
     if downloads:
-        body.append("<p>Archival outputs: " + ", ".join(
-            f'<a href="{escape(href)}">{escape(label)}</a>' for label, href in downloads) + "</p>")
+        body.append(
+            "<p>Archival outputs: "
+            + ", ".join(f'<a href="{escape(href)}">{escape(label)}</a>' for label, href in downloads)
+            + "</p>"
+        )
     if film.failures:
         body += ["<h2>Failures</h2>", *_failures_table(film.failures)]
     for scene in film.scenes:
@@ -161,7 +188,8 @@ def _scene_section(scene: SceneEntry) -> list[str]:
         f"<dt>negative prompt</dt><dd>{escape(scene.negative_prompt or '') or '<em>none</em>'}</dd>",
         "</dl>",
         f'<img class="evidence" src="{escape(scene.picture_href)}" width="880" height="400" '
-        f'alt="Scene {scene.index}: thumbnails, the film track\'s spectrogram, and motion against audio onsets '
+        f"alt=\"Scene {scene.index}: thumbnails, the film track's spectrogram, and motion against "
+        "audio onsets "
         f'(agreement {scene.agreement:.2f})">',
         '<table class="takes"><tr><th>take</th><th>seed</th><th>sync score</th><th>listen</th><th></th></tr>',
     ]
@@ -170,7 +198,8 @@ def _scene_section(scene: SceneEntry) -> list[str]:
         lines.append(
             f'<tr class="{"chosen" if take.chosen else "take"}" data-take="{take.take}"><td>{take.take}</td>'
             f"<td><code>{take.seed}</code></td><td>{number(take.sync_score, 3)}</td>"
-            f'<td><audio controls preload="metadata" src="{escape(take.audio_href)}" data-scene="{scene.index}" '
+            f'<td><audio controls preload="metadata" src="{escape(take.audio_href)}" '
+            f'data-scene="{scene.index}" '
             f'data-take="{take.take}"></audio></td><td>{mark}</td></tr>'
         )
     return lines + ["</table>", "</section>"]
@@ -195,10 +224,13 @@ def run_page_html(run: RunEntry) -> str:
         "<th>loudness</th><th>failures</th></tr>",
     ]
     for film in run.films:
-        name = f'<a href="{escape(film.href)}">{escape(film.film_id)}</a>' if film.href else escape(film.film_id)
+        name = (
+            f'<a href="{escape(film.href)}">{escape(film.film_id)}</a>' if film.href else escape(film.film_id)
+        )
         body.append(
             f'<tr data-film="{escape(film.film_id)}"><td>{name}</td><td class="status-{escape(film.status)}">'
-            f"{escape(film.status)}</td><td>{seconds(film.duration_s)}</td><td>{film.scenes if film.scenes is not None else '–'}</td>"
+            f"{escape(film.status)}</td><td>{seconds(film.duration_s)}</td>"
+            f"<td>{film.scenes if film.scenes is not None else '–'}</td>"
             f"<td>{film.takes}</td><td>{number(film.loudness_lufs)} LUFS</td><td>{film.failures}</td></tr>"
         )
     body += ["</table>", "<h2>Failures</h2>", *_failures_table(run.failures)]

@@ -11,6 +11,7 @@ One picture per scene, three rows on one time axis (seconds from the film's firs
 
 PNG bytes carry no software version or date, so the same evidence gives the same bytes.
 """
+
 from __future__ import annotations
 
 import io
@@ -57,8 +58,13 @@ def scene_picture_png(evidence: SceneEvidence, *, title: str) -> bytes:
     """The scene's picture (module docstring) as PNG bytes."""
     e = evidence
     figure = Figure(figsize=FIGURE_INCHES, dpi=DPI)  # fixed margins: a layout engine draws twice
-    strip, spectrum, onsets = figure.subplots(3, 1, sharex=True, height_ratios=[1.1, 1.6, 1.0], gridspec_kw=dict(
-        left=0.07, right=0.985, top=0.93, bottom=0.1, hspace=0.32))
+    strip, spectrum, onsets = figure.subplots(
+        3,
+        1,
+        sharex=True,
+        height_ratios=[1.1, 1.6, 1.0],
+        gridspec_kw=dict(left=0.07, right=0.985, top=0.93, bottom=0.1, hspace=0.32),
+    )
     figure.suptitle(title, fontsize=11)
 
     span = max(e.end_s - e.start_s, 1e-6)
@@ -73,8 +79,15 @@ def scene_picture_png(evidence: SceneEvidence, *, title: str) -> bytes:
     top = float(db.max()) if db.size else 0.0
     half = (times[1] - times[0]) / 2 if len(times) > 1 else SPECTRUM_SAMPLES / e.rate / 2
     # Each column is drawn centred on its frame's centre time.
-    spectrum.imshow(db, origin="lower", aspect="auto", cmap="magma", vmin=top - DYNAMIC_RANGE_DB, vmax=top,
-                    extent=(e.start_s + times[0] - half, e.start_s + times[-1] + half, 0.0, freqs[-1] / 1000))
+    spectrum.imshow(
+        db,
+        origin="lower",
+        aspect="auto",
+        cmap="magma",
+        vmin=top - DYNAMIC_RANGE_DB,
+        vmax=top,
+        extent=(e.start_s + times[0] - half, e.start_s + times[-1] + half, 0.0, freqs[-1] / 1000),
+    )
     spectrum.set_ylabel("film track\nkHz", fontsize=9)
     spectrum.set_facecolor("black")  # the last half frame, past the last spectrum column, is silence-coloured
 
@@ -87,8 +100,11 @@ def scene_picture_png(evidence: SceneEvidence, *, title: str) -> bytes:
     onsets.set_ylim(-reach, reach)
     onsets.set_yticks([])
     onsets.set_ylabel("onsets", fontsize=9)
-    onsets.set_title(f"agreement {e.agreement:.2f} ({e.motion_onsets.size} motion, {e.audio_onsets.size} audio onsets)",
-                     fontsize=9, loc="left")
+    onsets.set_title(
+        f"agreement {e.agreement:.2f} ({e.motion_onsets.size} motion, {e.audio_onsets.size} audio onsets)",
+        fontsize=9,
+        loc="left",
+    )
     onsets.legend(loc="upper right", fontsize=8, frameon=False, ncols=2)
     onsets.set_xlabel("seconds from the film's first frame", fontsize=9)
     onsets.set_xlim(e.start_s, e.end_s)

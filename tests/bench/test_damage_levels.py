@@ -5,15 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.synth.damage import DamageParams, apply_damage
 from bench import damage_levels
+from model.synth.damage import DamageParams, apply_damage
 
 
 def smooth_image(rng: np.random.Generator, size: int = 64) -> np.ndarray:
     """A random picture with detail at several scales (its Fourier amplitudes fall as 1/f)."""
     f = np.fft.fftfreq(size)
     radius = np.hypot(*np.meshgrid(f, f, indexing="ij"))
-    spectrum = (rng.standard_normal((size, size)) + 1j * rng.standard_normal((size, size))) / np.maximum(radius, 1 / size)
+    spectrum = (rng.standard_normal((size, size)) + 1j * rng.standard_normal((size, size))) / np.maximum(
+        radius, 1 / size
+    )
     return np.real(np.fft.ifft2(spectrum))
 
 

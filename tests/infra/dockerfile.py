@@ -1,5 +1,6 @@
 """A small static reader of Dockerfiles: instructions with continuation lines joined, build stages,
 and ARG defaults substituted into FROM (enough to check infra/Dockerfile without building it)."""
+
 from __future__ import annotations
 
 import json

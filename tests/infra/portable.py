@@ -1,4 +1,5 @@
 """Beam's local job service for tests, and what two restore runs must agree on byte for byte."""
+
 from __future__ import annotations
 
 import contextlib
@@ -35,20 +36,32 @@ def local_job_service(log_path: Path, *, start_timeout_s: float = 120.0) -> Iter
     port = free_port()
     with open(log_path, "wb") as log:
         service = subprocess.Popen(
-            [sys.executable, "-m", "apache_beam.runners.portability.local_job_service_main", "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(),
+            [
+                sys.executable,
+                "-m",
+                "apache_beam.runners.portability.local_job_service_main",
+                "--port",
+                str(port),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=os.environ.copy(),
         )
         try:
             deadline = time.monotonic() + start_timeout_s
             while True:
                 if service.poll() is not None:
-                    raise RuntimeError(f"the local job service exited with {service.returncode} before it "
-                                       f"listened on port {port}: {log_path.read_text()[-3000:]}")
+                    raise RuntimeError(
+                        f"the local job service exited with {service.returncode} before it "
+                        f"listened on port {port}: {log_path.read_text()[-3000:]}"
+                    )
                 with contextlib.suppress(OSError), socket.create_connection(("localhost", port), timeout=1):
                     break
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"the local job service did not listen on port {port} within "
-                                       f"{start_timeout_s:.0f} s: {log_path.read_text()[-3000:]}")
+                    raise TimeoutError(
+                        f"the local job service did not listen on port {port} within "
+                        f"{start_timeout_s:.0f} s: {log_path.read_text()[-3000:]}"
+                    )
                 time.sleep(0.2)
             yield f"localhost:{port}"
         finally:
@@ -64,14 +77,19 @@ def file_digests(output: Path) -> dict[str, str]:
     """SHA-256 of every FLAC stem, film FLAC and MKV, by path under ``output``."""
     return {
         str(path.relative_to(output)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for folder in BYTE_FOLDERS for path in sorted((output / folder).rglob("*"))
+        for folder in BYTE_FOLDERS
+        for path in sorted((output / folder).rglob("*"))
         if path.is_file() and path.name.endswith(BYTE_SUFFIXES)
     }
 
 
 def file_names(output: Path) -> set[str]:
     """Every file under ``output`` but the tables, by path (table files are named by run id)."""
-    return {str(p.relative_to(output)) for p in output.rglob("*") if p.is_file() and p.parts[len(output.parts)] != "meta"}
+    return {
+        str(p.relative_to(output))
+        for p in output.rglob("*")
+        if p.is_file() and p.parts[len(output.parts)] != "meta"
+    }
 
 
 def ledger_records(output: Path, run_id: str) -> dict[str, dict]:
@@ -95,6 +113,8 @@ def table_rows(output: Path, run_id: str) -> dict[str, list[dict]]:
         cleaned = []
         for row in read_table(prefix, table, run_id=run_id).to_pylist():
             row.pop("run_id")
-            cleaned.append({k: v.replace(prefix, "OUTPUT") if isinstance(v, str) else v for k, v in row.items()})
+            cleaned.append(
+                {k: v.replace(prefix, "OUTPUT") if isinstance(v, str) else v for k, v in row.items()}
+            )
         rows[table] = cleaned
     return rows

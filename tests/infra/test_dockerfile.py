@@ -2,6 +2,7 @@
 images, Beam's boot files from the SDK image of setup.py's Beam and this Python as the worker's
 entrypoint, torch from the CUDA base within setup.py's range, the lock satisfying setup.py, the
 default checkpoint baked in, every copied path present, and nothing fetched or secret."""
+
 from __future__ import annotations
 
 import ast
@@ -20,7 +21,9 @@ from tests.infra.dockerfile import effective, instructions, lineage, stages
 
 DOCKERFILE = REPO / "infra" / "Dockerfile"
 BOOT = "/opt/apache/beam/boot"
-_IMAGE = re.compile(r"^(?P<repository>[\w.\-/:]+?)(?::(?P<tag>[\w.\-]+))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$")
+_IMAGE = re.compile(
+    r"^(?P<repository>[\w.\-/:]+?)(?::(?P<tag>[\w.\-]+))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
+)
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +73,14 @@ def test_the_worker_runs_beams_boot_from_the_matching_sdk_image(all_stages):
 
 def test_torch_comes_from_a_cuda_base_within_setup_pys_range(all_stages):
     base = stage(all_stages, "worker-base").base
-    found = re.fullmatch(r"pytorch/pytorch:(?P<torch>\d+\.\d+\.\d+)-cuda(?P<cuda>\d+\.\d+)-cudnn\d+-runtime", base)
+    found = re.fullmatch(
+        r"pytorch/pytorch:(?P<torch>\d+\.\d+\.\d+)-cuda(?P<cuda>\d+\.\d+)-cudnn\d+-runtime", base
+    )
     assert found, f"{base}: expected pytorch/pytorch:<torch>-cuda<version>-cudnn<N>-runtime"
-    assert requirement("torch").specifier.contains(Version(found["torch"])), (found["torch"], requirement("torch"))
+    assert requirement("torch").specifier.contains(Version(found["torch"])), (
+        found["torch"],
+        requirement("torch"),
+    )
     assert Version(found["cuda"]) >= Version("12.0")  # NVIDIA L4 on Dataflow needs CUDA 12
 
 
@@ -84,7 +92,10 @@ def test_the_image_installs_talkie_with_the_lock_that_satisfies_setup_py(all_sta
     assert copies["/opt/talkie/worker-requirements.lock"] == [str(LOCK.relative_to(REPO))]
     [install] = [r.text for r in base.all("RUN") if "pip install" in r.text]
     words = install.split()
-    assert "--constraint" in words and words[words.index("--constraint") + 1] == "/opt/talkie/worker-requirements.lock"
+    assert (
+        "--constraint" in words
+        and words[words.index("--constraint") + 1] == "/opt/talkie/worker-requirements.lock"
+    )
     assert " -e " not in f" {install} " and "--editable" not in install  # site-packages, weights included
     assert "pip check" in install
     for package in ("setup.py", "media", "model", "transforms", "pipelines"):
@@ -93,8 +104,13 @@ def test_the_image_installs_talkie_with_the_lock_that_satisfies_setup_py(all_sta
 
 def test_the_default_checkpoint_is_baked_in(all_stages):
     tree = ast.parse((REPO / "setup.py").read_text())
-    package_data = next(kw.value for node in ast.walk(tree) if isinstance(node, ast.Call)
-                        for kw in node.keywords if kw.arg == "package_data")
+    package_data = next(
+        kw.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        for kw in node.keywords
+        if kw.arg == "package_data"
+    )
     assert "weights/*.safetensors" in ast.literal_eval(package_data)["model"]
     assert (REPO / "model" / "weights" / "tiny.safetensors").is_file()
     base = stage(all_stages, "worker-base")
@@ -111,8 +127,11 @@ def image_to_repo(all_stages, image_path: str) -> Path | None:
                 continue
             *sources, destination = words
             for source in sources:
-                target = PurePosixPath(destination) / PurePosixPath(source).name if destination.endswith("/") and \
-                    len(sources) > 1 else PurePosixPath(destination)
+                target = (
+                    PurePosixPath(destination) / PurePosixPath(source).name
+                    if destination.endswith("/") and len(sources) > 1
+                    else PurePosixPath(destination)
+                )
                 image = PurePosixPath(image_path)
                 if image == target:
                     return REPO / source
@@ -138,8 +157,14 @@ def test_every_copied_path_exists_and_the_build_context_admits_it(all_stages):
 
 def test_the_flex_launcher_runs_the_template_entry_point(all_stages):
     launcher = stage(all_stages, "flex-launcher")
-    assert effective(all_stages, launcher, "ENTRYPOINT").exec_form() == ["/opt/google/dataflow/python_template_launcher"]
-    [entry] = [e.text.split("=", 1)[1] for e in launcher.all("ENV") if e.text.startswith("FLEX_TEMPLATE_PYTHON_PY_FILE=")]
+    assert effective(all_stages, launcher, "ENTRYPOINT").exec_form() == [
+        "/opt/google/dataflow/python_template_launcher"
+    ]
+    [entry] = [
+        e.text.split("=", 1)[1]
+        for e in launcher.all("ENV")
+        if e.text.startswith("FLEX_TEMPLATE_PYTHON_PY_FILE=")
+    ]
     source = image_to_repo(all_stages, entry)
     assert source is not None and source == REPO / "infra" / "dataflow" / "flex_main.py" and source.is_file()
     assert any(e.text.startswith("TALKIE_WORKER_IMAGE=") for e in launcher.all("ENV"))
@@ -149,10 +174,14 @@ def test_the_flex_launcher_runs_the_template_entry_point(all_stages):
 
 def test_nothing_is_fetched_at_build_time_and_no_secret_is_baked(parsed):
     for instruction in parsed:
-        assert instruction.keyword != "ADD", f"line {instruction.line}: use COPY (ADD fetches URLs and unpacks archives)"
+        assert instruction.keyword != "ADD", (
+            f"line {instruction.line}: use COPY (ADD fetches URLs and unpacks archives)"
+        )
         if instruction.keyword == "RUN":
             assert not re.search(r"\b(curl|wget)\b|https?://", instruction.text), f"line {instruction.line}"
         if instruction.keyword in ("ARG", "ENV"):
             names = re.findall(r"(\w+)=", instruction.text) or [instruction.text.split()[0]]
             for name in names:
-                assert not re.search(r"KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL", name, re.I), f"line {instruction.line}: {name}"
+                assert not re.search(r"KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL", name, re.I), (
+                    f"line {instruction.line}: {name}"
+                )

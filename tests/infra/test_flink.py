@@ -2,6 +2,7 @@
 agree with each other and with setup.py, the worker image as each TaskManager's SDK harness with
 its GPU, artifacts on a volume both sides share, and the deploy script's image overlay. The
 submit script itself runs the restore job in tests/infra/test_portable_runners.py."""
+
 from __future__ import annotations
 
 import os
@@ -83,22 +84,38 @@ def test_each_taskmanager_has_the_worker_image_as_its_sdk_harness_with_one_gpu(m
     assert field["path"] == "spec/taskManager/podTemplate/spec/containers/image"
 
 
-@pytest.mark.parametrize("image, fields", [
-    ("us-central1-docker.pkg.dev/p/talkie/talkie-worker:0123abcd",
-     {"newName": "us-central1-docker.pkg.dev/p/talkie/talkie-worker", "newTag": "0123abcd"}),
-    ("registry.local:5000/talkie-worker@sha256:" + "a" * 64,
-     {"newName": "registry.local:5000/talkie-worker", "digest": "sha256:" + "a" * 64}),
-])
+@pytest.mark.parametrize(
+    "image, fields",
+    [
+        (
+            "us-central1-docker.pkg.dev/p/talkie/talkie-worker:0123abcd",
+            {"newName": "us-central1-docker.pkg.dev/p/talkie/talkie-worker", "newTag": "0123abcd"},
+        ),
+        (
+            "registry.local:5000/talkie-worker@sha256:" + "a" * 64,
+            {"newName": "registry.local:5000/talkie-worker", "digest": "sha256:" + "a" * 64},
+        ),
+    ],
+)
 def test_the_deploy_script_sets_the_worker_image(image, fields):
-    done = subprocess.run(["bash", str(FLINK / "deploy.sh")], env={**os.environ, "WORKER_IMAGE": image, "DRY_RUN": "1"},
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["bash", str(FLINK / "deploy.sh")],
+        env={**os.environ, "WORKER_IMAGE": image, "DRY_RUN": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     overlay = yaml.safe_load(done.stdout)
     assert overlay["resources"] == ["base"] and overlay["images"] == [{"name": "talkie-worker", **fields}]
 
 
 def test_the_deploy_script_refuses_an_unpinned_image():
-    done = subprocess.run(["bash", str(FLINK / "deploy.sh")],
-                          env={**os.environ, "WORKER_IMAGE": "registry.local:5000/talkie-worker", "DRY_RUN": "1"},
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["bash", str(FLINK / "deploy.sh")],
+        env={**os.environ, "WORKER_IMAGE": "registry.local:5000/talkie-worker", "DRY_RUN": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and "give a tag or a digest" in done.stderr

@@ -15,6 +15,7 @@ per scene, and a zero-byte file that must fail):
 Stems and film outputs (FLAC and MKV) must be the same bytes; ledger objects and table rows the
 same apart from the run id (and the output folder in URIs).
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from model.synth import SynthConfig, write_collection
 from infra.gpu_smoke_report import parse_job_summary
+from model.synth import SynthConfig, write_collection
 from pipelines.restore import RestoreSummary, run, summarize
 from tests.conftest import REPO
 from tests.infra.portable import file_digests, file_names, ledger_records, local_job_service, table_rows
@@ -48,10 +49,20 @@ def films(tmp_path_factory, odd_films) -> Path:
     """A 2-shot film (1-1.5 s shots, two takes per scene), a 2 s one-shot film, a zero-byte file."""
     folder = tmp_path_factory.mktemp("portable_films")
     small = dict(width=64, height=48, classes=("impact", "footsteps"), fade_prob=0.0)
-    rows = write_collection(folder / "two", films=1, seed=31, workers=1,
-                            config=SynthConfig(min_shots=2, max_shots=2, shot_seconds=(1.0, 1.5), **small))
-    rows += write_collection(folder / "one", films=1, seed=32, workers=1,
-                             config=SynthConfig(min_shots=1, max_shots=1, shot_seconds=(2.0, 2.0), **small))
+    rows = write_collection(
+        folder / "two",
+        films=1,
+        seed=31,
+        workers=1,
+        config=SynthConfig(min_shots=2, max_shots=2, shot_seconds=(1.0, 1.5), **small),
+    )
+    rows += write_collection(
+        folder / "one",
+        films=1,
+        seed=32,
+        workers=1,
+        config=SynthConfig(min_shots=1, max_shots=1, shot_seconds=(2.0, 2.0), **small),
+    )
     rows[0] = {**rows[0], "video_input": f"two/{rows[0]['video_input']}", "takes": 2}
     rows[1] = {**rows[1], "video_input": f"one/{rows[1]['video_input']}"}
     rows.append({"video_input": odd_films["zero_bytes"], "film_id": "empty"})
@@ -63,8 +74,18 @@ def films(tmp_path_factory, odd_films) -> Path:
 @pytest.fixture(scope="module")
 def job_flags(films, tmp_path_factory) -> list[str]:
     checkpoint = save_small_checkpoint(tmp_path_factory.mktemp("portable_ckpt") / "small.safetensors")
-    return ["--input", str(films), "--checkpoint", checkpoint, "--steps", "2", "--batch_size", "3",
-            "--positive_prompt", "a quiet room"]
+    return [
+        "--input",
+        str(films),
+        "--checkpoint",
+        checkpoint,
+        "--steps",
+        "2",
+        "--batch_size",
+        "3",
+        "--positive_prompt",
+        "a quiet room",
+    ]
 
 
 def _restore(job_flags: list[str], output: Path, runner_flags: list[str]) -> Restored:
@@ -88,18 +109,31 @@ def job_endpoint(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def portable(job_flags, job_endpoint, tmp_path_factory) -> Restored:
-    return _restore(job_flags, tmp_path_factory.mktemp("portable"), [
-        "--runner=PortableRunner", f"--job_endpoint={job_endpoint}", "--environment_type=LOOPBACK"])
+    return _restore(
+        job_flags,
+        tmp_path_factory.mktemp("portable"),
+        ["--runner=PortableRunner", f"--job_endpoint={job_endpoint}", "--environment_type=LOOPBACK"],
+    )
 
 
 @pytest.fixture(scope="module")
 def flink_submit_script(job_flags, job_endpoint, tmp_path_factory) -> Restored:
     output = tmp_path_factory.mktemp("flink_script")
-    environment = {**os.environ, "JOB_ENDPOINT": job_endpoint, "ENVIRONMENT": "loopback", "BATCH_SIZE": "3",
-                   "PYTHON": sys.executable}
+    environment = {
+        **os.environ,
+        "JOB_ENDPOINT": job_endpoint,
+        "ENVIRONMENT": "loopback",
+        "BATCH_SIZE": "3",
+        "PYTHON": sys.executable,
+    }
     began = time.monotonic()
-    done = subprocess.run(["bash", str(REPO / "infra" / "flink" / "submit.sh"), *job_flags, "--output", str(output)],
-                          env=environment, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        ["bash", str(REPO / "infra" / "flink" / "submit.sh"), *job_flags, "--output", str(output)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     wall_s = time.monotonic() - began
     assert done.returncode == 0, done.stderr[-3000:]
     print(f"restore job through infra/flink/submit.sh (loopback): {wall_s:.1f} s")
@@ -108,8 +142,11 @@ def flink_submit_script(job_flags, job_endpoint, tmp_path_factory) -> Restored:
 
 @pytest.fixture(scope="module")
 def multi_process(job_flags, tmp_path_factory) -> Restored:
-    return _restore(job_flags, tmp_path_factory.mktemp("multi_process"), [
-        "--runner=FnApiRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2"])
+    return _restore(
+        job_flags,
+        tmp_path_factory.mktemp("multi_process"),
+        ["--runner=FnApiRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2"],
+    )
 
 
 OTHER_RUNS = ["portable", "multi_process", "flink_submit_script"]
@@ -122,8 +159,11 @@ def test_the_in_process_run_makes_every_kind_of_output(in_process):
     assert summary.failures_by_stage == {"probe_and_shard": 1}
     files = file_digests(in_process.output)
     assert sum(name.startswith("audio/") for name in files) == summary.units_generated
-    assert sum(name.endswith(".mkv") for name in files) == sum(name.startswith("films/") and name.endswith(".flac")
-                                                               for name in files) == 2
+    assert (
+        sum(name.endswith(".mkv") for name in files)
+        == sum(name.startswith("films/") and name.endswith(".flac") for name in files)
+        == 2
+    )
 
 
 @pytest.mark.parametrize("other", OTHER_RUNS)
@@ -158,5 +198,11 @@ def test_table_rows_are_the_same_but_for_the_run_id(other, in_process, request):
     [ours] = read_table(str(in_process.output), "runs", run_id=in_process.summary.run_id).to_pylist()
     assert dict(theirs["counts"]) == dict(ours["counts"])
     runner = json.loads(theirs["options"]).get("runner")
-    assert runner == {"portable": "PortableRunner", "multi_process": "FnApiRunner",
-                      "flink_submit_script": "PortableRunner"}[other]
+    assert (
+        runner
+        == {
+            "portable": "PortableRunner",
+            "multi_process": "FnApiRunner",
+            "flink_submit_script": "PortableRunner",
+        }[other]
+    )

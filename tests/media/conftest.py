@@ -1,4 +1,5 @@
 """Fixtures for media tests."""
+
 from __future__ import annotations
 
 import numpy as np

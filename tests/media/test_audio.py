@@ -1,4 +1,5 @@
 """media.audio.decode_audio against the foley world's lossless FLAC ground truth."""
+
 from __future__ import annotations
 
 import numpy as np

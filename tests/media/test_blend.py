@@ -1,4 +1,5 @@
 """media.blend: window starts, exact pass-through of a shared signal, and no measurable seam."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -104,7 +105,9 @@ def test_no_seam_between_independent_noise_windows():
     at_splice, elsewhere = boundary_and_elsewhere(spliced, boundary, OVERLAP // 2)
     assert at_splice > 3 * elsewhere
     ramp = np.linspace(0, 1, OVERLAP, dtype=np.float32)
-    linear = np.concatenate([a[: L - OVERLAP], a[L - OVERLAP :] * (1 - ramp) + b[:OVERLAP] * ramp, b[OVERLAP:]])
+    linear = np.concatenate(
+        [a[: L - OVERLAP], a[L - OVERLAP :] * (1 - ramp) + b[:OVERLAP] * ramp, b[OVERLAP:]]
+    )
     at_linear, elsewhere = boundary_and_elsewhere(linear, boundary, OVERLAP // 2)
     assert at_linear > 1.1 * elsewhere
 

@@ -1,4 +1,5 @@
 """Gradual transitions and the foley world's ground truth."""
+
 from __future__ import annotations
 
 import json
@@ -47,7 +48,10 @@ def test_foley_world_cuts_match_ground_truth(tmp_path):
         _, scenes = shard_film(str(truth_file.with_suffix(".mp4")))
         found = [s.start_frame for s in scenes[1:]]
         assert len(found) == len(truth["cuts_at_frames"]), (truth_file.name, found, truth["cuts_at_frames"])
-        assert all(abs(f - t) <= 1 for f, t in zip(found, truth["cuts_at_frames"])), (found, truth["cuts_at_frames"])
+        assert all(abs(f - t) <= 1 for f, t in zip(found, truth["cuts_at_frames"])), (
+            found,
+            truth["cuts_at_frames"],
+        )
 
 
 def series(n: int = 60, **overrides) -> FrameScores:
@@ -102,5 +106,5 @@ def test_a_gradual_transition_must_last_to_be_a_cut():
     assert [(c.frame, c.kind) for c in candidate_cuts(dissolve)] == [(30, "gradual")]
 
     passing = series()  # as high, but narrower than a lasting change of layout can make it
-    passing.transition[30:30 + GRADUAL_MIN_FRAMES - 1] = GRADUAL_ALONE + 0.5
+    passing.transition[30 : 30 + GRADUAL_MIN_FRAMES - 1] = GRADUAL_ALONE + 0.5
     assert candidate_cuts(passing) == []

@@ -1,4 +1,5 @@
 """Exact range decode, timing contract and cadence description."""
+
 from __future__ import annotations
 
 from fractions import Fraction
@@ -17,7 +18,10 @@ from tests.films import textured_shots
 
 def gray_frames(path: str, width: int, height: int) -> list[np.ndarray]:
     with av.open(path) as c:
-        return [f.to_ndarray(width=width, height=height, format="gray", interpolation="AREA") for f in c.decode(video=0)]
+        return [
+            f.to_ndarray(width=width, height=height, format="gray", interpolation="AREA")
+            for f in c.decode(video=0)
+        ]
 
 
 def test_decode_range_returns_the_frames_on_screen(film):
@@ -33,7 +37,16 @@ def test_decode_range_returns_the_frames_on_screen(film):
     half = decode_range(path, 0, 48 * step, fps=12, width=32, height=24, gray=True)
     assert half.shape[0] == 24 and all(np.array_equal(half[k], reference[2 * k]) for k in range(24))
     double = decode_range(path, 0, 4 * step, fps=48, width=32, height=24, gray=True)
-    assert [int(np.argmin([np.abs(d.astype(int) - r).sum() for r in reference[:4]])) for d in double] == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert [int(np.argmin([np.abs(d.astype(int) - r).sum() for r in reference[:4]])) for d in double] == [
+        0,
+        0,
+        1,
+        1,
+        2,
+        2,
+        3,
+        3,
+    ]
 
 
 def test_decode_range_rgb_shape_and_end_of_stream(film):
@@ -106,11 +119,17 @@ def test_a_video_cut_short_is_refused_not_shortened(tmp_path):
     data = whole.read_bytes()
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: len(data) * 2 // 3])
-    with pytest.raises(CorruptVideo, match=r"cannot decode the video past frame \d+: the file is truncated or damaged"):
+    with pytest.raises(
+        CorruptVideo, match=r"cannot decode the video past frame \d+: the file is truncated or damaged"
+    ):
         shard_film(str(cut))
     with av.open(str(cut)) as container:
         time_base = Fraction(container.streams.video[0].time_base)
     end_pts = int(Fraction(1) / time_base)
     with pytest.raises(CorruptVideo):
         decode_range(str(cut), 0, end_pts, fps=24, width=16, height=16, gray=True)
-    assert decode_range(str(cut), 0, end_pts // 4, fps=24, width=16, height=16, gray=True).shape == (6, 16, 16)
+    assert decode_range(str(cut), 0, end_pts // 4, fps=24, width=16, height=16, gray=True).shape == (
+        6,
+        16,
+        16,
+    )

@@ -1,4 +1,5 @@
 """media.flac: exact 24-bit round trips, provenance tags, deterministic bytes, readable elsewhere."""
+
 from __future__ import annotations
 
 import io
@@ -23,7 +24,11 @@ TAGS = {
 
 
 def noise(samples: int = 30_000, seed: int = 0, amplitude: float = 0.3) -> np.ndarray:
-    return (amplitude * np.random.default_rng(seed).standard_normal(samples)).clip(-0.99, 0.99).astype(np.float32)
+    return (
+        (amplitude * np.random.default_rng(seed).standard_normal(samples))
+        .clip(-0.99, 0.99)
+        .astype(np.float32)
+    )
 
 
 def quantised(x: np.ndarray) -> np.ndarray:
@@ -59,7 +64,9 @@ def test_out_of_range_samples_are_clipped():
 
 
 def test_tag_names_are_upper_cased_and_the_encoder_can_be_named():
-    _, _, tags = decode_flac(encode_flac(noise(100), RATE, tags={"talkie_seed": "3", "Encoder": "Talkie 0.1"}))
+    _, _, tags = decode_flac(
+        encode_flac(noise(100), RATE, tags={"talkie_seed": "3", "Encoder": "Talkie 0.1"})
+    )
     assert tags == {"TALKIE_SEED": "3", "ENCODER": "Talkie 0.1"}
 
 
@@ -79,7 +86,9 @@ def test_ffprobe_sees_24_bit_mono_flac_and_the_tags(tmp_path):
     probe = json.loads(
         subprocess.run(
             ["ffprobe", "-v", "error", "-of", "json", "-show_streams", "-show_format", str(path)],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
     )
     (stream,) = probe["streams"]

@@ -1,4 +1,5 @@
 """media.loudness: BS.1770 normalisation under a true-peak ceiling, and the short and silent cases."""
+
 from __future__ import annotations
 
 import math
@@ -7,8 +8,8 @@ import numpy as np
 import pyloudnorm
 import pytest
 
-from media.resample import resample
 from media.loudness import LoudnessResult, integrated_lufs, normalise_loudness, true_peak_dbtp
+from media.resample import resample
 
 RATE = 48000
 
@@ -41,7 +42,7 @@ def test_other_targets_are_honoured():
 
 def test_a_peaky_track_is_held_under_the_ceiling_and_says_so():
     x = noise(3.0, 0.001)
-    x[RATE::RATE // 2] = 0.5  # sparse clicks far above a quiet bed
+    x[RATE :: RATE // 2] = 0.5  # sparse clicks far above a quiet bed
     out, result = normalise_loudness(x, RATE)
     assert result.method == "bs1770" and result.peak_limited
     assert result.true_peak_dbtp == pytest.approx(-1.0, abs=1e-3)

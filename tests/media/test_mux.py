@@ -1,4 +1,5 @@
 """media.mux: the source's streams copied untouched, the FLAC as default audio, bit-exact bytes."""
+
 from __future__ import annotations
 
 import hashlib
@@ -67,7 +68,9 @@ def sources(tmp_path_factory) -> dict[str, str]:
     folder = tmp_path_factory.mktemp("mux")
     mp4 = str(encode(folder / "film.mp4", textured_shots([20, 16], size=(48, 64), seed=3, pan=2)))
     srt = folder / "captions.srt"
-    srt.write_text("1\n00:00:00,100 --> 00:00:00,900\nA door opens.\n\n2\n00:00:01,000 --> 00:00:01,400\nIt shuts.\n\n")
+    srt.write_text(
+        "1\n00:00:00,100 --> 00:00:00,900\nA door opens.\n\n2\n00:00:01,000 --> 00:00:01,400\nIt shuts.\n\n"
+    )
     (folder / "score_only.flac").write_bytes(encode_flac(np.zeros(100, np.float32), RATE))
     return {
         "mp4": mp4,
@@ -85,7 +88,9 @@ def flac() -> bytes:
 
 def test_a_title_tag_names_the_film_and_the_track_keeps_its_own_title(sources, flac, tmp_path):
     out = tmp_path / "film.mkv"
-    out.write_bytes(mux_with_soundtrack(sources["mp4"], flac, tags={**TAGS, "TITLE": "reel_7"}, title="reel_7"))
+    out.write_bytes(
+        mux_with_soundtrack(sources["mp4"], flac, tags={**TAGS, "TITLE": "reel_7"}, title="reel_7")
+    )
     with av.open(str(out)) as container:
         assert container.metadata["title"] == "reel_7"
         audio = container.streams.audio[0]
@@ -99,7 +104,10 @@ def test_video_is_untouched_and_the_flac_is_the_default_audio(sources, flac, tmp
     assert video_packets_digest(str(out)) == video_packets_digest(sources["mp4"])
     with av.open(str(out)) as container:
         assert container.format.name.startswith("matroska")
-        assert [(s.type, s.codec_context.name) for s in container.streams] == [("video", "h264"), ("audio", "flac")]
+        assert [(s.type, s.codec_context.name) for s in container.streams] == [
+            ("video", "h264"),
+            ("audio", "flac"),
+        ]
         video, audio = container.streams
         assert audio.disposition & av.stream.Disposition.default
         assert video.disposition & av.stream.Disposition.default  # kept from the source
@@ -154,8 +162,20 @@ def test_ffprobe_reads_one_video_and_one_flac_stream(sources, flac, tmp_path):
     out.write_bytes(mux_with_soundtrack(sources["mp4"], flac, tags=TAGS, title="The Door"))
     probe = json.loads(
         subprocess.run(
-            ["ffprobe", "-v", "error", "-of", "json", "-count_packets", "-show_streams", "-show_format", str(out)],
-            check=True, capture_output=True, text=True,
+            [
+                "ffprobe",
+                "-v",
+                "error",
+                "-of",
+                "json",
+                "-count_packets",
+                "-show_streams",
+                "-show_format",
+                str(out),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
     )
     video, audio = probe["streams"]

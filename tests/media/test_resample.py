@@ -1,4 +1,5 @@
 """media.resample: band-limited, aligned, exact-length and bit-identical rate conversion."""
+
 from __future__ import annotations
 
 import numpy as np

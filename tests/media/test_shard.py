@@ -1,4 +1,5 @@
 """Probe and scene sharding on synthetic films, traps, bad input and the real clips."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """media.sync: motion onsets, audio onsets, and a score that prefers sound on the visible events."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,7 +14,8 @@ EVENTS = [10, 27, 41, 60, 83]  # frames where a bright patch jumps to a new plac
 
 
 def jumping_patch(seed: int = 0, *, flicker: float = 0.1, grain: float = 3.0) -> np.ndarray:
-    """(FRAMES, 48, 64) uint8: a still textured shot with flicker and grain, and a patch that jumps at EVENTS."""
+    """(FRAMES, 48, 64) uint8: a still textured shot with flicker and grain, and a patch that jumps at
+    EVENTS."""
     rng = np.random.default_rng(seed)
     background = rng.integers(0, 200, (48, 64)).astype(np.float32)
     y, x = 5, 5

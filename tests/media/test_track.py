@@ -1,4 +1,5 @@
 """media.track: sample ranges from exact times, tiling checks, and crossfaded cuts."""
+
 from __future__ import annotations
 
 from fractions import Fraction
@@ -32,7 +33,9 @@ def test_sample_ranges_are_exact_and_round_halves_to_even():
     assert ranges[-1][1] == round(Fraction(3754 * 95, 90000) * 48000)
 
 
-@pytest.mark.parametrize("args", [(0.0, Fraction(1)), (Fraction(1), 2.5), (Fraction(2), Fraction(1)), (Fraction(-1), 1)])
+@pytest.mark.parametrize(
+    "args", [(0.0, Fraction(1)), (Fraction(1), 2.5), (Fraction(2), Fraction(1)), (Fraction(-1), 1)]
+)
 def test_sample_ranges_refuse_floats_and_reversed_times(args):
     with pytest.raises(ValueError):
         scene_sample_range(*args)
@@ -63,7 +66,10 @@ def test_each_scene_owns_its_samples_outside_the_crossfades():
 
 def test_without_lead_or_tail_cuts_fade_through_silence_without_a_click():
     total = 4000
-    scenes = [SceneAudio(0, 2000, np.ones(2000, np.float32)), SceneAudio(2000, 4000, -np.ones(2000, np.float32))]
+    scenes = [
+        SceneAudio(0, 2000, np.ones(2000, np.float32)),
+        SceneAudio(2000, 4000, -np.ones(2000, np.float32)),
+    ]
     hard = assemble_film_track(scenes, total, crossfade_samples=0)
     np.testing.assert_array_equal(hard, np.r_[np.ones(2000), -np.ones(2000)])  # a 2.0 jump: a click
     out = assemble_film_track(scenes, total, crossfade_samples=480)
@@ -79,7 +85,9 @@ def test_a_tail_alone_lengthens_only_the_fade_out():
         SceneAudio(1000, 2000, np.ones(1000, np.float32)),
     ]
     out = assemble_film_track(scenes, 2000, crossfade_samples=200)
-    np.testing.assert_allclose(out[900:1100], 1 - raised_cosine(200) + np.r_[np.zeros(100), raised_cosine(100)], rtol=1e-6)
+    np.testing.assert_allclose(
+        out[900:1100], 1 - raised_cosine(200) + np.r_[np.zeros(100), raised_cosine(100)], rtol=1e-6
+    )
     assert out.max() <= 1.0
 
 
@@ -97,7 +105,11 @@ def test_extra_lead_and_tail_beyond_half_the_crossfade_are_not_used():
         ([SceneAudio(2, 10, np.zeros(8))], 10, "scene 0 .*gap"),
         ([SceneAudio(0, 10, np.zeros(10))], 12, "scene 0 ends at sample 10"),
         ([SceneAudio(0, 10, np.zeros(10)), SceneAudio(10, 20, np.zeros(11))], 20, r"scene 1 .*need \(10,\)"),
-        ([SceneAudio(0, 10, np.zeros(12), lead=1, tail=1), SceneAudio(10, 20, np.zeros(10), lead=-1)], 20, "scene 1"),
+        (
+            [SceneAudio(0, 10, np.zeros(12), lead=1, tail=1), SceneAudio(10, 20, np.zeros(10), lead=-1)],
+            20,
+            "scene 1",
+        ),
         ([SceneAudio(0, 10, np.zeros(10, np.int16))], 10, "scene 0 .*dtype"),
     ],
 )

@@ -1,4 +1,5 @@
 """The command line: `python -m pipelines.scenes` in a subprocess, and the `talkie` dispatcher."""
+
 from __future__ import annotations
 
 import shutil
@@ -14,7 +15,9 @@ from transforms.tables import read_table
 
 
 def python_m(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_scenes_module_runs_the_job_on_a_glob(tmp_path, odd_films):
@@ -27,7 +30,9 @@ def test_scenes_module_runs_the_job_on_a_glob(tmp_path, odd_films):
         shutil.copy(real, films / "roundhay.mp4")
     expected_films = 2 if real.exists() else 1
     out = tmp_path / "out"
-    done = python_m("pipelines.scenes", "--input", str(films / "*.mp4"), "--output", str(out), "--runner=FnApiRunner")
+    done = python_m(
+        "pipelines.scenes", "--input", str(films / "*.mp4"), "--output", str(out), "--runner=FnApiRunner"
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert f": {expected_films} films, " in done.stdout and "1 failures (probe_and_shard 1)" in done.stdout
     scenes = read_table(str(out), "scenes")
@@ -41,7 +46,9 @@ def test_importing_the_jobs_does_not_import_torch():
     done = python_m("pipelines.scenes", "--help", timeout=120)
     assert done.returncode == 0 and "--min_scene_s" in done.stdout
     check = "import sys, pipelines.scenes, pipelines.cli; assert 'torch' not in sys.modules"
-    done = subprocess.run([sys.executable, "-c", check], cwd=REPO, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", check], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-2000:]
 
 

@@ -1,4 +1,5 @@
 """The featurize job end to end on tiny foley-world films, plus its pure window arithmetic."""
+
 from __future__ import annotations
 
 import json
@@ -41,7 +42,8 @@ class Corpus:
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Corpus:
-    """Two films of two 2.5-3.5 s shots with impacts and footsteps, one 2-2.5 s film (padded), one silent video."""
+    """Two films of two 2.5-3.5 s shots with impacts and footsteps, one 2-2.5 s film (padded), one silent
+    video."""
     folder = tmp_path_factory.mktemp("featurize_corpus")
     small = dict(width=64, height=48, classes=("impact", "footsteps"), fade_prob=0.0)
     longer = SynthConfig(min_shots=2, max_shots=2, shot_seconds=(2.5, 3.5), **small)
@@ -54,13 +56,17 @@ def corpus(tmp_path_factory) -> Corpus:
     manifest = folder / "manifest.jsonl"
     lines = [json.dumps(r) for r in rows] + [json.dumps({"video_input": silent, "film_id": "silent"})]
     manifest.write_text("\n".join(lines) + "\n")
-    truth = {r["video_input"]: json.loads(Path(r["video_input"]).with_suffix(".json").read_text()) for r in rows}
+    truth = {
+        r["video_input"]: json.loads(Path(r["video_input"]).with_suffix(".json").read_text()) for r in rows
+    }
     return Corpus(manifest, {r["video_input"]: r for r in rows}, truth, silent)
 
 
 def _run(corpus: Corpus, output: Path, *flags: str) -> FeaturizeSummary:
-    return run(["--input", str(corpus.manifest), "--output", str(output), "--preset", "tiny", *flags],
-               test_pipeline=TestPipeline(options=PipelineOptions(IN_PROCESS)))
+    return run(
+        ["--input", str(corpus.manifest), "--output", str(output), "--preset", "tiny", *flags],
+        test_pipeline=TestPipeline(options=PipelineOptions(IN_PROCESS)),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +114,7 @@ def test_frames_and_mel_are_the_films_own(corpus, featurized):
         np.testing.assert_array_equal(shard.frames[i, :valid].numpy(), shown)
         assert not shard.frames[i, valid:].any()
         audio = decode_audio(uri, sample_rate=16000, start_s=start_s, duration_s=4.0)
-        audio[round(valid_s * 16000):] = 0.0
+        audio[round(valid_s * 16000) :] = 0.0
         with torch.no_grad():
             reference = mel_of(torch.from_numpy(audio)[None])[0]
         np.testing.assert_allclose(shard.mel[i].float().numpy(), reference.numpy(), atol=2e-2, rtol=0)
@@ -127,14 +133,17 @@ def test_short_film_is_padded_with_its_valid_length(corpus, featurized):
     assert int(shard.valid_mel[i]) < 256
     floor = math.log(CONFIG.audio.log_floor)
     # Past the film (and beyond the STFT's reach into it) the target is silence.
-    assert torch.allclose(shard.mel[i, :, int(shard.valid_mel[i]) + 3 :].float(), torch.tensor(floor), atol=1e-2)
+    assert torch.allclose(
+        shard.mel[i, :, int(shard.valid_mel[i]) + 3 :].float(), torch.tensor(floor), atol=1e-2
+    )
 
 
 def test_captions_follow_the_manifest_scene_overrides(corpus, featurized):
     _, summary = featurized
     shard = read_shard(summary.shards[0])
-    for uri, start_s, valid_s, caption in zip(shard.meta["uris"], shard.meta["start_s"], shard.meta["valid_s"],
-                                              shard.meta["captions"]):
+    for uri, start_s, valid_s, caption in zip(
+        shard.meta["uris"], shard.meta["start_s"], shard.meta["valid_s"], shard.meta["captions"]
+    ):
         middle = start_s + valid_s / 2
         scenes = corpus.rows[uri]["scenes"]
         expected = [s["positive_prompt"] for s in scenes if s["start_s"] <= middle < s["end_s"]]
@@ -200,8 +209,12 @@ def test_windows_per_film_caps_each_film(corpus, tmp_path):
 
 def test_flags_are_checked_before_anything_runs(corpus, tmp_path):
     base = ["--input", str(corpus.manifest), "--output", str(tmp_path)]
-    for bad, flag in (("--preset=huge", "--preset"), ("--shard_size=0", "--shard_size"),
-                      ("--windows_per_film=0", "--windows_per_film"), ("--window_hop_s=-1", "--window_hop_s")):
+    for bad, flag in (
+        ("--preset=huge", "--preset"),
+        ("--shard_size=0", "--shard_size"),
+        ("--windows_per_film=0", "--windows_per_film"),
+        ("--window_hop_s=-1", "--window_hop_s"),
+    ):
         with pytest.raises(UsageError, match=flag):
             run([*base, bad])
     assert cli.main(["featurize", "--help"]) == 0
@@ -222,12 +235,25 @@ def test_window_starts_cover_the_film_and_end_on_it():
 
 def test_spread_and_captions_and_events():
     assert spread(5, None) == [0, 1, 2, 3, 4] and spread(5, 3) == [0, 2, 4] and spread(5, 1) == [2]
-    job = FilmJob("f.mp4", None, "whole film", None, None, None, (
-        SceneOverride(None, 0.0, 2.0, "first", None), SceneOverride(3, None, None, "by index", None),
-        SceneOverride(None, 2.0, 5.0, None, "negative only")), "{}")
+    job = FilmJob(
+        "f.mp4",
+        None,
+        "whole film",
+        None,
+        None,
+        None,
+        (
+            SceneOverride(None, 0.0, 2.0, "first", None),
+            SceneOverride(3, None, None, "by index", None),
+            SceneOverride(None, 2.0, 5.0, None, "negative only"),
+        ),
+        "{}",
+    )
     assert caption_at(job, 1.0) == "first" and caption_at(job, 2.0) == "whole film"
     events = [{"time_s": 1.0, "class": "impact", "fine": "wood"}, {"time_s": 5.0, "class": "impact"}]
-    assert events_in(events, 1.0, 4.0) == ({"offset_s": 0.0, "time_s": 1.0, "class": "impact", "fine": "wood"},)
+    assert events_in(events, 1.0, 4.0) == (
+        {"offset_s": 0.0, "time_s": 1.0, "class": "impact", "fine": "wood"},
+    )
     assert events_in(None, 0.0, 4.0) == ()
 
 
@@ -244,13 +270,24 @@ def test_a_film_without_a_truth_record_has_unknown_events(corpus, tmp_path):
     config = preset("tiny")
 
     def job(video: str) -> FilmJob:
-        return FilmJob(video_input=video, film_id="f", positive_prompt="a film", negative_prompt=None,
-                       takes=None, seed=None, scenes=(), extra="{}")
+        return FilmJob(
+            video_input=video,
+            film_id="f",
+            positive_prompt="a film",
+            negative_prompt=None,
+            takes=None,
+            seed=None,
+            scenes=(),
+            extra="{}",
+        )
 
     unknown, known = cut_film(job(str(own)), "f", config), cut_film(job(uri), "f", config)
     assert unknown and all(w.events is None for w in unknown)
     assert len(known) == len(unknown) and all(isinstance(w.events, tuple) for w in known)
-    examples = [WindowExample(w, np.zeros((1, 1, 1), np.uint8), np.zeros((1, 1), np.float16), 0, 0) for w in unknown + known]
+    examples = [
+        WindowExample(w, np.zeros((1, 1, 1), np.uint8), np.zeros((1, 1), np.float16), 0, 0)
+        for w in unknown + known
+    ]
     events = shard_metadata(examples, config)["events"]
     assert events[: len(unknown)] == [None] * len(unknown)
-    assert events[len(unknown):] == [list(w.events) for w in known]
+    assert events[len(unknown) :] == [list(w.events) for w in known]

@@ -5,6 +5,7 @@ every unit and leave every file as it was; a third run into another folder with 
 size must write the same bytes. Generation uses a small untrained checkpoint (tests/transforms/
 generation.py) and 2 sampler steps, so each run takes seconds.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -50,7 +51,9 @@ class Finished:
 def snapshot(output: Path) -> dict[str, str]:
     return {
         str(p.relative_to(output)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for folder in ("audio", "ledger", "films") for p in sorted((output / folder).rglob("*")) if p.is_file()
+        for folder in ("audio", "ledger", "films")
+        for p in sorted((output / folder).rglob("*"))
+        if p.is_file()
     }
 
 
@@ -59,12 +62,26 @@ def collection(tmp_path_factory, odd_films) -> Collection:
     """Two films of two 1-1.5 s shots and one 2 s film of one shot, 64x48, plus a zero-byte file."""
     folder = tmp_path_factory.mktemp("restore_collection")
     small = dict(width=64, height=48, classes=("impact", "footsteps"), fade_prob=0.0)
-    rows = write_collection(folder, films=2, seed=11, workers=1,
-                            config=SynthConfig(min_shots=2, max_shots=2, shot_seconds=(1.0, 1.5), **small))
-    rows += write_collection(folder / "one", films=1, seed=12, workers=1,
-                             config=SynthConfig(min_shots=1, max_shots=1, shot_seconds=(2.0, 2.0), **small))
-    rows[-1] = {**rows[-1], "video_input": f"one/{rows[-1]['video_input']}", "catalogue": "A-12",
-                "scenes": [{"index": 0, "negative_prompt": "wind"}]}
+    rows = write_collection(
+        folder,
+        films=2,
+        seed=11,
+        workers=1,
+        config=SynthConfig(min_shots=2, max_shots=2, shot_seconds=(1.0, 1.5), **small),
+    )
+    rows += write_collection(
+        folder / "one",
+        films=1,
+        seed=12,
+        workers=1,
+        config=SynthConfig(min_shots=1, max_shots=1, shot_seconds=(2.0, 2.0), **small),
+    )
+    rows[-1] = {
+        **rows[-1],
+        "video_input": f"one/{rows[-1]['video_input']}",
+        "catalogue": "A-12",
+        "scenes": [{"index": 0, "negative_prompt": "wind"}],
+    }
     rows[0] = {**rows[0], "takes": 2}
     rows.append({"video_input": odd_films["zero_bytes"], "film_id": "empty"})
     manifest = folder / "films.jsonl"
@@ -72,7 +89,9 @@ def collection(tmp_path_factory, odd_films) -> Collection:
     truth = {}
     for row in rows[:3]:
         truth[row["film_id"]] = json.loads((folder / row["video_input"]).with_suffix(".json").read_text())
-    return Collection(manifest=manifest, truth=truth, takes={rows[0]["film_id"]: 2}, bad=odd_films["zero_bytes"])
+    return Collection(
+        manifest=manifest, truth=truth, takes={rows[0]["film_id"]: 2}, bad=odd_films["zero_bytes"]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +101,19 @@ def checkpoint(tmp_path_factory) -> str:
 
 def _run(collection: Collection, output: Path, checkpoint: str, *flags: str) -> Finished:
     summary = run(
-        ["--input", str(collection.manifest), "--output", str(output), "--checkpoint", checkpoint, "--steps", "2",
-         "--positive_prompt", "a quiet room", *flags],
+        [
+            "--input",
+            str(collection.manifest),
+            "--output",
+            str(output),
+            "--checkpoint",
+            checkpoint,
+            "--steps",
+            "2",
+            "--positive_prompt",
+            "a quiet room",
+            *flags,
+        ],
         test_pipeline=TestPipeline(options=PipelineOptions(IN_PROCESS)),
     )
     return Finished(output, summary, snapshot(output))
@@ -134,7 +164,9 @@ def test_videos_keep_the_source_packets_and_carry_the_flac_as_default_audio(firs
         assert video_packets_digest(film["video_uri"]) == video_packets_digest(film["uri"])
         with av.open(film["video_uri"]) as mkv:
             audio = mkv.streams.audio
-            assert audio[0].codec_context.name == "flac" and audio[0].disposition & av.stream.Disposition.default
+            assert (
+                audio[0].codec_context.name == "flac" and audio[0].disposition & av.stream.Disposition.default
+            )
             assert len(audio) == 2  # the foley film's own sound is kept after Talkie's
 
 
@@ -145,9 +177,15 @@ def test_table_rows_agree_with_the_files(first, collection):
         data = storage.read_bytes(take["flac_uri"])
         assert hashlib.sha256(data).hexdigest() == take["flac_sha256"]
         assert take["flac_uri"] == str(first.output / "audio" / take["film_id"] / f"{take['unit_key']}.flac")
-        ledger = json.loads((first.output / "ledger" / take["film_id"] / f"{take['unit_key']}.json").read_text())
+        ledger = json.loads(
+            (first.output / "ledger" / take["film_id"] / f"{take['unit_key']}.json").read_text()
+        )
         assert ledger["flac_sha256"] == take["flac_sha256"] and ledger["seed"] == take["seed"]
-        assert ledger["batch_size"] == 4 and ledger["device"] in ("cpu", "cuda") and ledger["run_id"] == first.summary.run_id
+        assert (
+            ledger["batch_size"] == 4
+            and ledger["device"] in ("cpu", "cuda")
+            and ledger["run_id"] == first.summary.run_id
+        )
         assert take["steps"] == 2 and take["sync_score"] is not None
         assert (take["text_guidance"], take["video_guidance"], take["negative_guidance"]) == (2.0, 2.0, 2.0)
     scenes = read_table(output, "scenes").to_pylist()
@@ -155,10 +193,16 @@ def test_table_rows_agree_with_the_files(first, collection):
     by_film = {}
     for scene in scenes:
         by_film.setdefault(scene["film_id"], []).append(scene)
-        assert scene["best_take"] in {t["take"] for t in takes if (t["film_id"], t["scene_index"]) == (scene["film_id"], scene["scene_index"])}
+        assert scene["best_take"] in {
+            t["take"]
+            for t in takes
+            if (t["film_id"], t["scene_index"]) == (scene["film_id"], scene["scene_index"])
+        }
     [single] = [s for f, s in by_film.items() if len(s) == 1]
     assert single[0]["negative_prompt"] == "wind"  # the row's index override
-    rows = {json.loads(line)["film_id"]: json.loads(line) for line in collection.manifest.read_text().splitlines()}
+    rows = {
+        json.loads(line)["film_id"]: json.loads(line) for line in collection.manifest.read_text().splitlines()
+    }
     for film_id, film_scenes in by_film.items():
         overrides = rows[film_id]["scenes"]
         if len(film_scenes) == 2:  # manifests from model.synth give each shot's prompt by time range
@@ -210,21 +254,48 @@ def test_bad_flags_are_refused_before_anything_runs(tmp_path, checkpoint, collec
 
 def test_the_cli_offers_restore_without_importing_torch():
     check = "import sys, pipelines.restore, pipelines.cli; assert 'torch' not in sys.modules"
-    done = subprocess.run([sys.executable, "-c", check], cwd=REPO, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", check], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "restore" in cli.usage()
-    helped = subprocess.run([sys.executable, "-m", "pipelines.cli", "restore", "--help"], cwd=REPO,
-                            capture_output=True, text=True, timeout=120)
+    helped = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "restore", "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert helped.returncode == 0 and "--checkpoint" in helped.stdout and "--video_decode" in helped.stdout
 
 
 def test_the_cli_on_two_worker_processes_writes_the_same_bytes(first, collection, checkpoint, tmp_path):
     output = tmp_path / "cli"
     done = subprocess.run(
-        [sys.executable, "-m", "pipelines.restore", "--input", str(collection.manifest), "--output", str(output),
-         "--checkpoint", checkpoint, "--steps", "2", "--positive_prompt", "a quiet room", "--batch_size", "3",
-         "--runner=DirectRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2"],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "pipelines.restore",
+            "--input",
+            str(collection.manifest),
+            "--output",
+            str(output),
+            "--checkpoint",
+            checkpoint,
+            "--steps",
+            "2",
+            "--positive_prompt",
+            "a quiet room",
+            "--batch_size",
+            "3",
+            "--runner=DirectRunner",
+            "--direct_running_mode=multi_processing",
+            "--direct_num_workers=2",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "3/3 films assembled" in done.stdout and "1 failures (probe_and_shard 1)" in done.stdout
@@ -252,16 +323,31 @@ def test_real_clips_get_sample_exact_tracks_and_untouched_video(real_clips, chec
     manifest = tmp_path / "real.jsonl"
     manifest.write_text("".join(json.dumps({"video_input": c["path"]}) + "\n" for c in real_clips.values()))
     output = tmp_path / "out"
-    summary = run(["--input", str(manifest), "--output", str(output), "--checkpoint", checkpoint, "--steps", "1"],
-                  test_pipeline=TestPipeline(options=PipelineOptions(IN_PROCESS)))
+    summary = run(
+        ["--input", str(manifest), "--output", str(output), "--checkpoint", checkpoint, "--steps", "1"],
+        test_pipeline=TestPipeline(options=PipelineOptions(IN_PROCESS)),
+    )
     assert summary.films_done == len(real_clips) and summary.failures == 0
     for film in read_table(str(output), "films").to_pylist():
         audio, rate, _ = decode_flac(storage.read_bytes(film["flac_uri"]))
         assert audio.shape == (round(_exact_duration(film["uri"]) * 48000),), film["uri"]
         assert video_packets_digest(film["video_uri"]) == video_packets_digest(film["uri"])
         if shutil.which("ffprobe"):
-            probed = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type,codec_name",
-                                     "-of", "json", film["video_uri"]], capture_output=True, text=True, timeout=60)
+            probed = subprocess.run(
+                [
+                    "ffprobe",
+                    "-v",
+                    "error",
+                    "-show_entries",
+                    "stream=codec_type,codec_name",
+                    "-of",
+                    "json",
+                    film["video_uri"],
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
             streams = [(s["codec_type"], s["codec_name"]) for s in json.loads(probed.stdout)["streams"]]
             assert streams[:2] == [("video", "h264"), ("audio", "flac")], streams
     for take in read_table(str(output), "takes").to_pylist():

@@ -3,6 +3,7 @@
 One in-process run (FnApiRunner) feeds most tests; one run on two worker processes
 (DirectRunner multi_processing) must give the same rows.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -83,8 +84,10 @@ def finished(collection, tmp_path_factory) -> Finished:
     output = tmp_path_factory.mktemp("output")
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        summary = run(["--input", str(collection.manifest), "--output", str(output)],
-                      test_pipeline=TestPipeline(options=PipelineOptions(IN_PROCESS)))
+        summary = run(
+            ["--input", str(collection.manifest), "--output", str(output)],
+            test_pipeline=TestPipeline(options=PipelineOptions(IN_PROCESS)),
+        )
     return Finished(output=output, summary=summary, printed=printed.getvalue())
 
 
@@ -129,7 +132,9 @@ def test_good_films_have_scenes_that_tile_their_duration(collection, finished):
     [one] = scenes[collection.odd["one_frame"]]
     assert (one["start_frame"], one["end_frame"], one["start_s"]) == (0, 1, 0.0)
     assert one["end_s"] == pytest.approx(1 / 24, rel=1e-6)
-    assert all(r["positive_prompt"] is None and r["best_take"] is None for rows in scenes.values() for r in rows)
+    assert all(
+        r["positive_prompt"] is None and r["best_take"] is None for rows in scenes.values() for r in rows
+    )
 
 
 def test_real_clips_are_cut_where_their_shots_change(collection, finished):
@@ -201,7 +206,8 @@ def test_shot_lists_match_the_scenes_table(finished):
         mine = [r for r in rows if r["film_id"] == film_id]
         listed = list(csv.DictReader((folder / f"{film_id}.csv").open()))
         assert [(int(c["scene_index"]), int(c["start_frame"]), int(c["end_frame"])) for c in listed] == [
-            (r["scene_index"], r["start_frame"], r["end_frame"]) for r in mine]
+            (r["scene_index"], r["start_frame"], r["end_frame"]) for r in mine
+        ]
         edl = (folder / f"{film_id}.edl").read_text()
         assert edl.startswith(f"TITLE: {film_id}\nFCM: NON-DROP FRAME\n")
         assert len(re.findall(r"^\d{3,}  \S+ +V     C        ", edl, flags=re.M)) == len(mine)
@@ -214,7 +220,9 @@ def test_every_file_under_output_is_final_and_complete(finished):
     for path in files:
         relative = path.relative_to(finished.output).as_posix()
         if relative.startswith("meta/"):
-            assert re.fullmatch(rf"meta/(scenes|failures|runs)/{run_id}-\d{{5}}-of-\d{{5}}\.parquet", relative)
+            assert re.fullmatch(
+                rf"meta/(scenes|failures|runs)/{run_id}-\d{{5}}-of-\d{{5}}\.parquet", relative
+            )
             pq.read_table(path)  # a whole Parquet file: footer and all
         else:
             assert re.fullmatch(r"shotlists/[A-Za-z0-9][A-Za-z0-9._-]*\.(csv|edl)", relative)
@@ -226,21 +234,40 @@ def test_runs_row_and_printed_summary(collection, finished):
     [row] = read_table(str(finished.output), "runs", run_id=summary.run_id).to_pylist()
     assert row["job"] == "scenes" and row["finished_at"] >= row["started_at"] and row["code_version"]
     assert dict(row["counts"]) == summary.counts()
-    assert summary.counts()["scenes"] == read_table(str(finished.output), "scenes", run_id=summary.run_id).num_rows
+    assert (
+        summary.counts()["scenes"]
+        == read_table(str(finished.output), "scenes", run_id=summary.run_id).num_rows
+    )
     options = json.loads(row["options"])
     assert options["input"] == str(collection.manifest) and options["output"] == str(finished.output)
-    assert f"run {summary.run_id}: {summary.films} films, {summary.scenes} scenes, {summary.failures} failures" in finished.printed
+    assert (
+        f"run {summary.run_id}: {summary.films} films, {summary.scenes} scenes, {summary.failures} failures"
+        in finished.printed
+    )
     assert str(finished.output / "shotlists") in finished.printed
 
 
 def test_options_that_look_like_credentials_stay_out_of_the_runs_row(tmp_path, collection):
     out = tmp_path / "out"
-    run(["--input", collection.odd["zero_bytes"], "--output", str(out), "--service_account_key=s3cr3t",
-         "--hdfs_password", "hunter2", "--archive_source=https://user:pw@example.com/x?token=abc"],
-        test_pipeline=TestPipeline(options=PipelineOptions(IN_PROCESS)))
+    run(
+        [
+            "--input",
+            collection.odd["zero_bytes"],
+            "--output",
+            str(out),
+            "--service_account_key=s3cr3t",
+            "--hdfs_password",
+            "hunter2",
+            "--archive_source=https://user:pw@example.com/x?token=abc",
+        ],
+        test_pipeline=TestPipeline(options=PipelineOptions(IN_PROCESS)),
+    )
     [row] = read_table(str(out), "runs").to_pylist()
     assert "s3cr3t" not in row["options"] and "hunter2" not in row["options"] and ":pw@" not in row["options"]
-    assert "abc" not in row["options"] and json.loads(row["options"])["archive_source"] == "https://***@example.com/x?token=***"
+    assert (
+        "abc" not in row["options"]
+        and json.loads(row["options"])["archive_source"] == "https://***@example.com/x?token=***"
+    )
     assert dict(row["counts"]) == {"films": 0, "scenes": 0, "failures": 1, "failures_probe_and_shard": 1}
 
 
@@ -254,7 +281,16 @@ def test_flags_are_checked_before_anything_runs(tmp_path, finished, collection):
     with pytest.raises(ValueError, match="run ids look like"):
         run(["--input", str(collection.manifest), "--output", str(tmp_path), "--run_id", "../x"])
     with pytest.raises(ValueError, match="already used"):
-        run(["--input", str(collection.manifest), "--output", str(finished.output), "--run_id", finished.summary.run_id])
+        run(
+            [
+                "--input",
+                str(collection.manifest),
+                "--output",
+                str(finished.output),
+                "--run_id",
+                finished.summary.run_id,
+            ]
+        )
     assert not list(tmp_path.iterdir())
 
 
@@ -269,8 +305,13 @@ def test_two_worker_processes_write_the_same_rows_and_never_touch_the_earlier_ru
     assert second > first
 
     def rows(table: str, run_id: str) -> list[dict]:
-        return sorted((({k: v for k, v in r.items() if k != "run_id"}) for r in
-                       read_table(output, table, run_id=run_id).to_pylist()), key=lambda r: json.dumps(r, sort_keys=True))
+        return sorted(
+            (
+                ({k: v for k, v in r.items() if k != "run_id"})
+                for r in read_table(output, table, run_id=run_id).to_pylist()
+            ),
+            key=lambda r: json.dumps(r, sort_keys=True),
+        )
 
     assert rows("scenes", second) == rows("scenes", first) and rows("scenes", first)
     assert rows("failures", second) == rows("failures", first)

@@ -30,6 +30,7 @@ scenes rows that tile the film; takes rows whose stems exist. Nothing is written
 A second run over the same OUTPUT, after the missing film has arrived, restores it, fails the
 other bad files again and skips every unit the first run finished.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -85,8 +86,15 @@ def random_frames(count: int, height: int, width: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (count, height, width, 3)).astype(np.uint8)
 
 
-def write_h264(path: Path, frames: np.ndarray, *, fps: int = 24, pix_fmt: str = "yuv420p",
-               pts_ms: list[int] | None = None, options: dict[str, str] | None = None) -> Path:
+def write_h264(
+    path: Path,
+    frames: np.ndarray,
+    *,
+    fps: int = 24,
+    pix_fmt: str = "yuv420p",
+    pts_ms: list[int] | None = None,
+    options: dict[str, str] | None = None,
+) -> Path:
     """(T, H, W, 3) frames as H.264 in MP4; ``pts_ms`` gives each frame's own timestamp (VFR).
 
     4:2:0 needs even sizes; with ``pix_fmt="yuv444p"`` x264 takes any size."""
@@ -110,7 +118,9 @@ def write_h264(path: Path, frames: np.ndarray, *, fps: int = 24, pix_fmt: str = 
 def packet_pts(path: str) -> tuple[list[int], Fraction]:
     with av.open(path) as container:
         stream = container.streams.video[0]
-        return sorted(p.pts for p in container.demux(stream) if p.pts is not None and p.size), Fraction(stream.time_base)
+        return sorted(p.pts for p in container.demux(stream) if p.pts is not None and p.size), Fraction(
+            stream.time_base
+        )
 
 
 def exact_duration(path: str, *, nominal_fps: int | None = None) -> Fraction:
@@ -144,17 +154,25 @@ def build_collection(root: Path) -> Collection:
     films = root / "films"
     films.mkdir(parents=True)
     small = dict(width=64, height=48, classes=("impact", "footsteps"), fade_prob=0.0, cadence_prob=0.0)
-    good_rows = write_collection(films / "foley", films=2, seed=31, workers=1,
-                                 config=SynthConfig(min_shots=2, max_shots=2, shot_seconds=(1.0, 1.5), **small))
+    good_rows = write_collection(
+        films / "foley",
+        films=2,
+        seed=31,
+        workers=1,
+        config=SynthConfig(min_shots=2, max_shots=2, shot_seconds=(1.0, 1.5), **small),
+    )
 
     rng = np.random.default_rng(5)
     whole = write_h264(films / "whole.mp4", random_frames(12, 32, 48, seed=1)).read_bytes()
-    faststart = write_h264(films / "faststart.mp4", random_frames(24, 32, 48, seed=2),
-                           options={"movflags": "faststart"}).read_bytes()
+    faststart = write_h264(
+        films / "faststart.mp4", random_frames(24, 32, 48, seed=2), options={"movflags": "faststart"}
+    ).read_bytes()
     (films / "zero_bytes.mp4").write_bytes(b"")
     (films / "random_bytes.mp4").write_bytes(rng.bytes(50_000))
     (films / "truncated.mp4").write_bytes(whole[: len(whole) // 2])  # the moov index (at the end) is lost
-    (films / "truncated_faststart.mp4").write_bytes(faststart[: len(faststart) * 2 // 3])  # index first: frames lost
+    (films / "truncated_faststart.mp4").write_bytes(
+        faststart[: len(faststart) * 2 // 3]
+    )  # index first: frames lost
     for name in ("whole.mp4", "faststart.mp4"):
         os.remove(films / name)
     _png_named_mp4(films / "picture.mp4")
@@ -163,18 +181,27 @@ def build_collection(root: Path) -> Collection:
     write_h264(films / "short_0.3s.mp4", random_frames(6, 32, 48, seed=4), fps=20)
     write_h264(films / "odd_33x17.mp4", random_frames(24, 17, 33, seed=5), pix_fmt="yuv444p")
     encode(films / "rotated_90.mp4", textured_shots([24], size=(32, 48), seed=6), rotation=90)
-    write_h264(films / "vfr.mp4", random_frames(len(VFR_STEPS_MS) + 1, 32, 48, seed=7),
-               pts_ms=np.cumsum([0, *VFR_STEPS_MS]).tolist())
+    write_h264(
+        films / "vfr.mp4",
+        random_frames(len(VFR_STEPS_MS) + 1, 32, 48, seed=7),
+        pts_ms=np.cumsum([0, *VFR_STEPS_MS]).tolist(),
+    )
 
     def path(name: str) -> str:
         return str(films / name)
 
     expected: dict[str, Failed | Restored] = {
         path("zero_bytes.mp4"): Failed("probe_and_shard", "UnreadableMedia", "the file is empty (0 bytes)"),
-        path("random_bytes.mp4"): Failed("probe_and_shard", "UnreadableMedia", "cannot open it as a media container"),
-        path("truncated.mp4"): Failed("probe_and_shard", "UnreadableMedia", "cannot open it as a media container"),
+        path("random_bytes.mp4"): Failed(
+            "probe_and_shard", "UnreadableMedia", "cannot open it as a media container"
+        ),
+        path("truncated.mp4"): Failed(
+            "probe_and_shard", "UnreadableMedia", "cannot open it as a media container"
+        ),
         # The index lists 24 frames; 16 packets remain, the last cut short, and fewer decode.
-        path("truncated_faststart.mp4"): Failed("probe_and_shard", "CorruptVideo", "cannot decode the video past frame"),
+        path("truncated_faststart.mp4"): Failed(
+            "probe_and_shard", "CorruptVideo", "cannot decode the video past frame"
+        ),
         path("picture.mp4"): Failed("probe_and_shard", "StillImage", "a still image"),
         path("audio_only.mkv"): Failed("probe_and_shard", "NoVideoStream", "no video stream"),
         path("does_not_exist.mp4"): Failed("probe_and_shard", "FileNotFoundError", "No such file"),
@@ -183,12 +210,15 @@ def build_collection(root: Path) -> Collection:
         path("short_0.3s.mp4"): Restored(Fraction(3, 10), loudness="peak"),
         path("odd_33x17.mp4"): Restored(Fraction(1), loudness="bs1770"),
         path("rotated_90.mp4"): Restored(Fraction(1), loudness="bs1770", rotation=90),
-        path("vfr.mp4"): Restored(Fraction(sum(VFR_STEPS_MS) + 40, 1000), loudness="bs1770"),  # median step 40 ms
+        path("vfr.mp4"): Restored(
+            Fraction(sum(VFR_STEPS_MS) + 40, 1000), loudness="bs1770"
+        ),  # median step 40 ms
     }
     for row in good_rows:
         truth = json.loads((films / "foley" / row["video_input"]).with_suffix(".json").read_text())
         expected[str(films / "foley" / row["video_input"])] = Restored(
-            Fraction(truth["frames"], truth["fps"]), loudness="bs1770")
+            Fraction(truth["frames"], truth["fps"]), loudness="bs1770"
+        )
 
     rows = [{**r, "video_input": f"foley/{r['video_input']}"} for r in good_rows]
     rows += [{"video_input": Path(p).name} for p in expected if Path(p).parent == films]
@@ -210,7 +240,9 @@ def tree(folder: Path, skip: Path | None = None) -> dict[str, str]:
     for path in sorted(folder.rglob("*")):
         if skip is not None and (path == skip or skip in path.parents):
             continue
-        out[str(path.relative_to(folder))] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir"
+        out[str(path.relative_to(folder))] = (
+            hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir"
+        )
     return out
 
 
@@ -225,8 +257,20 @@ def restore(collection: Collection, checkpoint: str) -> Run:
     watched = collection.root.parent  # the tmp tree around the collection, OUTPUT left out
     before = tree(watched, skip=collection.output)
     summary = run(
-        ["--input", str(collection.manifest), "--output", str(collection.output), "--checkpoint", checkpoint,
-         "--steps", "2", "--batch_size", "4", "--positive_prompt", "a quiet room"],
+        [
+            "--input",
+            str(collection.manifest),
+            "--output",
+            str(collection.output),
+            "--checkpoint",
+            checkpoint,
+            "--steps",
+            "2",
+            "--batch_size",
+            "4",
+            "--positive_prompt",
+            "a quiet room",
+        ],
         test_pipeline=TestPipeline(options=PipelineOptions(IN_PROCESS)),
     )
     return Run(summary, before, tree(watched, skip=collection.output))
@@ -255,7 +299,7 @@ def second(first, collection, checkpoint) -> Run:
     return restore(collection, checkpoint)
 
 
-# ----------------------------------------------------------------------------- the odd files are what they say
+# ------------------------------------------------------------------------- the odd files are what they say
 
 
 def test_the_odd_films_are_really_odd(collection):
@@ -297,7 +341,11 @@ def test_every_bad_file_gets_one_clear_failure_row(first, collection):
         assert outcome.message in row["error"] and uri in row["error"], row
         assert row["film_id"] is None, row  # a film_id is derived only from a film that probed
     [escape] = failures.pop(escape_source(collection))
-    assert (escape["stage"], escape["error_type"], escape["film_id"]) == ("read_manifest", "ManifestError", None)
+    assert (escape["stage"], escape["error_type"], escape["film_id"]) == (
+        "read_manifest",
+        "ManifestError",
+        None,
+    )
     assert "film_id '../../escape' is not a safe path segment" in escape["error"]
     assert failures == {}, f"unexpected failures: {failures}"
 
@@ -339,7 +387,9 @@ def test_every_usable_film_is_complete_and_correct(first, collection):
         assert display_rotation(film["video_uri"]) == outcome.rotation, uri
 
         own = sorted((s for s in scenes if s["film_id"] == film["film_id"]), key=lambda s: s["scene_index"])
-        assert own and own[0]["start_s"] == 0 and own[-1]["end_s"] == pytest.approx(float(duration), abs=1e-9), uri
+        assert (
+            own and own[0]["start_s"] == 0 and own[-1]["end_s"] == pytest.approx(float(duration), abs=1e-9)
+        ), uri
         assert all(a["end_pts"] == b["start_pts"] for a, b in zip(own, own[1:])), uri
         own_takes = [t for t in takes if t["film_id"] == film["film_id"]]
         assert sorted(t["scene_index"] for t in own_takes) == [s["scene_index"] for s in own], uri
@@ -377,9 +427,13 @@ def test_a_second_run_retries_the_failures_and_skips_the_finished_units(first, s
     one = failures_by_uri(collection.output, first.summary.run_id)
     two = failures_by_uri(collection.output, second.summary.run_id)
     assert one.pop(arrived)[0]["error_type"] == "FileNotFoundError"
-    assert {u: [(r["stage"], r["error_type"]) for r in rows] for u, rows in two.items()} == \
-        {u: [(r["stage"], r["error_type"]) for r in rows] for u, rows in one.items()}
-    films = {f["uri"]: f for f in read_table(str(collection.output), "films", run_id=second.summary.run_id).to_pylist()}
+    assert {u: [(r["stage"], r["error_type"]) for r in rows] for u, rows in two.items()} == {
+        u: [(r["stage"], r["error_type"]) for r in rows] for u, rows in one.items()
+    }
+    films = {
+        f["uri"]: f
+        for f in read_table(str(collection.output), "films", run_id=second.summary.run_id).to_pylist()
+    }
     new = films.pop(arrived)
     assert new["status"] == "done" and new["film_id"].startswith("does-not-exist-")
     audio, _, _ = decode_flac(storage.read_bytes(new["flac_uri"]))

@@ -6,6 +6,7 @@ A-Z a-z 0-9 . _ -, starting with a letter or digit, without ".."; a derived film
 at most 48 characters plus "-" and 12 hex digits (61 in all); a prompt is at most 1000 characters
 after control characters and bidirectional overrides are removed and whitespace runs collapsed.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -46,9 +47,30 @@ KEY = "0123456789abcdef"
 
 # Beyond tests/transforms/test_manifest.py's ../../escape, /abs, a/b, NUL, 300 chars, ...
 HOSTILE_IDS = [
-    ".", "..", "../x", "x/..", "x\n", "\nx", "%2e%2e", "..%2f..%2fx", "a:b", "gs:", "~root", "C:\\x",
-    "café", "\u202egnp.exe", "x\u200by", " x", "x ", "x" * (MAX_FILM_ID_CHARS + 1), "x" * 100_000,
-    "a\x00", "\udcff", "*", "a?b", "a#b",
+    ".",
+    "..",
+    "../x",
+    "x/..",
+    "x\n",
+    "\nx",
+    "%2e%2e",
+    "..%2f..%2fx",
+    "a:b",
+    "gs:",
+    "~root",
+    "C:\\x",
+    "café",
+    "\u202egnp.exe",
+    "x\u200by",
+    " x",
+    "x ",
+    "x" * (MAX_FILM_ID_CHARS + 1),
+    "x" * 100_000,
+    "a\x00",
+    "\udcff",
+    "*",
+    "a?b",
+    "a#b",
 ]
 
 
@@ -57,7 +79,9 @@ HOSTILE_IDS = [
 
 @pytest.mark.parametrize("film_id", HOSTILE_IDS)
 def test_hostile_film_ids_are_refused_and_name_the_rule(film_id):
-    with pytest.raises(ManifestError, match="not a safe path segment: it accepts 1 to 128 characters") as info:
+    with pytest.raises(
+        ManifestError, match="not a safe path segment: it accepts 1 to 128 characters"
+    ) as info:
         validate_film_id(film_id)
     assert len(str(info.value)) < 400  # a 100 000-character id is shown bounded
 
@@ -66,10 +90,15 @@ def test_hostile_film_ids_are_refused_and_name_the_rule(film_id):
 def test_no_output_path_is_built_from_a_hostile_film_id_or_key(film_id, tmp_path):
     """Ids and keys read back from tables or ledgers are checked again where paths are built."""
     output = str(tmp_path / "out")
-    for build in (lambda: stem_uri(output, film_id, KEY), lambda: ledger_uri(output, film_id, KEY),
-                  lambda: film_uris(output, film_id, KEY), lambda: shotlist_uris(output, film_id),
-                  lambda: stem_uri(output, "film", film_id), lambda: ledger_uri(output, "film", film_id),
-                  lambda: film_uris(output, "film", film_id)):
+    for build in (
+        lambda: stem_uri(output, film_id, KEY),
+        lambda: ledger_uri(output, film_id, KEY),
+        lambda: film_uris(output, film_id, KEY),
+        lambda: shotlist_uris(output, film_id),
+        lambda: stem_uri(output, "film", film_id),
+        lambda: ledger_uri(output, "film", film_id),
+        lambda: film_uris(output, "film", film_id),
+    ):
         with pytest.raises(ValueError, match="not a safe path segment"):
             build()
 
@@ -78,8 +107,12 @@ def test_paths_from_safe_ids_stay_under_output(tmp_path):
     output = str(tmp_path / "out")
     longest = "x" * MAX_FILM_ID_CHARS
     for film_id in ("a", "Reel_12.v2-final", longest, "x.", "1.x"):
-        for uri in (stem_uri(output, film_id, KEY), ledger_uri(output, film_id, KEY),
-                    *film_uris(output, film_id, KEY), *shotlist_uris(output, film_id)):
+        for uri in (
+            stem_uri(output, film_id, KEY),
+            ledger_uri(output, film_id, KEY),
+            *film_uris(output, film_id, KEY),
+            *shotlist_uris(output, film_id),
+        ):
             assert posixpath.normpath(uri).startswith(output + "/"), uri
             assert posixpath.normpath(uri) == uri
 
@@ -115,7 +148,9 @@ def test_derived_film_ids_are_safe_bounded_and_keep_no_credential(uri):
 def test_prompts_lose_control_characters_and_bidirectional_overrides():
     hostile = "rain\x00 on \x07tin\r\nroof \u202e\u2066reversed\u2069\u202c \x1b]0;title\x07 \x7f\x85end"
     assert clean_prompt(hostile, "p") == "rain on tin roof reversed ]0;title end"
-    assert clean_prompt("\u00e9t\u00e9 \u2014 pluie, 雨", "p") == "\u00e9t\u00e9 \u2014 pluie, 雨"  # text is kept
+    assert (
+        clean_prompt("\u00e9t\u00e9 \u2014 pluie, 雨", "p") == "\u00e9t\u00e9 \u2014 pluie, 雨"
+    )  # text is kept
 
 
 def test_prompts_are_bounded_after_cleaning():
@@ -160,20 +195,38 @@ def test_an_undecodable_file_name_is_storable_in_every_row():
 
 def test_film_id_conflicts_name_their_films_without_credentials():
     uris = ["memory://user:hunter2@bucket/a.mp4", "/films/b.mp4?X-Amz-Signature=abc123"]
-    films = [ShardedFilm(job(u, film_id="dup"), "dup", probe(u, sha), tuple(tiling(48, [])))
-             for u, sha in zip(uris, (SHA_A, SHA_B))]
+    films = [
+        ShardedFilm(job(u, film_id="dup"), "dup", probe(u, sha), tuple(tiling(48, [])))
+        for u, sha in zip(uris, (SHA_A, SHA_B))
+    ]
     failures = [out.value for out in _OnePerFilmIdFn().process(("dup", films))]
     assert [f.error_type for f in failures] == ["FilmIdConflict", "FilmIdConflict"]
-    same_content = [ShardedFilm(job(uris[0], film_id="dup"), "dup", probe(uris[0]), tuple(tiling(48, []))),
-                    ShardedFilm(dataclasses.replace(job(uris[1], film_id="dup"), takes=2), "dup", probe(uris[1]),
-                                tuple(tiling(48, [])))]
-    failures += [out.value for out in _OnePerFilmIdFn().process(("dup", same_content)) if hasattr(out, "value")]
+    same_content = [
+        ShardedFilm(job(uris[0], film_id="dup"), "dup", probe(uris[0]), tuple(tiling(48, []))),
+        ShardedFilm(
+            dataclasses.replace(job(uris[1], film_id="dup"), takes=2),
+            "dup",
+            probe(uris[1]),
+            tuple(tiling(48, [])),
+        ),
+    ]
+    failures += [
+        out.value for out in _OnePerFilmIdFn().process(("dup", same_content)) if hasattr(out, "value")
+    ]
     assert [f.error_type for f in failures][-1] == "DuplicateFilm"
     text = json.dumps([failure_row(f) for f in failures])
     assert "hunter2" not in text and "abc123" not in text and "***" in text
 
 
-SECRETS = ("hunter2-pw", "SIGSECRET123", "CREDSECRET9", "hunter3-pw", "TOKSECRET7", "hunter4-pw", "AMZSECRET5")
+SECRETS = (
+    "hunter2-pw",
+    "SIGSECRET123",
+    "CREDSECRET9",
+    "hunter3-pw",
+    "TOKSECRET7",
+    "hunter4-pw",
+    "AMZSECRET5",
+)
 
 
 def _strings(value) -> list[str]:
@@ -208,16 +261,33 @@ def test_no_credential_reaches_a_table_ledger_tag_or_log(tmp_path, caplog, capsy
     with fsspec.open(conflict_a, "wb") as f:
         f.write(film_bytes(3))
     conflict_b.write_bytes(film_bytes(4))
-    rows = [{"video_input": with_userinfo}, {"video_input": str(signed)}, {"video_input": unreachable},
-            {"video_input": conflict_a, "film_id": "dup"}, {"video_input": str(conflict_b), "film_id": "dup"}]
+    rows = [
+        {"video_input": with_userinfo},
+        {"video_input": str(signed)},
+        {"video_input": unreachable},
+        {"video_input": conflict_a, "film_id": "dup"},
+        {"video_input": str(conflict_b), "film_id": "dup"},
+    ]
     manifest = films / "m.jsonl"
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
     output = tmp_path / "out"
     caplog.set_level(logging.DEBUG)
-    summary = run(["--input", str(manifest), "--output", str(output), "--checkpoint", checkpoint, "--steps", "2",
-                   "--positive_prompt", "a quiet room"],
-                  test_pipeline=TestPipeline(options=PipelineOptions(IN_PROCESS)))
+    summary = run(
+        [
+            "--input",
+            str(manifest),
+            "--output",
+            str(output),
+            "--checkpoint",
+            checkpoint,
+            "--steps",
+            "2",
+            "--positive_prompt",
+            "a quiet room",
+        ],
+        test_pipeline=TestPipeline(options=PipelineOptions(IN_PROCESS)),
+    )
     printed = capsys.readouterr()
 
     assert summary.films_done == 2
@@ -226,16 +296,20 @@ def test_no_credential_reaches_a_table_ledger_tag_or_log(tmp_path, caplog, capsy
     # The review pages read the published MKVs, not the sources whose URIs the tables redact.
     assert summary.failures_by_stage.get("report") is None
     failures = [f for f in read_table(str(output), "failures").to_pylist() if f["stage"] in stages]
-    assert sorted(f["uri"] for f in failures) == sorted([
-        "https://***@127.0.0.1:9/reel_c.mp4?token=***",
-        f"memory://***@bucket-{tmp_path.name}/reel_d.mp4",
-        str(films / "reel_e.mp4?X-Amz-Signature=***"),
-    ])
+    assert sorted(f["uri"] for f in failures) == sorted(
+        [
+            "https://***@127.0.0.1:9/reel_c.mp4?token=***",
+            f"memory://***@bucket-{tmp_path.name}/reel_d.mp4",
+            str(films / "reel_e.mp4?X-Amz-Signature=***"),
+        ]
+    )
     films_rows = read_table(str(output), "films").to_pylist()
-    assert sorted(f["uri"] for f in films_rows) == sorted([
-        f"memory://***@bucket-{tmp_path.name}/reel_a.mp4",
-        str(films / "reel_b.mp4?X-Goog-Signature=***&X-Goog-Credential=***"),
-    ])
+    assert sorted(f["uri"] for f in films_rows) == sorted(
+        [
+            f"memory://***@bucket-{tmp_path.name}/reel_a.mp4",
+            str(films / "reel_b.mp4?X-Goog-Signature=***&X-Goog-Credential=***"),
+        ]
+    )
 
     files = [p for p in output.rglob("*") if p.is_file()]
     assert {p.suffix for p in files} >= {".parquet", ".json", ".flac", ".mkv"}
@@ -248,10 +322,16 @@ def test_no_credential_reaches_a_table_ledger_tag_or_log(tmp_path, caplog, capsy
         found += [(str(path), s) for s in SECRETS for t in texts if s in t]
     # Every record at INFO and above, and at DEBUG every one but fsspec's own (its HTTP file system
     # logs each URL it fetches at DEBUG; run it at INFO when URLs carry tokens).
-    found += [(f"log {r.name} {r.levelname}", s) for r in caplog.records for s in SECRETS
-              if s in r.getMessage() and (r.levelno >= logging.INFO or not r.name.startswith("fsspec"))]
-    assert any(r.name.startswith("apache_beam") and r.levelno == logging.DEBUG and "FilmJob(" in r.getMessage()
-               for r in caplog.records)  # Beam logged the records that carry the URIs
+    found += [
+        (f"log {r.name} {r.levelname}", s)
+        for r in caplog.records
+        for s in SECRETS
+        if s in r.getMessage() and (r.levelno >= logging.INFO or not r.name.startswith("fsspec"))
+    ]
+    assert any(
+        r.name.startswith("apache_beam") and r.levelno == logging.DEBUG and "FilmJob(" in r.getMessage()
+        for r in caplog.records
+    )  # Beam logged the records that carry the URIs
     found += [("stdout/stderr", s) for s in SECRETS if s in printed.out or s in printed.err]
     assert found == []
     assert any("reel_c.mp4" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)

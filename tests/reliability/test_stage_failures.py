@@ -6,6 +6,7 @@ One run over five one-scene films; a fault is injected into one stage for one fi
 complete. Faults are injected by patching the function each stage calls, in this process
 (FnApiRunner runs the pipeline in-process).
 """
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,13 @@ def restored(tmp_path_factory):
     rows = []
     for seed, name in enumerate(names):
         encode(folder / f"{name}.mp4", textured_shots([24], size=(32, 48), seed=seed))
-        rows.append({"video_input": f"{name}.mp4", "film_id": name,
-                     "positive_prompt": GENERATE_FAILS_PROMPT if name == "generate_fails" else "footsteps"})
+        rows.append(
+            {
+                "video_input": f"{name}.mp4",
+                "film_id": name,
+                "positive_prompt": GENERATE_FAILS_PROMPT if name == "generate_fails" else "footsteps",
+            }
+        )
     manifest = folder / "films.jsonl"
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
     checkpoint = save_small_checkpoint(folder / "small.safetensors")
@@ -75,9 +81,21 @@ def restored(tmp_path_factory):
         patch.setattr(model.generate.Generator, "generate", failing_generate)
         patch.setattr(media.cut, "cut_files", failing_cut)
         # One window per batch: the failing film's units never share a generate call with others.
-        summary = run(["--input", str(manifest), "--output", str(output), "--checkpoint", checkpoint,
-                       "--steps", "2", "--batch_size", "1"],
-                      test_pipeline=TestPipeline(options=PipelineOptions(IN_PROCESS)))
+        summary = run(
+            [
+                "--input",
+                str(manifest),
+                "--output",
+                str(output),
+                "--checkpoint",
+                checkpoint,
+                "--steps",
+                "2",
+                "--batch_size",
+                "1",
+            ],
+            test_pipeline=TestPipeline(options=PipelineOptions(IN_PROCESS)),
+        )
     return folder, output, summary
 
 
@@ -95,8 +113,19 @@ def test_each_stage_names_itself_in_its_failure_rows(restored):
         assert row is not None, (film_id, stage, sorted(failures))
         assert row["error_type"] == "InjectedFault" and message in row["error"], row
         assert row["uri"] == str(folder / f"{film_id}.mp4"), row
-    assert not [key for key in failures if key[1] in {"plan_units", "decode_windows", "generate_audio",
-                                                      "assemble_films", "probe_and_shard", "read_manifest"}]
+    assert not [
+        key
+        for key in failures
+        if key[1]
+        in {
+            "plan_units",
+            "decode_windows",
+            "generate_audio",
+            "assemble_films",
+            "probe_and_shard",
+            "read_manifest",
+        }
+    ]
     for stage in ("plan_units", "decode_windows", "generate_audio", "assemble_films"):
         assert summary.failures_by_stage.get(stage) == 1, summary.failures_by_stage
 
@@ -107,9 +136,15 @@ def test_the_rest_of_the_collection_finishes(restored):
     # A film whose plan failed has no units to record; missing units leave a film incomplete;
     # a film whose assembly raised is marked failed. Only the fine one has outputs.
     assert {film_id: f["status"] for film_id, f in films.items()} == {
-        "decode_fails": "incomplete", "generate_fails": "incomplete", "assemble_fails": "failed", "fine": "done"}
+        "decode_fails": "incomplete",
+        "generate_fails": "incomplete",
+        "assemble_fails": "failed",
+        "fine": "done",
+    }
     fine = films["fine"]
     assert Path(fine["flac_uri"]).exists() and Path(fine["video_uri"]).exists()
-    assert not (output / "films" / "assemble_fails").exists() or not any((output / "films" / "assemble_fails").iterdir())
+    assert not (output / "films" / "assemble_fails").exists() or not any(
+        (output / "films" / "assemble_fails").iterdir()
+    )
     takes = {t["film_id"] for t in read_table(str(output), "takes").to_pylist()}
     assert takes == {"fine", "assemble_fails"}  # the assembly failure comes after its stems were published

@@ -6,6 +6,7 @@ element to report its metadata (or an error), and returns what the page said: co
 uncaught exceptions, failed loads, each media element's source, duration and error, and a PNG
 screenshot of the whole page.
 """
+
 from __future__ import annotations
 
 import base64
@@ -64,11 +65,23 @@ class Chromium:
         self._timeout = timeout_s
         self._profile = tempfile.mkdtemp(prefix="talkie-chromium-")
         self._process = subprocess.Popen(
-            [executable, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-             "--disable-background-networking", "--mute-audio", "--autoplay-policy=no-user-gesture-required",
-             "--allow-file-access-from-files", "--remote-debugging-port=0", f"--user-data-dir={self._profile}",
-             "--window-size=1280,900", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                executable,
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--mute-audio",
+                "--autoplay-policy=no-user-gesture-required",
+                "--allow-file-access-from-files",
+                "--remote-debugging-port=0",
+                f"--user-data-dir={self._profile}",
+                "--window-size=1280,900",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         port_file = Path(self._profile) / "DevToolsActivePort"
         deadline = time.monotonic() + timeout_s
@@ -88,7 +101,7 @@ class Chromium:
                 self._process.kill()
         shutil.rmtree(self._profile, ignore_errors=True)
 
-    def __enter__(self) -> "Chromium":
+    def __enter__(self) -> Chromium:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -114,8 +127,18 @@ class Chromium:
                 visit.page_json = json.loads(session.evaluate(evaluate))
             metrics = session.call("Page.getLayoutMetrics")
             size = metrics["cssContentSize"]
-            shot = session.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
-                                clip={"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 4000), "scale": 1})
+            shot = session.call(
+                "Page.captureScreenshot",
+                format="png",
+                captureBeyondViewport=True,
+                clip={
+                    "x": 0,
+                    "y": 0,
+                    "width": size["width"],
+                    "height": min(size["height"], 4000),
+                    "scale": 1,
+                },
+            )
             visit.screenshot_png = base64.b64decode(shot["data"])
             session.drain()
         close = urllib.request.Request(f"http://127.0.0.1:{self._port}/json/close/{target['id']}")
@@ -165,11 +188,17 @@ class _Session:
             self._seen.append(method)
             params = message.get("params", {})
             if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-                self._visit.console_errors.append(" ".join(str(a.get("value", a.get("description", ""))) for a in params.get("args", [])))
+                self._visit.console_errors.append(
+                    " ".join(str(a.get("value", a.get("description", ""))) for a in params.get("args", []))
+                )
             elif method == "Runtime.exceptionThrown":
                 details = params.get("exceptionDetails", {})
-                self._visit.console_errors.append(str(details.get("exception", {}).get("description") or details.get("text")))
+                self._visit.console_errors.append(
+                    str(details.get("exception", {}).get("description") or details.get("text"))
+                )
             elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
                 entry = params["entry"]
-                self._visit.console_errors.append(f"{entry.get('source')}: {entry.get('text')} {entry.get('url', '')}".strip())
+                self._visit.console_errors.append(
+                    f"{entry.get('source')}: {entry.get('text')} {entry.get('url', '')}".strip()
+                )
         return message

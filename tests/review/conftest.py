@@ -4,6 +4,7 @@ Two films of two 1-1.5 s shots, 64x48, the first with two takes per scene, plus 
 file that fails at probe_and_shard; a small untrained checkpoint and 2 sampler steps, so the
 run takes seconds.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,9 +35,21 @@ class ReviewRun:
 @pytest.fixture(scope="session")
 def review_run(tmp_path_factory, odd_films) -> ReviewRun:
     folder = tmp_path_factory.mktemp("review_collection")
-    rows = write_collection(folder, films=2, seed=21, workers=1, config=SynthConfig(
-        min_shots=2, max_shots=2, shot_seconds=(1.0, 1.5), width=64, height=48,
-        classes=("impact", "footsteps"), fade_prob=0.0))
+    rows = write_collection(
+        folder,
+        films=2,
+        seed=21,
+        workers=1,
+        config=SynthConfig(
+            min_shots=2,
+            max_shots=2,
+            shot_seconds=(1.0, 1.5),
+            width=64,
+            height=48,
+            classes=("impact", "footsteps"),
+            fade_prob=0.0,
+        ),
+    )
     scenes = [{**rows[0]["scenes"][0], "positive_prompt": PROMPT_WITH_MARKUP}, *rows[0]["scenes"][1:]]
     rows[0] = {**rows[0], "takes": 2, "scenes": scenes}
     rows.append({"video_input": odd_films["zero_bytes"], "film_id": "empty"})
@@ -45,9 +58,24 @@ def review_run(tmp_path_factory, odd_films) -> ReviewRun:
     checkpoint = save_small_checkpoint(tmp_path_factory.mktemp("review_ckpt") / "small.safetensors")
     output = tmp_path_factory.mktemp("review_output")
     summary = run(
-        ["--input", str(manifest), "--output", str(output), "--checkpoint", checkpoint, "--steps", "2",
-         "--batch_size", "4"],
+        [
+            "--input",
+            str(manifest),
+            "--output",
+            str(output),
+            "--checkpoint",
+            checkpoint,
+            "--steps",
+            "2",
+            "--batch_size",
+            "4",
+        ],
         test_pipeline=TestPipeline(options=PipelineOptions(IN_PROCESS)),
     )
-    return ReviewRun(output=output, summary=summary, manifest=manifest, two_takes=rows[0]["film_id"],
-                     bad=odd_films["zero_bytes"])
+    return ReviewRun(
+        output=output,
+        summary=summary,
+        manifest=manifest,
+        two_takes=rows[0]["film_id"],
+        bad=odd_films["zero_bytes"],
+    )

@@ -1,4 +1,5 @@
 """media/review: the pictures' curves and spectrogram, and the pages' escaping and links."""
+
 from __future__ import annotations
 
 import io
@@ -31,9 +32,15 @@ def test_the_spectrogram_finds_a_tone_and_stays_narrow_for_long_audio():
 def _evidence() -> SceneEvidence:
     rng = np.random.default_rng(3)
     return SceneEvidence(
-        start_s=1.0, end_s=3.0, thumbnails=rng.integers(0, 255, (8, 36, 48, 3), dtype=np.uint8),
-        thumbnail_times=1.0 + np.arange(8) / 4, track=rng.normal(0, 0.1, 96000).astype(np.float32), rate=48000,
-        motion_onsets=np.array([0.5, 1.2]), audio_onsets=np.array([0.52]), agreement=0.7,
+        start_s=1.0,
+        end_s=3.0,
+        thumbnails=rng.integers(0, 255, (8, 36, 48, 3), dtype=np.uint8),
+        thumbnail_times=1.0 + np.arange(8) / 4,
+        track=rng.normal(0, 0.1, 96000).astype(np.float32),
+        rate=48000,
+        motion_onsets=np.array([0.5, 1.2]),
+        audio_onsets=np.array([0.52]),
+        agreement=0.7,
     )
 
 
@@ -47,13 +54,32 @@ def test_the_scene_picture_is_a_deterministic_png_of_the_pages_size():
 
 def test_the_film_page_escapes_what_it_shows_and_links_relatively():
     take = TakeEntry(take=1, seed=7, sync_score=0.5, audio_href="../../../audio/f/k.flac", chosen=True)
-    scene = SceneEntry(index=0, start_s=0.0, end_s=1.5, positive_prompt="<script>alert(1)</script> & rain",
-                       negative_prompt=None, picture_href="scene-00000.png", agreement=0.3, takes=(take,))
-    page = film_page_html(FilmEntry(
-        film_id="f", run_id="R", status="done", duration_s=1.5, loudness_lufs=-23.0, cut_key="c", run_href="../index.html",
-        preview_href="../../../films/f/c.preview.mp4", flac_href="../../../films/f/c.flac", video_href=None,
-        scenes=(scene,), failures=(FailureEntry(uri="x.mp4", film_id="f", stage="report", error_type="E", error="<b>"),),
-    ))
+    scene = SceneEntry(
+        index=0,
+        start_s=0.0,
+        end_s=1.5,
+        positive_prompt="<script>alert(1)</script> & rain",
+        negative_prompt=None,
+        picture_href="scene-00000.png",
+        agreement=0.3,
+        takes=(take,),
+    )
+    page = film_page_html(
+        FilmEntry(
+            film_id="f",
+            run_id="R",
+            status="done",
+            duration_s=1.5,
+            loudness_lufs=-23.0,
+            cut_key="c",
+            run_href="../index.html",
+            preview_href="../../../films/f/c.preview.mp4",
+            flac_href="../../../films/f/c.flac",
+            video_href=None,
+            scenes=(scene,),
+            failures=(FailureEntry(uri="x.mp4", film_id="f", stage="report", error_type="E", error="<b>"),),
+        )
+    )
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; rain" in page
     assert "&lt;b&gt;" in page
     assert '<tr class="chosen" data-take="1">' in page and 'src="../../../audio/f/k.flac"' in page

@@ -1,4 +1,5 @@
 """media/preview.py: an H.264/AAC MP4 a browser plays, with the film's timing, byte-deterministic."""
+
 from __future__ import annotations
 
 import io
@@ -17,7 +18,11 @@ from tests.films import encode, textured_shots
 @pytest.fixture(scope="module")
 def film(tmp_path_factory):
     """A 2 s, 20 fps, 96x64 film and a FLAC track of exactly its samples."""
-    path = encode(tmp_path_factory.mktemp("preview") / "film.mp4", textured_shots([22, 18], size=(64, 96), pan=2), fps=20)
+    path = encode(
+        tmp_path_factory.mktemp("preview") / "film.mp4",
+        textured_shots([22, 18], size=(64, 96), pan=2),
+        fps=20,
+    )
     time_base, first, end = video_timeline(str(path))
     samples = round(Fraction(end - first) * time_base * 48000)
     t = np.arange(samples) / 48000
@@ -31,7 +36,11 @@ def test_the_preview_is_h264_and_aac_with_the_films_frames_and_duration(film):
     with av.open(io.BytesIO(preview.data)) as container:
         video, audio = container.streams.video[0], container.streams.audio[0]
         assert (video.codec_context.name, audio.codec_context.name) == ("h264", "aac")
-        assert (video.codec_context.width, video.codec_context.height) == (96, 64) == (preview.width, preview.height)
+        assert (
+            (video.codec_context.width, video.codec_context.height)
+            == (96, 64)
+            == (preview.width, preview.height)
+        )
         assert float(video.duration * video.time_base) == pytest.approx(samples / 48000, abs=1e-6)
         frames = sum(1 for _ in container.decode(video))
     assert frames == 40

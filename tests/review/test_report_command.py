@@ -1,4 +1,5 @@
 """talkie report OUTPUT: rebuilds a run's pages and previews from the tables and files alone."""
+
 from __future__ import annotations
 
 import shutil

@@ -2,6 +2,7 @@
 
 Chromium is Debian's ``chromium`` (.ci/run installs it); without it these tests skip.
 """
+
 from __future__ import annotations
 
 import io
@@ -18,12 +19,15 @@ from tests.review.conftest import PROMPT_WITH_MARKUP
 from transforms.tables import read_table
 
 CHROMIUM = find_chromium()
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (.ci/run installs Debian's chromium)")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no chromium on PATH (.ci/run installs Debian's chromium)"
+)
 
 _PAGE_FACTS = """
 JSON.stringify({
   scenes: Array.from(document.querySelectorAll('section.scene')).map(s => Number(s.dataset.scene)),
-  images: Array.from(document.images).map(i => ({src: i.currentSrc, width: i.naturalWidth, complete: i.complete})),
+  images: Array.from(document.images).map(i =>
+      ({src: i.currentSrc, width: i.naturalWidth, complete: i.complete})),
   chosen: Array.from(document.querySelectorAll('section.scene')).map(s =>
       Array.from(s.querySelectorAll('tr.chosen')).map(r => Number(r.dataset.take))),
   links: Array.from(document.querySelectorAll('a')).map(a => a.getAttribute('href')),
@@ -77,7 +81,10 @@ def test_each_films_preview_plays_for_the_films_duration(review_run, visits):
         [video] = [m for m in visits[film["film_id"]].media if m["tag"] == "video"]
         assert video["error"] is None and video["readyState"] >= 1, video
         assert video["videoWidth"] == 64
-        assert _local(video["src"]) == review_run.output / "films" / film["film_id"] / f"{film['cut_key']}.preview.mp4"
+        assert (
+            _local(video["src"])
+            == review_run.output / "films" / film["film_id"] / f"{film['cut_key']}.preview.mp4"
+        )
         assert video["duration"] == pytest.approx(film["duration_s"], abs=0.005)
 
 

@@ -4,6 +4,7 @@ The session fixture starts the emulator on a free loopback port as a subprocess,
 ``STORAGE_EMULATOR_HOST`` at it (gcsfs and google-cloud-storage both honour it), creates a bucket
 and yields its ``gs://`` prefix; afterwards it stops the emulator's whole process group.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -62,14 +63,17 @@ def _wait_until_up(what: str, health_url: str, process: subprocess.Popen, log: P
                     return
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError(f"{what} did not answer on {health_url} within {STARTUP_S:.0f} s: {log.read_text()[-2000:]}")
+    raise RuntimeError(
+        f"{what} did not answer on {health_url} within {STARTUP_S:.0f} s: {log.read_text()[-2000:]}"
+    )
 
 
 def _serve(command: list[str], log: Path) -> subprocess.Popen:
     """Starts a server in its own process group (``_stop`` ends the whole group), output to ``log``."""
     with open(log, "wb") as out:
-        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        return subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
 
 
 @contextlib.contextmanager
@@ -107,7 +111,9 @@ def gcs_emulator(tmp_path_factory) -> str:
     endpoint = f"http://127.0.0.1:{port}"
     log = tmp_path_factory.mktemp("gcs_emulator") / "emulator.log"
     process = _serve([*command, "start", "--host=127.0.0.1", f"--port={port}", "--in-memory"], log)
-    with _environment_restored(("STORAGE_EMULATOR_HOST", "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "FSSPEC_GCS_TOKEN")):
+    with _environment_restored(
+        ("STORAGE_EMULATOR_HOST", "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "FSSPEC_GCS_TOKEN")
+    ):
         try:
             _wait_until_up("the GCS emulator", f"{endpoint}/storage/v1/b", process, log)
             os.environ["STORAGE_EMULATOR_HOST"] = endpoint
@@ -155,9 +161,17 @@ def gcs_prefix(gcs_bucket) -> str:
 S3_BUCKET = "talkie-test"
 # The standard AWS environment, which both s3fs (through aiobotocore) and Beam's own s3://
 # file system (boto3) read: where S3 is, which keys and which region. moto accepts any keys.
-_S3_ENVIRONMENT = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                   "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE", "AWS_CONFIG_FILE",
-                   "AWS_SHARED_CREDENTIALS_FILE")
+_S3_ENVIRONMENT = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+)
 
 
 def _moto_command() -> list[str]:
@@ -185,14 +199,16 @@ def s3_server(tmp_path_factory) -> str:
             _wait_until_up("the moto S3 server", f"{endpoint}/moto-api/", process, log)
             for key in _S3_ENVIRONMENT:
                 os.environ.pop(key, None)
-            os.environ.update({
-                "AWS_ENDPOINT_URL": endpoint,
-                "AWS_ACCESS_KEY_ID": "talkie-test",
-                "AWS_SECRET_ACCESS_KEY": "talkie-test",
-                "AWS_DEFAULT_REGION": "us-east-1",
-                "AWS_CONFIG_FILE": os.devnull,  # no profile of the machine's user leaks in
-                "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            })
+            os.environ.update(
+                {
+                    "AWS_ENDPOINT_URL": endpoint,
+                    "AWS_ACCESS_KEY_ID": "talkie-test",
+                    "AWS_SECRET_ACCESS_KEY": "talkie-test",
+                    "AWS_DEFAULT_REGION": "us-east-1",
+                    "AWS_CONFIG_FILE": os.devnull,  # no profile of the machine's user leaks in
+                    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+                }
+            )
             yield endpoint
         finally:
             _stop(process)

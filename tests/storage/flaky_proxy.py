@@ -6,6 +6,7 @@ the answer, except while faults are armed: ``fail_next(n, status)`` answers the 
 requests with that HTTP status itself, ``drop_next(n)`` closes the next ``n`` connections without
 answering. ``requests`` lists every request seen, as (method, path, what happened).
 """
+
 from __future__ import annotations
 
 import http.client
@@ -14,7 +15,15 @@ import threading
 import urllib.parse
 from collections import deque
 
-_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade", "te", "trailer"}
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "proxy-connection",
+    "upgrade",
+    "te",
+    "trailer",
+}
 
 FORWARDED = "forwarded"
 DROPPED = "dropped"

@@ -19,6 +19,7 @@ published one after another. Once:
    exactly the units that had no ledger object at the kill and skipped the others, whose ledger
    objects still name the killed run.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -98,12 +99,18 @@ class Store:
                     path = os.path.join(folder, name)
                     with contextlib.suppress(FileNotFoundError):  # a temporary renamed away meanwhile
                         stat = os.stat(path)
-                        found[os.path.relpath(path, self.output)] = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+                        found[os.path.relpath(path, self.output)] = (
+                            stat.st_size,
+                            stat.st_mtime_ns,
+                            stat.st_ino,
+                        )
             return found
         self._fs.invalidate_cache()
         root = self._fs._strip_protocol(self.output)
-        return {p[len(root) + 1:]: (i.get("size"), i.get("generation") or i.get("ETag") or i.get("mtime"))
-                for p, i in self._fs.find(self._fs._strip_protocol(top), detail=True).items()}
+        return {
+            p[len(root) + 1 :]: (i.get("size"), i.get("generation") or i.get("ETag") or i.get("mtime"))
+            for p, i in self._fs.find(self._fs._strip_protocol(top), detail=True).items()
+        }
 
     def read(self, path: str) -> bytes:
         if storage.is_local(self.output):
@@ -112,7 +119,11 @@ class Store:
         return self._fs.cat_file(f"{self._fs._strip_protocol(self.output)}/{path}")
 
     def ledger_keys(self) -> set[str]:
-        return {m.group(3) for p in self.listing("ledger") if (m := UNIT_OBJECT.match(p)) and m.group(1) == "ledger"}
+        return {
+            m.group(3)
+            for p in self.listing("ledger")
+            if (m := UNIT_OBJECT.match(p)) and m.group(1) == "ledger"
+        }
 
 
 @dataclass
@@ -200,7 +211,9 @@ class Watcher:
             reference_audio, _, _ = decode_flac(expected)
             return None if rate == 48000 and audio.shape == reference_audio.shape else "wrong length"
         with av.open(io.BytesIO(data)) as container:
-            return None if container.streams.video and container.streams.audio else "an MKV without both streams"
+            return (
+                None if container.streams.video and container.streams.audio else "an MKV without both streams"
+            )
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -214,8 +227,12 @@ def save_8khz_checkpoint(path: Path) -> str:
     from model.networks import build_network
     from tests.model.test_dit import wake_up
 
-    config = dataclasses.replace(SMALL, audio=AudioConfig(
-        sample_rate=8000, n_fft=256, hop_length=125, win_length=256, n_mels=32, f_max=4000.0))
+    config = dataclasses.replace(
+        SMALL,
+        audio=AudioConfig(
+            sample_rate=8000, n_fft=256, hop_length=125, win_length=256, n_mels=32, f_max=4000.0
+        ),
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         network = build_network(config)
@@ -227,8 +244,15 @@ def save_8khz_checkpoint(path: Path) -> str:
 @pytest.fixture(scope="module")
 def collection(tmp_path_factory) -> Collection:
     folder = tmp_path_factory.mktemp("crash_films")
-    config = SynthConfig(min_shots=2, max_shots=2, shot_seconds=(1.0, 1.5), width=64, height=48,
-                         classes=("impact", "footsteps"), fade_prob=0.0)
+    config = SynthConfig(
+        min_shots=2,
+        max_shots=2,
+        shot_seconds=(1.0, 1.5),
+        width=64,
+        height=48,
+        classes=("impact", "footsteps"),
+        fade_prob=0.0,
+    )
     write_collection(folder, films=FILMS, seed=31, workers=1, config=config)
     checkpoint = save_8khz_checkpoint(folder / "small_8khz.safetensors")
     return Collection(folder=folder, manifest=folder / "manifest.jsonl", checkpoint=checkpoint)
@@ -239,8 +263,10 @@ def restore_in_process(manifest: str, output: str, checkpoint: str):
 
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        summary = run(["--input", manifest, "--output", output, "--checkpoint", checkpoint, *JOB_FLAGS],
-                      test_pipeline=TestPipeline(options=PipelineOptions(IN_PROCESS)))
+        summary = run(
+            ["--input", manifest, "--output", output, "--checkpoint", checkpoint, *JOB_FLAGS],
+            test_pipeline=TestPipeline(options=PipelineOptions(IN_PROCESS)),
+        )
     return summary, printed.getvalue()
 
 
@@ -248,11 +274,18 @@ def restore_in_process(manifest: str, output: str, checkpoint: str):
 def reference(collection, tmp_path_factory) -> Reference:
     output = tmp_path_factory.mktemp("crash_reference")
     summary, _ = restore_in_process(str(collection.manifest), str(output), collection.checkpoint)
-    assert (summary.films_done, summary.units_generated, summary.failures) == (FILMS, summary.takes, 0), summary
+    assert (summary.films_done, summary.units_generated, summary.failures) == (FILMS, summary.takes, 0), (
+        summary
+    )
     store = Store(str(output))
-    files = {p: store.read(p) for p in store.listing()
-             if UNIT_OBJECT.match(p) and p.startswith("audio/") or
-             (m := FILM_OBJECT.match(p)) and m.group(3) in ("flac", "mkv")}
+    files = {
+        p: store.read(p)
+        for p in store.listing()
+        if UNIT_OBJECT.match(p)
+        and p.startswith("audio/")
+        or (m := FILM_OBJECT.match(p))
+        and m.group(3) in ("flac", "mkv")
+    }
     units = frozenset(store.ledger_keys())
     assert len(units) == summary.takes >= FILMS
     return Reference(units=units, files=files)
@@ -268,16 +301,35 @@ class Crash:
     log: str
 
 
-def start_and_kill(manifest: str, store: Store, checkpoint: str, reference: Reference, log_path: Path) -> Crash:
+def start_and_kill(
+    manifest: str, store: Store, checkpoint: str, reference: Reference, log_path: Path
+) -> Crash:
     """Starts the job in its own process group and SIGKILLs the group once a third of the units
     are in the ledger. Fails when the job ends on its own first."""
     run_id = new_run_id()
     target = max(1, int(len(reference.units) * KILL_AT_FRACTION))
     with open(log_path, "wb") as log:
         job = subprocess.Popen(
-            [sys.executable, "-m", "pipelines.restore", "--input", manifest, "--output", store.output,
-             "--checkpoint", checkpoint, *JOB_FLAGS, "--run_id", run_id, *IN_PROCESS],
-            cwd=REPO, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "pipelines.restore",
+                "--input",
+                manifest,
+                "--output",
+                store.output,
+                "--checkpoint",
+                checkpoint,
+                *JOB_FLAGS,
+                "--run_id",
+                run_id,
+                *IN_PROCESS,
+            ],
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     try:
         deadline = time.monotonic() + CRASH_RUN_LIMIT_S
@@ -307,12 +359,22 @@ def crash_and_resume(manifest: str, output: str, checkpoint: str, reference: Ref
     return store, watcher, crash, after_kill, summary, printed
 
 
-def check_crash_and_resume(store: Store, watcher: Watcher, crash: Crash, after_kill: dict, summary, printed: str,
-                           reference: Reference) -> None:
+def check_crash_and_resume(
+    store: Store,
+    watcher: Watcher,
+    crash: Crash,
+    after_kill: dict,
+    summary,
+    printed: str,
+    reference: Reference,
+) -> None:
     missing = reference.units - crash.done
-    print(f"{store.output}: killed with {len(crash.done)} of {len(reference.units)} units in the ledger; the rerun "
-          f"generated {summary.units_generated} and skipped {summary.units_skipped}; the watcher made "
-          f"{sum(watcher.checked.values())} checks {dict(sorted(watcher.checked.items()))}")
+    print(
+        f"{store.output}: killed with {len(crash.done)} of {len(reference.units)} units in the ledger; the "
+        "rerun "
+        f"generated {summary.units_generated} and skipped {summary.units_skipped}; the watcher made "
+        f"{sum(watcher.checked.values())} checks {dict(sorted(watcher.checked.items()))}"
+    )
     # the kill landed with some units in the ledger and others not
     assert crash.done and missing, (len(crash.done), len(reference.units))
     assert crash.done <= reference.units
@@ -330,28 +392,43 @@ def check_crash_and_resume(store: Store, watcher: Watcher, crash: Crash, after_k
     assert (summary.films_done, summary.failures) == (FILMS, 0)
     assert f"{len(missing)} units generated and {len(crash.done)} skipped" in printed
     [runs_row] = read_table(store.output, "runs", run_id=summary.run_id).to_pylist()
-    counts = dict(runs_row["counts"]) if not isinstance(runs_row["counts"], str) else json.loads(runs_row["counts"])
+    counts = (
+        dict(runs_row["counts"])
+        if not isinstance(runs_row["counts"], str)
+        else json.loads(runs_row["counts"])
+    )
     assert (counts["units_generated"], counts["units_skipped"]) == (len(missing), len(crash.done)), counts
-    made_by = {key: json.loads(store.read(path))["run_id"] for path in store.listing()
-               if (m := UNIT_OBJECT.match(path)) and m.group(1) == "ledger" for key in [m.group(3)]}
+    made_by = {
+        key: json.loads(store.read(path))["run_id"]
+        for path in store.listing()
+        if (m := UNIT_OBJECT.match(path)) and m.group(1) == "ledger"
+        for key in [m.group(3)]
+    }
     assert set(made_by) == reference.units
     assert {k for k, run in made_by.items() if run == crash.run_id} == crash.done
     assert {k for k, run in made_by.items() if run == summary.run_id} == missing
 
     # the final stems and films are the uninterrupted run's, byte for byte
-    final = {p: store.read(p) for p in store.listing() if p in reference.files or
-             (UNIT_OBJECT.match(p) and p.startswith("audio/")) or
-             ((m := FILM_OBJECT.match(p)) and m.group(3) in ("flac", "mkv"))}
+    final = {
+        p: store.read(p)
+        for p in store.listing()
+        if p in reference.files
+        or (UNIT_OBJECT.match(p) and p.startswith("audio/"))
+        or ((m := FILM_OBJECT.match(p)) and m.group(3) in ("flac", "mkv"))
+    }
     assert set(final) == set(reference.files)
     assert [p for p in final if final[p] != reference.files[p]] == []
 
 
 def test_a_killed_restore_job_on_the_gcs_emulator_resumes_with_identical_outputs(
-        collection, reference, gcs_bucket, gcs_fs, tmp_path):
+    collection, reference, gcs_bucket, gcs_fs, tmp_path
+):
     prefix = f"{gcs_bucket}/crash"
     rows = [json.loads(line) for line in collection.manifest.read_text().splitlines()]
     for row in rows:
-        storage.write_bytes(f"{prefix}/films/{row['video_input']}", (collection.folder / row["video_input"]).read_bytes())
+        storage.write_bytes(
+            f"{prefix}/films/{row['video_input']}", (collection.folder / row["video_input"]).read_bytes()
+        )
     manifest = f"{prefix}/films/manifest.jsonl"
     storage.write_bytes(manifest, collection.manifest.read_bytes())
     checkpoint = f"{prefix}/models/small_8khz.safetensors"
@@ -362,6 +439,11 @@ def test_a_killed_restore_job_on_the_gcs_emulator_resumes_with_identical_outputs
 
 
 def test_a_killed_restore_job_on_local_paths_resumes_with_identical_outputs(collection, reference, tmp_path):
-    results = crash_and_resume(str(collection.manifest), str(tmp_path / "out"), collection.checkpoint, reference,
-                               tmp_path / "crash.log")
+    results = crash_and_resume(
+        str(collection.manifest),
+        str(tmp_path / "out"),
+        collection.checkpoint,
+        reference,
+        tmp_path / "crash.log",
+    )
     check_crash_and_resume(*results, reference)

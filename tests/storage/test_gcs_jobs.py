@@ -6,6 +6,7 @@ jobs run in-process (FnApiRunner); the restore job uses the small untrained chec
 pipeline tests and 2 sampler steps. Tables go through Beam's own gs:// file system
 (apache_beam.io.gcp.gcsfilesystem); every other object through media.storage (gcsfs).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -47,8 +48,15 @@ def all_objects(fs, prefix: str) -> list[str]:
 @pytest.fixture(scope="module")
 def bucket_films(gcs_bucket, gcs_fs, tmp_path_factory) -> BucketFilms:
     local = tmp_path_factory.mktemp("bucket_films")
-    config = SynthConfig(min_shots=2, max_shots=2, shot_seconds=(1.0, 1.0), width=64, height=48,
-                         classes=("impact", "footsteps"), fade_prob=0.0)
+    config = SynthConfig(
+        min_shots=2,
+        max_shots=2,
+        shot_seconds=(1.0, 1.0),
+        width=64,
+        height=48,
+        classes=("impact", "footsteps"),
+        fade_prob=0.0,
+    )
     rows = write_collection(local, films=2, seed=21, workers=1, config=config)
     prefix = f"{gcs_bucket}/input"
     truth, uris = {}, {}
@@ -83,8 +91,10 @@ def shot_lists(bucket_films, gcs_bucket) -> ShotListRun:
     output = f"{gcs_bucket}/scenes-out"
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        summary = run(["--input", bucket_films.manifest, "--output", output],
-                      test_pipeline=TestPipeline(options=PipelineOptions(IN_PROCESS)))
+        summary = run(
+            ["--input", bucket_films.manifest, "--output", output],
+            test_pipeline=TestPipeline(options=PipelineOptions(IN_PROCESS)),
+        )
     assert summary.films == 2 and summary.failures_by_stage == {"probe_and_shard": 1}, summary
     return ShotListRun(output=output, run_id=summary.run_id, printed=printed.getvalue())
 
@@ -107,7 +117,11 @@ def test_shot_list_job_writes_its_tables_and_shot_lists_to_the_bucket(shot_lists
     [failure] = read_table(shot_lists.output, "failures", run_id=shot_lists.run_id).to_pylist()
     assert failure["uri"] == bucket_films.bad and failure["stage"] == "probe_and_shard"
     objects = all_objects(gcs_fs, shot_lists.output)
-    expected = {f"{shot_lists.output}/shotlists/{film_id}{ext}" for film_id in bucket_films.truth for ext in (".csv", ".edl")}
+    expected = {
+        f"{shot_lists.output}/shotlists/{film_id}{ext}"
+        for film_id in bucket_films.truth
+        for ext in (".csv", ".edl")
+    }
     assert expected <= set(objects)
     tables = [o for o in objects if "/meta/" in o]
     assert {o.split("/meta/")[1].split("/")[0] for o in tables} == {"runs", "scenes", "failures"}
@@ -126,10 +140,15 @@ def test_a_second_run_with_a_given_run_id_reads_back_its_own_tables(shot_lists, 
 
     run_id = new_run_id()
     with contextlib.redirect_stdout(io.StringIO()):
-        summary = run(["--input", bucket_films.manifest, "--output", shot_lists.output, "--run_id", run_id],
-                      test_pipeline=TestPipeline(options=PipelineOptions(IN_PROCESS)))
-    assert summary.run_id == run_id and summary.films == 2 and summary.scenes == read_table(
-        shot_lists.output, "scenes", run_id=shot_lists.run_id).num_rows
+        summary = run(
+            ["--input", bucket_films.manifest, "--output", shot_lists.output, "--run_id", run_id],
+            test_pipeline=TestPipeline(options=PipelineOptions(IN_PROCESS)),
+        )
+    assert (
+        summary.run_id == run_id
+        and summary.films == 2
+        and summary.scenes == read_table(shot_lists.output, "scenes", run_id=shot_lists.run_id).num_rows
+    )
 
 
 def test_shot_list_job_on_two_worker_processes_reaches_the_bucket(bucket_films, gcs_bucket):
@@ -137,10 +156,16 @@ def test_shot_list_job_on_two_worker_processes_reaches_the_bucket(bucket_films, 
     from pipelines.scenes import run
 
     output = f"{gcs_bucket}/scenes-two-workers"
-    two_workers = ["--runner=DirectRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+    two_workers = [
+        "--runner=DirectRunner",
+        "--direct_running_mode=multi_processing",
+        "--direct_num_workers=2",
+    ]
     with contextlib.redirect_stdout(io.StringIO()):
-        summary = run(["--input", bucket_films.manifest, "--output", output],
-                      test_pipeline=TestPipeline(options=PipelineOptions(two_workers)))
+        summary = run(
+            ["--input", bucket_films.manifest, "--output", output],
+            test_pipeline=TestPipeline(options=PipelineOptions(two_workers)),
+        )
     assert summary.films == 2 and summary.failures_by_stage == {"probe_and_shard": 1}
     assert len(match_files(f"{output}/shotlists/*.edl")) == 2
 
@@ -149,9 +174,20 @@ def test_shot_list_cli_in_a_subprocess_reaches_the_bucket(bucket_films, gcs_buck
     """``python -m pipelines.scenes``: a fresh interpreter finds the emulator from the environment alone."""
     output = f"{gcs_bucket}/scenes-cli"
     done = subprocess.run(
-        [sys.executable, "-m", "pipelines.scenes", "--input", bucket_films.manifest, "--output", output,
-         *IN_PROCESS],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pipelines.scenes",
+            "--input",
+            bucket_films.manifest,
+            "--output",
+            output,
+            *IN_PROCESS,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     scenes = read_table(output, "scenes")
@@ -172,7 +208,8 @@ class Restored:
 def snapshot(fs, output: str) -> dict[str, str]:
     return {
         uri: hashlib.sha256(fs.cat_file(uri)).hexdigest()
-        for uri in all_objects(fs, output) if uri[len(output) + 1:].split("/")[0] in ("audio", "ledger", "films")
+        for uri in all_objects(fs, output)
+        if uri[len(output) + 1 :].split("/")[0] in ("audio", "ledger", "films")
     }
 
 
@@ -189,8 +226,18 @@ def _restore(bucket_films: BucketFilms, output: str, checkpoint: str, gcs_fs) ->
     from pipelines.restore import run
 
     summary = run(
-        ["--input", bucket_films.manifest, "--output", output, "--checkpoint", checkpoint, "--steps", "2",
-         "--batch_size", "4"],
+        [
+            "--input",
+            bucket_films.manifest,
+            "--output",
+            output,
+            "--checkpoint",
+            checkpoint,
+            "--steps",
+            "2",
+            "--batch_size",
+            "4",
+        ],
         test_pipeline=TestPipeline(options=PipelineOptions(IN_PROCESS)),
     )
     return Restored(output=output, summary=summary, objects=snapshot(gcs_fs, output))
@@ -220,7 +267,9 @@ def test_restore_job_writes_film_tracks_and_videos_to_the_bucket(restored, bucke
         assert film["flac_uri"] == f"{restored.output}/films/{film_id}/{film['cut_key']}.flac"
         assert film["video_uri"] == f"{restored.output}/films/{film_id}/{film['cut_key']}.mkv"
         audio, rate, tags = decode_flac(storage.read_bytes(film["flac_uri"]))
-        assert rate == 48000 and audio.shape == (truth["samples"],) and tags["TALKIE_CUT_KEY"] == film["cut_key"]
+        assert (
+            rate == 48000 and audio.shape == (truth["samples"],) and tags["TALKIE_CUT_KEY"] == film["cut_key"]
+        )
         with av.open(io.BytesIO(storage.read_bytes(film["video_uri"]))) as mkv:
             assert mkv.streams.video and mkv.streams.audio[0].codec_context.name == "flac"
 
@@ -240,10 +289,16 @@ def test_restore_job_tables_and_ledger_agree_with_the_objects(restored):
 
 def test_restore_job_leaves_only_final_objects_in_the_bucket(restored, gcs_fs):
     objects = all_objects(gcs_fs, restored.output)
-    kinds = {uri[len(restored.output) + 1:].split("/")[0] for uri in objects}
+    kinds = {uri[len(restored.output) + 1 :].split("/")[0] for uri in objects}
     assert kinds == {"audio", "ledger", "films", "meta", "report"}, kinds
     tables = [o for o in objects if "/meta/" in o]
-    assert {o.split("/meta/")[1].split("/")[0] for o in tables} == {"runs", "films", "scenes", "takes", "failures"}
+    assert {o.split("/meta/")[1].split("/")[0] for o in tables} == {
+        "runs",
+        "films",
+        "scenes",
+        "takes",
+        "failures",
+    }
     assert not [o for o in objects if "temp" in o or o.endswith(".tmp")], objects
 
 

@@ -1,4 +1,5 @@
 """media.storage, transforms.files and transforms.tables on gs://, against the local GCS emulator."""
+
 from __future__ import annotations
 
 import apache_beam as beam
@@ -60,11 +61,21 @@ def test_match_files_lists_objects_with_their_scheme(gcs_prefix):
     for name in ("a.mp4", "b.mp4", "notes.txt", "sub/c.mp4"):
         storage.write_bytes(storage.join(gcs_prefix, name), b"x")
     assert match_files(storage.join(gcs_prefix, "*.mp4")) == [
-        storage.join(gcs_prefix, "a.mp4"), storage.join(gcs_prefix, "b.mp4")]
-    assert match_files(storage.join(gcs_prefix, "**", "*.mp4"))[-1] == storage.join(gcs_prefix, "sub", "c.mp4")
+        storage.join(gcs_prefix, "a.mp4"),
+        storage.join(gcs_prefix, "b.mp4"),
+    ]
+    assert match_files(storage.join(gcs_prefix, "**", "*.mp4"))[-1] == storage.join(
+        gcs_prefix, "sub", "c.mp4"
+    )
 
 
-FAILURE = {"uri": "gs://x/film.mp4", "film_id": "film", "stage": "probe", "error_type": "MediaError", "error": "bad"}
+FAILURE = {
+    "uri": "gs://x/film.mp4",
+    "film_id": "film",
+    "stage": "probe",
+    "error_type": "MediaError",
+    "error": "bad",
+}
 
 
 def test_a_table_file_written_from_the_launcher_reads_back(gcs_prefix):
@@ -83,8 +94,12 @@ def test_write_table_through_beams_gcs_file_system_leaves_only_final_shards(gcs_
         _ = pipeline | beam.Create(rows) | WriteTable(gcs_prefix, "failures", run_id)
     gcs_fs.invalidate_cache()
     objects = gcs_fs.find(gcs_prefix)
-    assert objects and all(o.rsplit("/", 1)[-1].startswith(f"{run_id}-") and o.endswith(".parquet") for o in objects), objects
-    assert sorted(r["uri"] for r in read_table(gcs_prefix, "failures").to_pylist()) == sorted(r["uri"] for r in rows)
+    assert objects and all(
+        o.rsplit("/", 1)[-1].startswith(f"{run_id}-") and o.endswith(".parquet") for o in objects
+    ), objects
+    assert sorted(r["uri"] for r in read_table(gcs_prefix, "failures").to_pylist()) == sorted(
+        r["uri"] for r in rows
+    )
 
 
 def test_tables_see_shards_that_another_writer_published_after_a_listing(gcs_prefix, gcs_emulator):
@@ -96,9 +111,11 @@ def test_tables_see_shards_that_another_writer_published_after_a_listing(gcs_pre
     write_table_file(gcs_prefix, "failures", first, [FAILURE])
     assert match_files(f"{gcs_prefix}/meta/*/{second}-*.parquet") == []  # caches meta/ and meta/failures/
     data = storage.read_bytes(f"{gcs_prefix}/meta/failures/{first}-00000-of-00001.parquet")
-    bucket, folder = gcs_prefix[len("gs://"):].split("/", 1)
+    bucket, folder = gcs_prefix[len("gs://") :].split("/", 1)
     client = gcs.Client.create_anonymous_client()  # another writer, as Beam's gcsio is
-    client.bucket(bucket).blob(f"{folder}/meta/failures/{second}-00000-of-00001.parquet").upload_from_string(data)
+    client.bucket(bucket).blob(f"{folder}/meta/failures/{second}-00000-of-00001.parquet").upload_from_string(
+        data
+    )
     # A run's summary reads its own shards by a run-id prefix (a listing that does not refresh the cache).
     assert read_table(gcs_prefix, "failures", run_id=second).num_rows == 1
     assert len(match_files(f"{gcs_prefix}/meta/failures/*.parquet")) == 2
@@ -114,7 +131,7 @@ def test_exists_sees_an_object_published_after_its_folder_was_listed(gcs_prefix,
     storage.write_bytes(f"{ledger}/a.json", b"{}")
     fs, _ = fsspec.core.url_to_fs(ledger)
     assert len(fs.ls(ledger)) == 1  # the listing is now cached in the instance media.storage uses
-    bucket, folder = ledger[len("gs://"):].split("/", 1)
+    bucket, folder = ledger[len("gs://") :].split("/", 1)
     gcs.Client.create_anonymous_client().bucket(bucket).blob(f"{folder}/b.json").upload_from_string(b"{}")
     assert fs.exists(f"{ledger}/b.json") is False  # the hazard: the cached listing hides it
     assert storage.exists(f"{ledger}/b.json")

@@ -7,6 +7,7 @@ these tests fail without its retries. gcsfs's own retries (six tries, 1-17 s apa
 switched off; on GCS the tests check that what media.storage adds never repeats a request that
 cannot succeed.
 """
+
 from __future__ import annotations
 
 import errno
@@ -33,11 +34,15 @@ def s3_proxy(s3_server, s3_bucket, monkeypatch, fast_retries):
 
     monkeypatch.setattr(s3fs.S3FileSystem, "retries", 1)  # s3fs: one try
     with FlakyProxy(s3_server) as proxy:
-        monkeypatch.setitem(fsspec.config.conf, "s3", {
-            "client_kwargs": {"endpoint_url": proxy.endpoint},
-            "config_kwargs": {"retries": {"total_max_attempts": 1}},  # botocore: one try
-            "skip_instance_cache": True,
-        })
+        monkeypatch.setitem(
+            fsspec.config.conf,
+            "s3",
+            {
+                "client_kwargs": {"endpoint_url": proxy.endpoint},
+                "config_kwargs": {"retries": {"total_max_attempts": 1}},  # botocore: one try
+                "skip_instance_cache": True,
+            },
+        )
         yield proxy
 
 
@@ -45,7 +50,11 @@ def s3_proxy(s3_server, s3_bucket, monkeypatch, fast_retries):
 def gcs_proxy(gcs_emulator, gcs_bucket, monkeypatch, fast_retries):
     """A proxy in front of the GCS emulator; gs:// in this process goes through it."""
     with FlakyProxy(gcs_emulator) as proxy:
-        conf = {**fsspec.config.conf.get("gs", {}), "endpoint_url": proxy.endpoint, "skip_instance_cache": True}
+        conf = {
+            **fsspec.config.conf.get("gs", {}),
+            "endpoint_url": proxy.endpoint,
+            "skip_instance_cache": True,
+        }
         monkeypatch.setitem(fsspec.config.conf, "gs", conf)
         yield proxy
 
@@ -151,7 +160,9 @@ def test_library_errors_are_classified_by_what_another_try_could_change():
 
     def client_error(code: str, status: int):
         return botocore.exceptions.ClientError(
-            {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "PutObject")
+            {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}},
+            "PutObject",
+        )
 
     transient = [
         gcsfs.retry.HttpError({"code": 503, "message": "backend error"}),

@@ -5,6 +5,7 @@ The moto server stands in for S3; the fixture points the standard AWS environmen
 Beam's own s3:// file system (boto3) for the Parquet sinks. The films, their manifest and the
 checkpoint are all s3:// objects.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -31,8 +32,15 @@ def s3_films(s3_bucket, tmp_path_factory) -> dict:
     """Two 2 s foley-world films (two 1 s shots, 64x48), a zero-byte .mp4 and a manifest naming
     them relative to itself, and the small checkpoint, all in the bucket."""
     local = tmp_path_factory.mktemp("s3_films")
-    config = SynthConfig(min_shots=2, max_shots=2, shot_seconds=(1.0, 1.0), width=64, height=48,
-                         classes=("impact", "footsteps"), fade_prob=0.0)
+    config = SynthConfig(
+        min_shots=2,
+        max_shots=2,
+        shot_seconds=(1.0, 1.0),
+        width=64,
+        height=48,
+        classes=("impact", "footsteps"),
+        fade_prob=0.0,
+    )
     rows = write_collection(local, films=2, seed=23, workers=1, config=config)
     prefix = f"{s3_bucket}/input"
     truth, uris = {}, {}
@@ -58,8 +66,18 @@ def restored(s3_films, s3_bucket):
     output = f"{s3_bucket}/restored"
     with contextlib.redirect_stdout(io.StringIO()):
         summary = run(
-            ["--input", s3_films["manifest"], "--output", output, "--checkpoint", s3_films["checkpoint"],
-             "--steps", "2", "--batch_size", "4"],
+            [
+                "--input",
+                s3_films["manifest"],
+                "--output",
+                output,
+                "--checkpoint",
+                s3_films["checkpoint"],
+                "--steps",
+                "2",
+                "--batch_size",
+                "4",
+            ],
             test_pipeline=TestPipeline(options=PipelineOptions(IN_PROCESS)),
         )
     return output, summary
@@ -95,9 +113,11 @@ def test_restore_job_on_s3_writes_stems_ledger_and_tables_and_nothing_else(resto
     objects = [s3_fs.unstrip_protocol(p) for p in s3_fs.find(output)]
     tables = {o.split("/meta/")[1].split("/")[0] for o in objects if "/meta/" in o}
     assert tables == {"runs", "films", "scenes", "takes", "failures"}
-    kinds = {o[len(output) + 1:].split("/")[0] for o in objects}
+    kinds = {o[len(output) + 1 :].split("/")[0] for o in objects}
     assert kinds == {"audio", "ledger", "films", "meta", "report"}
-    assert not [o for o in objects if "temp" in o or o.endswith(".tmp")], objects  # Beam's temp shards removed
+    assert not [o for o in objects if "temp" in o or o.endswith(".tmp")], (
+        objects
+    )  # Beam's temp shards removed
 
 
 def test_shot_list_job_on_s3(s3_films, s3_bucket):
@@ -105,8 +125,10 @@ def test_shot_list_job_on_s3(s3_films, s3_bucket):
 
     output = f"{s3_bucket}/scenes-out"
     with contextlib.redirect_stdout(io.StringIO()):
-        summary = run(["--input", s3_films["manifest"], "--output", output],
-                      test_pipeline=TestPipeline(options=PipelineOptions(IN_PROCESS)))
+        summary = run(
+            ["--input", s3_films["manifest"], "--output", output],
+            test_pipeline=TestPipeline(options=PipelineOptions(IN_PROCESS)),
+        )
     assert summary.films == 2 and summary.failures_by_stage == {"probe_and_shard": 1}
     scenes = read_table(output, "scenes", run_id=summary.run_id).to_pylist()
     assert {r["film_id"] for r in scenes} == set(s3_films["truth"])

@@ -1,4 +1,5 @@
 """media.storage, transforms.files and transforms.tables on s3://, against a local moto S3 server."""
+
 from __future__ import annotations
 
 import apache_beam as beam
@@ -12,7 +13,13 @@ from tests.conftest import IN_PROCESS
 from transforms.files import match_files
 from transforms.tables import WriteTable, new_run_id, read_table, write_table_file
 
-FAILURE = {"uri": "s3://x/film.mp4", "film_id": "film", "stage": "probe", "error_type": "MediaError", "error": "bad"}
+FAILURE = {
+    "uri": "s3://x/film.mp4",
+    "film_id": "film",
+    "stage": "probe",
+    "error_type": "MediaError",
+    "error": "bad",
+}
 
 
 def test_write_bytes_publishes_an_object_that_reads_back(s3_prefix, s3_fs):
@@ -63,7 +70,9 @@ def test_match_files_lists_objects_with_their_scheme(s3_prefix):
     for name in ("a.mp4", "b.mp4", "notes.txt", "sub/c.mp4"):
         storage.write_bytes(storage.join(s3_prefix, name), b"x")
     assert match_files(storage.join(s3_prefix, "*.mp4")) == [
-        storage.join(s3_prefix, "a.mp4"), storage.join(s3_prefix, "b.mp4")]
+        storage.join(s3_prefix, "a.mp4"),
+        storage.join(s3_prefix, "b.mp4"),
+    ]
 
 
 def test_write_table_through_beams_s3_file_system_leaves_only_final_shards(s3_prefix, s3_fs):
@@ -75,7 +84,11 @@ def test_write_table_through_beams_s3_file_system_leaves_only_final_shards(s3_pr
         _ = pipeline | beam.Create(rows) | WriteTable(s3_prefix, "failures", run_id)
     s3_fs.invalidate_cache()
     objects = s3_fs.find(s3_prefix)
-    assert objects and all(o.rsplit("/", 1)[-1].startswith(f"{run_id}-") and o.endswith(".parquet") for o in objects), objects
-    assert sorted(r["uri"] for r in read_table(s3_prefix, "failures").to_pylist()) == sorted(r["uri"] for r in rows)
+    assert objects and all(
+        o.rsplit("/", 1)[-1].startswith(f"{run_id}-") and o.endswith(".parquet") for o in objects
+    ), objects
+    assert sorted(r["uri"] for r in read_table(s3_prefix, "failures").to_pylist()) == sorted(
+        r["uri"] for r in rows
+    )
     write_table_file(s3_prefix, "failures", new_run_id(), [FAILURE])
     assert read_table(s3_prefix, "failures").num_rows == 4

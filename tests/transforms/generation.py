@@ -1,4 +1,5 @@
 """A small checkpoint, generation settings and hand-cut real films for the restore job's tests."""
+
 from __future__ import annotations
 
 from fractions import Fraction
@@ -38,9 +39,17 @@ def save_small_checkpoint(path: Path, seed: int = 0) -> str:
 
 def settings_for(checkpoint: str, **fields) -> GenerationSettings:
     info = describe_checkpoint(checkpoint)
-    values = dict(checkpoint=checkpoint, checkpoint_sha256=info.sha256, config=info.config, steps=2,
-                  text_guidance=2.0, video_guidance=2.0, negative_guidance=2.0, sampler="euler",
-                  vocoder=default_vocoder_name(info.config))
+    values = dict(
+        checkpoint=checkpoint,
+        checkpoint_sha256=info.sha256,
+        config=info.config,
+        steps=2,
+        text_guidance=2.0,
+        video_guidance=2.0,
+        negative_guidance=2.0,
+        sampler="euler",
+        vocoder=default_vocoder_name(info.config),
+    )
     values.update(fields)
     return GenerationSettings(**values)
 
@@ -56,13 +65,37 @@ def real_film(path: str, cuts_at: list[int], fps: int = 24) -> ShardedFilm:
     end = first + frames * step
     bounds = [0, *cuts_at, frames]
     scenes = tuple(
-        Scene(index=i, start_frame=a, end_frame=b, start_pts=first + a * step, end_pts=first + b * step,
-              time_base=f"{time_base.numerator}/{time_base.denominator}", start_s=a / fps, end_s=b / fps,
-              cut_confidence=1.0)
+        Scene(
+            index=i,
+            start_frame=a,
+            end_frame=b,
+            start_pts=first + a * step,
+            end_pts=first + b * step,
+            time_base=f"{time_base.numerator}/{time_base.denominator}",
+            start_s=a / fps,
+            end_s=b / fps,
+            cut_confidence=1.0,
+        )
         for i, (a, b) in enumerate(zip(bounds, bounds[1:]))
     )
-    probe = FilmProbe(uri=path, content_sha256="e" * 64, container="mov,mp4", codec="h264", width=64, height=48,
-                      rotation=0, time_base=scenes[0].time_base, first_pts=first, duration_pts=end - first,
-                      duration_s=float((end - first) * time_base), frames=frames, nominal_fps=fps, true_fps=fps,
-                      variable_frame_rate=False, duplicate_frames=0, cadence="none", has_audio=False)
+    probe = FilmProbe(
+        uri=path,
+        content_sha256="e" * 64,
+        container="mov,mp4",
+        codec="h264",
+        width=64,
+        height=48,
+        rotation=0,
+        time_base=scenes[0].time_base,
+        first_pts=first,
+        duration_pts=end - first,
+        duration_s=float((end - first) * time_base),
+        frames=frames,
+        nominal_fps=fps,
+        true_fps=fps,
+        variable_frame_rate=False,
+        duplicate_frames=0,
+        cadence="none",
+        has_audio=False,
+    )
     return ShardedFilm(job=job(path), film_id="film", probe=probe, scenes=scenes)

@@ -1,4 +1,5 @@
 """AssembleFilms: best takes, sample-exact tracks, untouched video, rows that match the files."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,14 +27,26 @@ from transforms.assemble import (
 from transforms.layout import stem_uri
 from transforms.units import GenerationSettings, Take, plan_film
 
-SETTINGS = GenerationSettings(checkpoint=None, checkpoint_sha256="c" * 64, config=SMALL, steps=2, text_guidance=2.0,
-                              video_guidance=2.0, negative_guidance=2.0, sampler="euler", vocoder="griffin-lim(test)", takes=2)
+SETTINGS = GenerationSettings(
+    checkpoint=None,
+    checkpoint_sha256="c" * 64,
+    config=SMALL,
+    steps=2,
+    text_guidance=2.0,
+    video_guidance=2.0,
+    negative_guidance=2.0,
+    sampler="euler",
+    vocoder="griffin-lim(test)",
+    takes=2,
+)
 
 
 @pytest.fixture(scope="module")
 def film(tmp_path_factory):
     """2.5 s at 24 fps cut at 1.5 s; 2.5 * 48000 = 120000 samples."""
-    path = encode(tmp_path_factory.mktemp("film") / "two.mp4", textured_shots([36, 24], size=(48, 64), seed=4))
+    path = encode(
+        tmp_path_factory.mktemp("film") / "two.mp4", textured_shots([36, 24], size=(48, 64), seed=4)
+    )
     return real_film(str(path), [36])
 
 
@@ -42,11 +55,15 @@ def write_takes(output: str, plan, scores: dict[tuple[int, int], float | None]) 
     takes = []
     for unit in plan.units:
         n = unit.output_samples
-        tone = 0.1 * np.sin(2 * np.pi * (200 + 100 * unit.scene_index + 10 * unit.take) * np.arange(n) / 48000)
+        tone = 0.1 * np.sin(
+            2 * np.pi * (200 + 100 * unit.scene_index + 10 * unit.take) * np.arange(n) / 48000
+        )
         data = encode_flac(tone.astype(np.float32), 48000)
         uri = stem_uri(output, unit.film_id, unit.key)
         storage.write_bytes(uri, data)
-        takes.append(Take(unit, uri, hashlib.sha256(data).hexdigest(), scores[(unit.scene_index, unit.take)], True))
+        takes.append(
+            Take(unit, uri, hashlib.sha256(data).hexdigest(), scores[(unit.scene_index, unit.take)], True)
+        )
     return takes
 
 
@@ -80,15 +97,21 @@ def test_a_film_is_assembled_to_the_sample_with_its_best_takes_and_its_video_unt
     assert film_total_samples(plan) == 120000
     audio, rate, tags = decode_flac(storage.read_bytes(row["flac_uri"]))
     assert rate == 48000 and audio.shape == (120000,)
-    assert tags["TALKIE_CUT_KEY"] == row["cut_key"] and row["flac_uri"].endswith(f"/films/film/{row['cut_key']}.flac")
+    assert tags["TALKIE_CUT_KEY"] == row["cut_key"] and row["flac_uri"].endswith(
+        f"/films/film/{row['cut_key']}.flac"
+    )
     assert [s["best_take"] for s in rows["scenes"]] == [1, 0]
-    assert len(rows["takes"]) == 4 and {t["flac_sha256"] for t in rows["takes"]} == {t.flac_sha256 for t in takes}
+    assert len(rows["takes"]) == 4 and {t["flac_sha256"] for t in rows["takes"]} == {
+        t.flac_sha256 for t in takes
+    }
     # scene 0 from take 1 (210 Hz), scene 1 from take 0 (300 Hz): the strongest bin in each half
     spectrum = lambda x: np.argmax(np.abs(np.fft.rfft(x))) * 48000 / len(x)  # noqa: E731
     assert abs(spectrum(audio[:60000]) - 210) < 2 and abs(spectrum(audio[80000:]) - 300) < 2
     assert video_packets_digest(row["video_uri"]) == video_packets_digest(film.job.video_input)
     with av.open(row["video_uri"]) as mkv:
-        assert [s.type for s in mkv.streams] == ["video", "audio"] and mkv.streams.audio[0].codec_context.name == "flac"
+        assert [s.type for s in mkv.streams] == ["video", "audio"] and mkv.streams.audio[
+            0
+        ].codec_context.name == "flac"
     first = {u: storage.read_bytes(u) for u in (row["flac_uri"], row["video_uri"])}
     [again] = run_fn(output, plan, takes, force=True)["films"]
     assert again == row and all(storage.read_bytes(u) == data for u, data in first.items())
@@ -109,7 +132,9 @@ def test_a_stem_changed_after_its_ledger_fails_the_film(film, tmp_path):
     output = str(tmp_path)
     plan = plan_film(film, dataclasses.replace(SETTINGS, takes=1))
     takes = write_takes(output, plan, {(0, 0): 0.0, (1, 0): 0.0})
-    storage.write_bytes(takes[1].flac_uri, encode_flac(np.zeros(takes[1].unit.output_samples, np.float32), 48000))
+    storage.write_bytes(
+        takes[1].flac_uri, encode_flac(np.zeros(takes[1].unit.output_samples, np.float32), 48000)
+    )
     with pytest.raises(ValueError, match="changed after it was generated"):
         read_stem(takes[1])
     rows = run_fn(output, plan, takes)
@@ -120,10 +145,14 @@ def test_track_length_follows_the_exact_duration_not_float_seconds(film):
     plan = plan_film(film, SETTINGS)
     probe = dataclasses.replace(plan.film.probe, duration_pts=plan.film.probe.duration_pts + 1)
     odd = dataclasses.replace(plan, film=dataclasses.replace(plan.film, probe=probe))
-    assert film_total_samples(odd) == round((Fraction(probe.duration_pts) * Fraction(probe.time_base)) * 48000)
+    assert film_total_samples(odd) == round(
+        (Fraction(probe.duration_pts) * Fraction(probe.time_base)) * 48000
+    )
 
 
-@pytest.mark.parametrize("field,value", [("crossfade_samples", -1), ("target_lufs", 3.0), ("max_true_peak_dbtp", float("nan"))])
+@pytest.mark.parametrize(
+    "field,value", [("crossfade_samples", -1), ("target_lufs", 3.0), ("max_true_peak_dbtp", float("nan"))]
+)
 def test_bad_assembly_settings_are_named(field, value):
     with pytest.raises(ValueError, match=field):
         AssemblySettings(**{field: value})

@@ -1,4 +1,5 @@
 """The one failure guard of the DoFns, and the bool-aware type checks."""
+
 from __future__ import annotations
 
 import math
@@ -14,12 +15,14 @@ def test_the_guard_turns_an_exception_into_a_tagged_failure():
     with guard.catching() as caught:
         raise OSError("user:secret@ no such bucket")
     assert isinstance(caught.error, OSError)
-    tagged = guard.failure(caught.error, uri="gs://user:secret@b/f.mp4", film_id="f", prefix="scene 2: ",
-                           suffix=" (shard s)")
+    tagged = guard.failure(
+        caught.error, uri="gs://user:secret@b/f.mp4", film_id="f", prefix="scene 2: ", suffix=" (shard s)"
+    )
     assert tagged.tag == FAILURES
     error = "scene 2: user:secret@ no such bucket (shard s)"
-    assert tagged.value == Failure(uri="gs://***@b/f.mp4", film_id="f", stage="some_stage",
-                                   error_type="OSError", error=error)
+    assert tagged.value == Failure(
+        uri="gs://***@b/f.mp4", film_id="f", stage="some_stage", error_type="OSError", error=error
+    )
 
 
 def test_the_guard_leaves_a_finished_block_alone_and_bounds_messages():

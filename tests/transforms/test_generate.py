@@ -1,4 +1,5 @@
 """The generation transforms: planning, SkipDone and the ledger, decoding, the model handler."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -49,7 +50,9 @@ def settings(checkpoint):
 @pytest.fixture(scope="module")
 def film(tmp_path_factory) -> ShardedFilm:
     """2.5 s at 24 fps: a 1.5 s scene (two 1 s windows) then a 1 s scene (one window)."""
-    path = encode(tmp_path_factory.mktemp("film") / "two.mp4", textured_shots([36, 24], size=(48, 64), seed=3, pan=2))
+    path = encode(
+        tmp_path_factory.mktemp("film") / "two.mp4", textured_shots([36, 24], size=(48, 64), seed=3, pan=2)
+    )
     return real_film(str(path), [36])
 
 
@@ -73,8 +76,12 @@ def test_decoded_units_match_decode_range_and_cover_their_windows(film, settings
     frames = decode_unit_frames(first, settings)
     assert len(first.windows) == 2 and first.frames == 12
     assert frames.shape == (first.windows[-1].start_frame + 8, 16, 16) and frames.dtype == np.uint8
-    direct = decode_range(film.job.video_input, first.start_pts, first.end_pts, fps=8, width=16, height=16, gray=True)
-    assert np.array_equal(frames[:12], direct) and np.array_equal(frames[12:], np.repeat(direct[-1:], 2, axis=0))
+    direct = decode_range(
+        film.job.video_input, first.start_pts, first.end_pts, fps=8, width=16, height=16, gray=True
+    )
+    assert np.array_equal(frames[:12], direct) and np.array_equal(
+        frames[12:], np.repeat(direct[-1:], 2, axis=0)
+    )
 
 
 def test_cuda_decode_falls_back_to_the_cpu_and_gives_the_same_frames(film, settings):
@@ -85,6 +92,7 @@ def test_cuda_decode_falls_back_to_the_cpu_and_gives_the_same_frames(film, setti
     assert isinstance(out, UnitFrames) and np.array_equal(out.frames, decode_unit_frames(unit, settings))
     # Without a usable GPU the worker decodes on the CPU from then on; with one, NVDEC stays on.
     import torch
+
     assert fn._hwaccel == ("cuda" if torch.cuda.is_available() else None)
 
 
@@ -97,7 +105,9 @@ def test_a_scene_is_decoded_once_for_all_its_takes(film, settings):
 
 
 def test_a_scene_that_cannot_decode_fails_each_of_its_takes(film, settings):
-    units = plan_film(dataclasses.replace(film, job=job("/missing/film.mp4")), dataclasses.replace(settings, takes=2)).units[:2]
+    units = plan_film(
+        dataclasses.replace(film, job=job("/missing/film.mp4")), dataclasses.replace(settings, takes=2)
+    ).units[:2]
     units = [dataclasses.replace(u, uri="/missing/film.mp4") for u in units]
     fn = _DecodeSceneFn(settings, "cpu")
     fn.setup()
@@ -110,7 +120,9 @@ def test_inference_batches_windows_of_different_units_without_changing_any(film,
     units = plan_film(film, dataclasses.replace(settings, takes=2)).units
     elements = [UnitFrames(u, decode_unit_frames(u, settings)) for u in units]
     together = TalkieModelHandler(settings, 4).run_inference(elements, generator)
-    assert [r.inference.shape for r in together] == [(len(u.windows), settings.config.window_samples) for u in units]
+    assert [r.inference.shape for r in together] == [
+        (len(u.windows), settings.config.window_samples) for u in units
+    ]
     alone = TalkieModelHandler(settings, 1).run_inference(elements[3:], generator)
     assert np.array_equal(alone[0].inference, together[3].inference)
     assert not np.array_equal(together[0].inference, together[1].inference)  # takes differ by seed
@@ -128,10 +140,14 @@ def test_the_handler_refuses_a_checkpoint_that_is_not_the_one_keyed(settings, tm
 
 def test_blended_units_have_the_scenes_model_rate_length(film, settings, generator):
     unit = plan_film(film, settings).units[0]
-    [result] = TalkieModelHandler(settings, 4).run_inference([UnitFrames(unit, decode_unit_frames(unit, settings))], generator)
+    [result] = TalkieModelHandler(settings, 4).run_inference(
+        [UnitFrames(unit, decode_unit_frames(unit, settings))], generator
+    )
     audio = blend_unit(unit, result.inference, settings)
     assert audio.shape == (unit.samples,) == (24000,) and audio.dtype == np.float32
-    assert np.array_equal(audio[:12000], result.inference[0][:12000])  # before the first overlap: window 0 alone
+    assert np.array_equal(
+        audio[:12000], result.inference[0][:12000]
+    )  # before the first overlap: window 0 alone
     with pytest.raises(ValueError, match="expected"):
         blend_unit(unit, result.inference[:1], settings)
 
@@ -165,18 +181,27 @@ def test_skip_done_passes_only_unfinished_units_unless_forced(film, settings, tm
     _finish(output, Take(done, stem_uri(output, done.film_id, done.key), "f" * 64, None, True), settings)
     with TestPipeline(options=PipelineOptions(IN_PROCESS)) as p:
         result = p | beam.Create([done, to_do]) | SkipDone(output, force=force)
-        assert_that(result.to_do | "ToDoKeys" >> beam.Map(lambda u: u.key),
-                    equal_to([done.key, to_do.key] if force else [to_do.key]), label="ToDo")
-        assert_that(result.done | "DoneKeys" >> beam.Map(lambda t: (t.unit.key, t.generated)),
-                    equal_to([] if force else [(done.key, False)]), label="Done")
+        assert_that(
+            result.to_do | "ToDoKeys" >> beam.Map(lambda u: u.key),
+            equal_to([done.key, to_do.key] if force else [to_do.key]),
+            label="ToDo",
+        )
+        assert_that(
+            result.done | "DoneKeys" >> beam.Map(lambda t: (t.unit.key, t.generated)),
+            equal_to([] if force else [(done.key, False)]),
+            label="Done",
+        )
 
 
 def test_plan_units_emits_plans_and_units(film, settings):
     with TestPipeline(options=PipelineOptions(IN_PROCESS)) as p:
         result = p | beam.Create([film]) | PlanUnits(dataclasses.replace(settings, takes=2))
         assert_that(result.plans | beam.Map(lambda plan: len(plan.units)), equal_to([4]), label="Plans")
-        assert_that(result.units | beam.Map(lambda u: (u.scene_index, u.take)),
-                    equal_to([(0, 0), (0, 1), (1, 0), (1, 1)]), label="Units")
+        assert_that(
+            result.units | beam.Map(lambda u: (u.scene_index, u.take)),
+            equal_to([(0, 0), (0, 1), (1, 0), (1, 1)]),
+            label="Units",
+        )
         assert_that(result.failures, equal_to([]), label="Failures")
 
 
@@ -184,5 +209,7 @@ def test_a_failed_batch_becomes_a_failure_per_unit(film, settings):
     units = plan_film(film, settings).units
     batch = [UnitFrames(u, np.zeros((1, 16, 16), np.uint8)) for u in units]
     failures = list(_inference_failures((batch, (RuntimeError, "RuntimeError('CUDA out of memory')", []))))
-    assert [(f.film_id, f.stage, f.error_type) for f in failures] == [("film", STAGE_GENERATE_AUDIO, "RuntimeError")] * 2
+    assert [(f.film_id, f.stage, f.error_type) for f in failures] == [
+        ("film", STAGE_GENERATE_AUDIO, "RuntimeError")
+    ] * 2
     assert "out of memory" in failures[0].error

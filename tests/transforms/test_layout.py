@@ -1,4 +1,5 @@
 """The output layout: every path of the output contract, from one module."""
+
 from __future__ import annotations
 
 import pytest
@@ -36,7 +37,10 @@ def test_report_paths_and_the_links_of_a_film_page():
     assert (paths.folder, paths.page) == (f"/out/report/{RUN}/f", f"/out/report/{RUN}/f/index.html")
     assert paths.preview == "/out/films/f/k.preview.mp4" and paths.run_href == "../index.html"
     assert (paths.preview_href, paths.flac_href, paths.video_href) == (
-        "../../../films/f/k.preview.mp4", "../../../films/f/k.flac", "../../../films/f/k.mkv")
+        "../../../films/f/k.preview.mp4",
+        "../../../films/f/k.flac",
+        "../../../films/f/k.mkv",
+    )
     assert paths.stem_href.format(KEY) == f"../../../audio/f/{KEY}.flac"
     assert paths.picture_name.format(3) == "scene-00003.png"
     uncut = layout.film_page_paths("/out", RUN, "f", None)
@@ -49,12 +53,15 @@ def test_patterns_for_people_show_the_layout():
     assert layout.shotlists_pattern("/out") == "/out/shotlists/<film_id>.csv, .edl"
 
 
-@pytest.mark.parametrize("build", [
-    lambda: layout.preview_uri("/out", "../x", "k"),
-    lambda: layout.preview_uri("/out", "f", "k/.."),
-    lambda: layout.film_page_uri("/out", RUN, "a/b"),
-    lambda: layout.film_page_paths("/out", RUN, "f", ".."),
-])
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: layout.preview_uri("/out", "../x", "k"),
+        lambda: layout.preview_uri("/out", "f", "k/.."),
+        lambda: layout.film_page_uri("/out", RUN, "a/b"),
+        lambda: layout.film_page_paths("/out", RUN, "f", ".."),
+    ],
+)
 def test_report_paths_refuse_unsafe_segments(build):
     with pytest.raises(ValueError, match="not a safe path segment"):
         build()

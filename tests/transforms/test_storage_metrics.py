@@ -1,4 +1,5 @@
 """Storage retries made inside DoFns reach the run's Beam metrics as talkie/storage_retries."""
+
 from __future__ import annotations
 
 import apache_beam as beam
@@ -32,7 +33,9 @@ def test_retries_inside_a_pipeline_are_counted():
     _ = pipeline | beam.Create([0, 1, 2, 0]) | beam.ParDo(_FlakyReadFn())
     result = pipeline.run()
     result.wait_until_finish()
-    counters = result.metrics().query(MetricsFilter().with_namespace("talkie").with_name("storage_retries"))["counters"]
+    counters = result.metrics().query(MetricsFilter().with_namespace("talkie").with_name("storage_retries"))[
+        "counters"
+    ]
     assert sum(c.committed for c in counters) == 3
 
 

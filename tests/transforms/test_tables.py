@@ -1,4 +1,5 @@
 """Table schemas, run ids, WriteTable's file layout, and read_table's newest-run-wins rule."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,10 +29,19 @@ RUN_2 = "20260102T000000Z-00000000"
 
 
 def scene(film_id: str, index: int, **overrides) -> dict:
-    row = {"film_id": film_id, "uri": f"/films/{film_id}.mp4", "scene_index": index,
-           "start_frame": 10 * index, "end_frame": 10 * index + 10, "start_pts": 1000 * index,
-           "end_pts": 1000 * index + 1000, "time_base": "1/24000", "start_s": index * 10 / 24,
-           "end_s": (index + 1) * 10 / 24, "cut_confidence": 0.9}
+    row = {
+        "film_id": film_id,
+        "uri": f"/films/{film_id}.mp4",
+        "scene_index": index,
+        "start_frame": 10 * index,
+        "end_frame": 10 * index + 10,
+        "start_pts": 1000 * index,
+        "end_pts": 1000 * index + 1000,
+        "time_base": "1/24000",
+        "start_s": index * 10 / 24,
+        "end_s": (index + 1) * 10 / 24,
+        "cut_confidence": 0.9,
+    }
     return {**row, **overrides}
 
 
@@ -43,17 +53,65 @@ def test_every_table_leads_with_a_required_run_id():
 
 def test_contract_column_names():
     assert SCHEMAS["scenes"].names == [
-        "run_id", "film_id", "uri", "scene_index", "start_frame", "end_frame", "start_pts", "end_pts",
-        "time_base", "start_s", "end_s", "cut_confidence", "positive_prompt", "negative_prompt", "best_take"]
+        "run_id",
+        "film_id",
+        "uri",
+        "scene_index",
+        "start_frame",
+        "end_frame",
+        "start_pts",
+        "end_pts",
+        "time_base",
+        "start_s",
+        "end_s",
+        "cut_confidence",
+        "positive_prompt",
+        "negative_prompt",
+        "best_take",
+    ]
     assert SCHEMAS["failures"].names == ["run_id", "uri", "film_id", "stage", "error_type", "error"]
     assert SCHEMAS["takes"].names == [
-        "run_id", "film_id", "scene_index", "take", "unit_key", "seed", "flac_uri", "flac_sha256",
-        "sync_score", "steps", "text_guidance", "video_guidance", "negative_guidance"]
+        "run_id",
+        "film_id",
+        "scene_index",
+        "take",
+        "unit_key",
+        "seed",
+        "flac_uri",
+        "flac_sha256",
+        "sync_score",
+        "steps",
+        "text_guidance",
+        "video_guidance",
+        "negative_guidance",
+    ]
     assert SCHEMAS["films"].names == [
-        "run_id", "film_id", "uri", "content_sha256", "duration_s", "nominal_fps", "true_fps", "frames",
-        "scenes", "cut_key", "flac_uri", "video_uri", "loudness_lufs", "checkpoint_sha256", "status", "extra"]
+        "run_id",
+        "film_id",
+        "uri",
+        "content_sha256",
+        "duration_s",
+        "nominal_fps",
+        "true_fps",
+        "frames",
+        "scenes",
+        "cut_key",
+        "flac_uri",
+        "video_uri",
+        "loudness_lufs",
+        "checkpoint_sha256",
+        "status",
+        "extra",
+    ]
     assert SCHEMAS["runs"].names == [
-        "run_id", "job", "started_at", "finished_at", "code_version", "options", "counts"]
+        "run_id",
+        "job",
+        "started_at",
+        "finished_at",
+        "code_version",
+        "options",
+        "counts",
+    ]
     scenes = SCHEMAS["scenes"]
     assert [f.name for f in scenes if f.nullable] == ["positive_prompt", "negative_prompt", "best_take"]
     assert SCHEMAS["failures"].field("film_id").nullable
@@ -95,7 +153,10 @@ def test_write_table_publishes_run_named_shards_only(tmp_path):
     written = read_table(out, "scenes", run_id=RUN_1)
     assert written.schema == SCHEMAS["scenes"]
     assert [(r["film_id"], r["scene_index"], r["run_id"]) for r in written.to_pylist()] == [
-        ("a", 0, RUN_1), ("a", 1, RUN_1), ("b", 0, RUN_1)]
+        ("a", 0, RUN_1),
+        ("a", 1, RUN_1),
+        ("b", 0, RUN_1),
+    ]
     # An empty collection still leaves this run's (empty) file, so readers see the run wrote nothing.
     failures = os.listdir(tmp_path / "meta" / "failures")
     assert len(failures) == 1 and failures[0].startswith(RUN_1)
@@ -105,18 +166,31 @@ def test_write_table_publishes_run_named_shards_only(tmp_path):
 def test_read_table_keeps_the_newest_run_per_key(tmp_path):
     out = str(tmp_path)
     write_table_file(out, "scenes", RUN_1, [scene("a", 0), scene("a", 1), scene("a", 2), scene("b", 0)])
-    write_table_file(out, "scenes", RUN_2, [scene("a", 0, cut_confidence=1.0), scene("a", 1, cut_confidence=1.0)])
+    write_table_file(
+        out, "scenes", RUN_2, [scene("a", 0, cut_confidence=1.0), scene("a", 1, cut_confidence=1.0)]
+    )
     rows = read_table(out, "scenes").to_pylist()
     # Film a was re-cut into two scenes by the newer run: its third scene from run 1 is gone.
     assert [(r["film_id"], r["scene_index"], r["run_id"]) for r in rows] == [
-        ("a", 0, RUN_2), ("a", 1, RUN_2), ("b", 0, RUN_1)]
+        ("a", 0, RUN_2),
+        ("a", 1, RUN_2),
+        ("b", 0, RUN_1),
+    ]
     assert read_table(out, "scenes", run_id=RUN_1).num_rows == 4
 
-    failure = {"uri": "/f/x.mp4", "film_id": None, "stage": "probe_and_shard", "error_type": "E", "error": "old"}
+    failure = {
+        "uri": "/f/x.mp4",
+        "film_id": None,
+        "stage": "probe_and_shard",
+        "error_type": "E",
+        "error": "old",
+    }
     write_table_file(out, "failures", RUN_1, [failure, {**failure, "uri": "/f/y.mp4"}])
     write_table_file(out, "failures", RUN_2, [{**failure, "error": "new"}])
     assert [(r["uri"], r["error"]) for r in read_table(out, "failures").to_pylist()] == [
-        ("/f/x.mp4", "new"), ("/f/y.mp4", "old")]
+        ("/f/x.mp4", "new"),
+        ("/f/y.mp4", "old"),
+    ]
 
 
 def test_read_table_ignores_temporary_files_and_reads_older_schemas(tmp_path):
@@ -126,18 +200,33 @@ def test_read_table_ignores_temporary_files_and_reads_older_schemas(tmp_path):
     (folder / ".temp-beam-123" / "partial.parquet").write_bytes(b"PAR1 not finished")
     (folder / f".{RUN_2}-00000-of-00001.parquet.x.tmp").write_bytes(b"partial")
     # A file from before the restore job's columns existed.
-    old = pa.schema([f for f in SCHEMAS["scenes"] if f.name not in ("positive_prompt", "negative_prompt", "best_take")])
+    old = pa.schema(
+        [f for f in SCHEMAS["scenes"] if f.name not in ("positive_prompt", "negative_prompt", "best_take")]
+    )
     row = {k: v for k, v in stamp_row(scene("a", 0), "scenes", RUN_1).items() if k in old.names}
     pq.write_table(pa.Table.from_pylist([row], schema=old), folder / f"{RUN_1}-00000-of-00001.parquet")
     [row] = read_table(out, "scenes").to_pylist()
     assert row["film_id"] == "a" and row["best_take"] is None and row["positive_prompt"] is None
     # takes from before the negative prompt had its own guidance weight
     old = pa.schema([f for f in SCHEMAS["takes"] if f.name != "negative_guidance"])
-    take = {"film_id": "a", "scene_index": 0, "take": 0, "unit_key": "k" * 16, "seed": 1, "flac_uri": "/a.flac",
-            "flac_sha256": "f" * 64, "sync_score": None, "steps": 20, "text_guidance": 2.0, "video_guidance": 2.0}
+    take = {
+        "film_id": "a",
+        "scene_index": 0,
+        "take": 0,
+        "unit_key": "k" * 16,
+        "seed": 1,
+        "flac_uri": "/a.flac",
+        "flac_sha256": "f" * 64,
+        "sync_score": None,
+        "steps": 20,
+        "text_guidance": 2.0,
+        "video_guidance": 2.0,
+    }
     (tmp_path / "meta" / "takes").mkdir()
-    pq.write_table(pa.Table.from_pylist([stamp_row(take, "takes", RUN_1)], schema=old),
-                   tmp_path / "meta" / "takes" / f"{RUN_1}-00000-of-00001.parquet")
+    pq.write_table(
+        pa.Table.from_pylist([stamp_row(take, "takes", RUN_1)], schema=old),
+        tmp_path / "meta" / "takes" / f"{RUN_1}-00000-of-00001.parquet",
+    )
     [row] = read_table(out, "takes").to_pylist()
     assert row["text_guidance"] == 2.0 and row["negative_guidance"] is None
 
@@ -149,9 +238,21 @@ def test_read_table_of_a_table_never_written_is_empty_with_its_schema(tmp_path):
 
 def test_runs_rows_keep_timestamps_and_counts(tmp_path):
     started = dt.datetime(2026, 11, 26, 8, 17, 10, 123456, tzinfo=dt.UTC)
-    uri = write_table_file(str(tmp_path), "runs", RUN_1, [{
-        "job": "scenes", "started_at": started, "finished_at": started + dt.timedelta(seconds=5),
-        "code_version": "0.1.0", "options": "{}", "counts": {"films": 2, "scenes": 9}}])
+    uri = write_table_file(
+        str(tmp_path),
+        "runs",
+        RUN_1,
+        [
+            {
+                "job": "scenes",
+                "started_at": started,
+                "finished_at": started + dt.timedelta(seconds=5),
+                "code_version": "0.1.0",
+                "options": "{}",
+                "counts": {"films": 2, "scenes": 9},
+            }
+        ],
+    )
     assert uri == str(tmp_path / "meta" / "runs" / f"{RUN_1}-00000-of-00001.parquet")
     [row] = read_table(str(tmp_path), "runs").to_pylist()
     assert row["started_at"] == started and dict(row["counts"]) == {"films": 2, "scenes": 9}

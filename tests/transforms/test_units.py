@@ -1,4 +1,5 @@
 """Units: keys, seeds, prompt layering, windows and output ranges, on small hand-made films."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -27,8 +28,15 @@ CONFIG = ModelConfig(
     window=WindowConfig(window_s=1.0, overlap_s=0.25),
 )
 SETTINGS = GenerationSettings(
-    checkpoint="/ckpt/tiny.safetensors", checkpoint_sha256="c" * 64, config=CONFIG, steps=4,
-    text_guidance=2.0, video_guidance=2.0, negative_guidance=2.0, sampler="euler", vocoder="griffin-lim(test)",
+    checkpoint="/ckpt/tiny.safetensors",
+    checkpoint_sha256="c" * 64,
+    config=CONFIG,
+    steps=4,
+    text_guidance=2.0,
+    video_guidance=2.0,
+    negative_guidance=2.0,
+    sampler="euler",
+    vocoder="griffin-lim(test)",
 )
 
 
@@ -59,8 +67,9 @@ def test_unit_key_changes_with_every_input_that_decides_the_audio():
         "sampler": dataclasses.replace(SETTINGS, sampler="heun"),
         "vocoder": dataclasses.replace(SETTINGS, vocoder="bigvgan"),
         "checkpoint": dataclasses.replace(SETTINGS, checkpoint_sha256="d" * 64),
-        "overlap": dataclasses.replace(SETTINGS, config=dataclasses.replace(
-            CONFIG, window=WindowConfig(window_s=1.0, overlap_s=0.5))),
+        "overlap": dataclasses.replace(
+            SETTINGS, config=dataclasses.replace(CONFIG, window=WindowConfig(window_s=1.0, overlap_s=0.5))
+        ),
         "default prompt": dataclasses.replace(SETTINGS, positive_prompt="rain"),
     }
     keys = {name: plan_film(film(), s).units[0].key for name, s in variants.items()}
@@ -76,12 +85,16 @@ def test_unit_key_changes_with_every_input_that_decides_the_audio():
 
 def test_unit_key_is_content_addressed_not_named():
     renamed = sharded("/elsewhere/b.mp4", "film-b")
-    assert [u.key for u in plan_film(renamed, SETTINGS).units] == [u.key for u in plan_film(film(), SETTINGS).units]
+    assert [u.key for u in plan_film(renamed, SETTINGS).units] == [
+        u.key for u in plan_film(film(), SETTINGS).units
+    ]
 
 
 def test_a_scene_override_regenerates_only_its_scene():
     plain = plan_film(film(positive_prompt="rain"), SETTINGS).units
-    changed = plan_film(film(positive_prompt="rain", scenes=(override(index=1, positive="a door slams"),)), SETTINGS).units
+    changed = plan_film(
+        film(positive_prompt="rain", scenes=(override(index=1, positive="a door slams"),)), SETTINGS
+    ).units
     assert plain[0].key == changed[0].key and plain[1].key != changed[1].key
     assert changed[1].positive_prompt == "a door slams" and changed[0].positive_prompt == "rain"
 
@@ -104,10 +117,18 @@ def test_unset_prompts_are_text_free_and_the_checkpoints_default_negative():
 
 
 def test_index_override_beats_range_and_ranges_go_to_the_scenes_whose_midpoint_they_hold():
-    overrides = (override(start_s=0.0, end_s=0.3, positive="first"), override(start_s=0.2, end_s=1.6, positive="second"),
-                 override(index=1, positive="by index"))
-    assert choose_override(overrides, 0, 0.0, 1.0).positive_prompt == "second"  # holds the midpoint 0.5; the first does not
-    tied = (override(start_s=0.0, end_s=0.9, positive="first"), override(start_s=0.1, end_s=1.0, positive="second"))
+    overrides = (
+        override(start_s=0.0, end_s=0.3, positive="first"),
+        override(start_s=0.2, end_s=1.6, positive="second"),
+        override(index=1, positive="by index"),
+    )
+    assert (
+        choose_override(overrides, 0, 0.0, 1.0).positive_prompt == "second"
+    )  # holds the midpoint 0.5; the first does not
+    tied = (
+        override(start_s=0.0, end_s=0.9, positive="first"),
+        override(start_s=0.1, end_s=1.0, positive="second"),
+    )
     assert choose_override(tied, 0, 0.0, 1.0).positive_prompt == "first"
     grazing = (override(start_s=0.0, end_s=0.45, positive="grazes"),)
     assert choose_override(grazing, 0, 0.0, 1.0) is None
@@ -137,8 +158,12 @@ def test_window_starts_step_by_the_stride_until_a_window_reaches_the_end():
 
 
 def test_unit_windows_cover_the_scene_at_model_rate():
-    long_scene = ShardedFilm(job=film().job, film_id="film-a", probe=probe("/films/a.mp4", frames=70),
-                             scenes=tuple(tiling(70, [20])))
+    long_scene = ShardedFilm(
+        job=film().job,
+        film_id="film-a",
+        probe=probe("/films/a.mp4", frames=70),
+        scenes=tuple(tiling(70, [20])),
+    )
     units = plan_film(long_scene, SETTINGS).units
     second = units[1]  # frames 20..70 at 24 fps: 50/24 s -> 17 frames at 8 fps, 33333 samples at 16 kHz
     assert (second.frames, second.samples) == (17, 33333)
@@ -150,15 +175,21 @@ def test_unit_windows_cover_the_scene_at_model_rate():
 
 
 def test_output_ranges_tile_the_film_to_the_sample():
-    odd = ShardedFilm(job=film().job, film_id="film-a", probe=probe("/films/a.mp4", frames=47),
-                      scenes=tuple(tiling(47, [7, 29])))
+    odd = ShardedFilm(
+        job=film().job,
+        film_id="film-a",
+        probe=probe("/films/a.mp4", frames=47),
+        scenes=tuple(tiling(47, [7, 29])),
+    )
     units = plan_film(odd, SETTINGS).units
     assert sum(u.output_samples for u in units) == round(Fraction(47, 24) * 48000)
 
 
 def test_cut_key_changes_with_the_takes_used_and_the_assembly_settings():
     base = cut_key(["a" * 16, "b" * 16], crossfade_samples=480, target_lufs=-23.0, max_true_peak_dbtp=-1.0)
-    assert base == cut_key(("a" * 16, "b" * 16), crossfade_samples=480, target_lufs=-23, max_true_peak_dbtp=-1)
+    assert base == cut_key(
+        ("a" * 16, "b" * 16), crossfade_samples=480, target_lufs=-23, max_true_peak_dbtp=-1
+    )
     others = {
         cut_key(["a" * 16, "c" * 16], crossfade_samples=480, target_lufs=-23.0, max_true_peak_dbtp=-1.0),
         cut_key(["b" * 16, "a" * 16], crossfade_samples=480, target_lufs=-23.0, max_true_peak_dbtp=-1.0),
@@ -169,10 +200,15 @@ def test_cut_key_changes_with_the_takes_used_and_the_assembly_settings():
     assert base not in others and len(others) == 5
 
 
-@pytest.mark.parametrize("field,value,message", [
-    ("steps", 0, "steps 0"), ("text_guidance", -1.0, "text_guidance -1.0"), ("sampler", "ddim", "sampler 'ddim'"),
-    ("takes", 0, "takes 0"),
-])
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("steps", 0, "steps 0"),
+        ("text_guidance", -1.0, "text_guidance -1.0"),
+        ("sampler", "ddim", "sampler 'ddim'"),
+        ("takes", 0, "takes 0"),
+    ],
+)
 def test_bad_settings_are_named(field, value, message):
     with pytest.raises(ValueError, match=message):
         dataclasses.replace(SETTINGS, **{field: value})
