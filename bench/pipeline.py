@@ -165,7 +165,9 @@ def warm_up(manifest: str, checkpoint: str, batch_size: int) -> str:
 
 def beam_batches(elements: list[UnitFrames], batch_size: int) -> list[list[UnitFrames]]:
     """BatchElements' packing (min = max = batch_size, sized by windows) over one bundle."""
-    batches, batch, size = [], [], 0
+    batches: list[list[UnitFrames]] = []
+    batch: list[UnitFrames] = []
+    size = 0
     for element in elements:
         weight = window_count(element)
         if size + weight > batch_size and batch:
@@ -202,8 +204,8 @@ def stages_alone(args, manifest: str, output: str, checkpoint: str, device: str)
         jobs, failures = parse_manifest(settings.input_spec)
         films = []
         for job in jobs:
-            probe, scenes = shard_film(job.video_input, min_scene_s=settings.min_scene_s)
-            scenes = tuple(scenes)
+            probe, shards = shard_film(job.video_input, min_scene_s=settings.min_scene_s)
+            scenes = tuple(shards)
             check_scenes_tile(probe, scenes)
             film_id = job.film_id or derive_film_id(job.video_input, probe.content_sha256)
             films.append(ShardedFilm(job=job, film_id=film_id, probe=probe, scenes=scenes))

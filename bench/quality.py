@@ -89,7 +89,7 @@ def synth_config(classes: tuple[str, ...], damage: float, *, small: bool = False
 
 
 def scene_plan(per_class: int) -> list[tuple[str, tuple[str, ...]]]:
-    plan = [(c, (c,)) for c in DISCRETE for _ in range(per_class)]
+    plan: list[tuple[str, tuple[str, ...]]] = [(c, (c,)) for c in DISCRETE for _ in range(per_class)]
     plan += [(c, (c,)) for c in CONTINUOUS for _ in range(max(2, per_class // 4))]
     plan += [("mix", EVENT_MIXES[i % len(EVENT_MIXES)]) for i in range(per_class)]
     return plan

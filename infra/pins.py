@@ -16,6 +16,7 @@ import ast
 import sys
 from importlib import metadata
 from pathlib import Path
+from typing import cast
 
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
@@ -39,7 +40,7 @@ def setup_requirements(setup_py: Path = SETUP) -> list[str]:
 
 def read_lock(lock: Path = LOCK) -> dict[str, Version]:
     """The lock's ``name==version`` lines by canonical name (comments and blank lines skipped)."""
-    pins = {}
+    pins: dict[str, Version] = {}
     for number, line in enumerate(lock.read_text().splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
@@ -54,7 +55,10 @@ def read_lock(lock: Path = LOCK) -> dict[str, Version]:
 def _applies(requirement: Requirement, extras: set[str]) -> bool:
     if requirement.marker is None:
         return True
-    environments = [{**default_environment(), "extra": extra} for extra in (extras or {""})]
+    # Every field of packaging's Environment is a str; Marker.evaluate wants a plain str mapping.
+    environments = [
+        {**cast("dict[str, str]", default_environment()), "extra": extra} for extra in (extras or {""})
+    ]
     return any(requirement.marker.evaluate(env) for env in environments)
 
 

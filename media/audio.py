@@ -16,6 +16,8 @@ from collections.abc import Iterator
 import av
 import numpy as np
 from av.audio.resampler import AudioResampler
+from av.audio.stream import AudioStream
+from av.container import InputContainer
 
 from media.container import open_container, stream_kinds
 from media.errors import NoAudioStream, UnreadableMedia
@@ -25,7 +27,7 @@ SEEK_LEAD_S = 0.25
 
 
 @contextlib.contextmanager
-def _open_audio(uri: str):
+def _open_audio(uri: str) -> Iterator[tuple[InputContainer, AudioStream]]:
     """Yields (container, first audio stream); raises FileNotFoundError, UnreadableMedia or
     NoAudioStream."""
     with open_container(uri) as container:
@@ -43,7 +45,9 @@ def has_audio(uri: str) -> bool:
         return False
 
 
-def _resampled(container, stream, resampler: AudioResampler, uri: str) -> Iterator[tuple[float, np.ndarray]]:
+def _resampled(
+    container: InputContainer, stream: AudioStream, resampler: AudioResampler, uri: str
+) -> Iterator[tuple[float, np.ndarray]]:
     """(start seconds of the first input frame, samples) chunks of mono float32 at the output rate.
 
     The first element's time anchors the output clock: the resampler's output is continuous from
@@ -54,7 +58,8 @@ def _resampled(container, stream, resampler: AudioResampler, uri: str) -> Iterat
     try:
         for frame in container.decode(stream):
             if anchor is None:
-                anchor = float(frame.time) if frame.pts is not None else 0.0
+                time = frame.time  # None exactly when the frame has no PTS
+                anchor = float(time) if time is not None else 0.0
             decoded += 1
             for out in resampler.resample(frame):
                 yield anchor, out.to_ndarray().reshape(-1)  # packed flt mono: (1, n) -> (n,)
@@ -96,7 +101,9 @@ def decode_audio(
 
     with _open_audio(uri) as (container, stream):
         if start_s > SEEK_LEAD_S:
-            target = int((start_s - SEEK_LEAD_S) / stream.time_base)
+            time_base = stream.time_base
+            assert time_base is not None, "FFmpeg gives every demuxed stream a time base"
+            target = int((start_s - SEEK_LEAD_S) / time_base)
             container.seek(target, stream=stream, backward=True, any_frame=False)
         resampler = AudioResampler(format="flt", layout="mono", rate=sample_rate)
         position: int | None = None  # timeline index of the next resampled sample

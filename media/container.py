@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import IO
 
 import av
 
@@ -11,7 +12,7 @@ from media import storage
 from media.errors import UnreadableMedia
 
 
-def stream_kinds(container) -> str:
+def stream_kinds(container: av.container.Container) -> str:
     """The container's stream types, for error messages: e.g. "audio, subtitle"."""
     return ", ".join(sorted({s.type for s in container.streams})) or "no streams"
 
@@ -24,6 +25,7 @@ def open_container(uri: str) -> Iterator[av.container.InputContainer]:
     cannot open as a media container (empty, random bytes, truncated before its header).
     """
     with contextlib.ExitStack() as stack:
+        source: str | IO[bytes]
         if storage.is_local(uri):
             source = storage.local_path(uri)
         else:

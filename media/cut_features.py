@@ -31,12 +31,14 @@ REACH = GAP + 2 * SIDE  # frames on each side that transition[m] reads
 def standardise(luma: np.ndarray) -> np.ndarray:
     """(h, w) uint8 -> float32 with zero mean and unit variance; +4 keeps black frames near 0."""
     x = luma.astype(np.float32)
-    return (x - x.mean()) / (x.std() + 4.0)
+    z: np.ndarray = (x - x.mean()) / (x.std() + 4.0)
+    return z
 
 
 def block_mean(x: np.ndarray, block: int) -> np.ndarray:
     h, w = x.shape
-    return x.reshape(h // block, block, w // block, block).mean(axis=(1, 3)).ravel()
+    means: np.ndarray = x.reshape(h // block, block, w // block, block).mean(axis=(1, 3)).ravel()
+    return means
 
 
 def trimmed_distance(a: np.ndarray, b: np.ndarray, keep: float = 0.9) -> float:
@@ -87,7 +89,10 @@ class LumaChangeScorer:
         if i == 0:
             return 0.0
         first = self._count - len(self._fine)  # absolute index of self._fine[0]
-        fine = lambda k: self._fine[k - first]  # noqa: E731
+
+        def fine(k: int) -> np.ndarray:
+            return self._fine[k - first]
+
         pairs = [(a, b) for a in (i - 1, i - 2, i - 3) for b in (i, i + 1, i + 2) if a >= 0 and b < n]
         return min(trimmed_distance(fine(b), fine(a)) for a, b in pairs)
 
@@ -97,7 +102,8 @@ class LumaChangeScorer:
         def mean(lo: int, hi: int) -> np.ndarray:
             lo = min(max(lo, 0), n - 1)
             hi = max(lo + 1, min(hi, n))
-            return np.mean([self._layout[k - first] for k in range(lo, hi)], axis=0)
+            layout: np.ndarray = np.mean([self._layout[k - first] for k in range(lo, hi)], axis=0)
+            return layout
 
         before, further_before = mean(m - GAP - SIDE, m - GAP), mean(m - GAP - 2 * SIDE, m - GAP - SIDE)
         after, further_after = mean(m + GAP, m + GAP + SIDE), mean(m + GAP + SIDE, m + REACH)

@@ -31,6 +31,9 @@ from fractions import Fraction
 
 import av
 import numpy as np
+from av.audio.stream import AudioStream
+from av.container import OutputContainer
+from av.video.stream import VideoStream
 
 from media.decode import open_video
 from media.errors import UnreadableMedia
@@ -70,7 +73,10 @@ def preview_size(width: int, height: int, max_height: int = MAX_HEIGHT) -> tuple
     if width < 1 or height < 1:
         raise ValueError(f"a {width}x{height} picture has no pixels")
     scale = min(1.0, max_height / height)
-    even = lambda x: max(2, int(round(x * scale / 2)) * 2)  # noqa: E731
+
+    def even(x: int) -> int:
+        return max(2, int(round(x * scale / 2)) * 2)
+
     return even(width), even(height)
 
 
@@ -130,12 +136,14 @@ def _write_preview(
         av.open(path, "w", format="mp4", options=dict(MUX_OPTIONS)) as out,
     ):
         out.metadata.clear()
+        assert stream.time_base is not None, "FFmpeg gives every demuxed stream a time base"
         time_base = Fraction(stream.time_base)
         width, height = preview_size(stream.codec_context.width, stream.codec_context.height, max_height)
         rate_guess = stream.guessed_rate or stream.average_rate or Fraction(24)
         video = out.add_stream(
             codec, rate=rate_guess, options=dict(X264_OPTIONS if codec == "libx264" else NVENC_OPTIONS)
         )
+        assert isinstance(video, VideoStream), f"{codec} is a video encoder"
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.time_base = time_base
         video.codec_context.time_base = time_base
@@ -175,7 +183,7 @@ def _write_preview(
 class _AudioFeed:
     """Encodes the track in AAC frames as the picture advances, so packets interleave by time."""
 
-    def __init__(self, out, stream, audio: np.ndarray, rate: int) -> None:
+    def __init__(self, out: OutputContainer, stream: AudioStream, audio: np.ndarray, rate: int) -> None:
         self._out, self._stream, self._audio, self._rate = out, stream, audio.astype(np.float32), rate
         self._next = 0
 

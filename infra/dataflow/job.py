@@ -183,7 +183,8 @@ def build_offline(argv: Sequence[str]):
     settings = restore.settings_from(options)
     pipeline = beam.Pipeline(options=options)
     restore.build(pipeline, settings)
-    return pipeline.run().job
+    # The dry run returns a plain PipelineResult with ``job`` set on it, which Beam's types do not declare.
+    return pipeline.run().job  # type: ignore[attr-defined]
 
 
 def job_environment(job):

@@ -1,7 +1,8 @@
 """What a scene's review shows, measured from the film and its track.
 
 For scene [t0, t1) of a film: a strip of thumbnails sampled evenly across it, the film track's
-samples on the scene's span, and the onsets that ``media.sync`` compares (motion onsets of the
+samples on the scene's span (a scored film's effects stem: the music's notes are not the sound
+that should land on the picture), and the onsets that ``media.sync`` compares (motion onsets of the
 picture and audio onsets of the track, seconds from the scene's start) with their agreement,
 the same measure as a take's ``sync_score``. The picture is analysed at the film's own frame
 rate (at most ``ANALYSIS_MAX_FPS``) in ``ANALYSIS_WIDTH``-pixel-wide gray frames, so the curve
@@ -37,6 +38,7 @@ class SceneEvidence:
     motion_onsets: np.ndarray  # seconds from the scene's start
     audio_onsets: np.ndarray
     agreement: float  # media.sync.onset_agreement of the two
+    track_label: str = "film track"  # what ``track`` is: "film track", or "effects" for a scored film
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ def read_picture(uri: str) -> Picture:
         first = next((f.pts for f in container.decode(stream) if f.pts is not None), None)
         if first is None:
             raise UnreadableMedia(f"{uri}: no frame to review")
+        assert stream.time_base is not None, "FFmpeg gives every demuxed stream a time base"
         return Picture(
             int(stream.codec_context.width),
             int(stream.codec_context.height),
@@ -77,11 +80,13 @@ def scene_evidence(
     track: np.ndarray,
     rate: int,
     fps: float,
+    track_label: str = "film track",
 ) -> SceneEvidence:
     """The evidence of the scene [start_s, end_s), in seconds from the film's first frame (module
     docstring); ``video_uri`` is read on its own clock (``picture``), so the published MKV (whose
     packets are the source's, retimed to milliseconds) serves as well as the source; ``track`` is
-    the film track's samples on the scene's span, ``fps`` the film's frame rate."""
+    the film track's samples on the scene's span (``track_label`` says what it is), ``fps`` the
+    film's frame rate."""
     start, span = float(start_s), float(end_s - start_s)
     start_pts = picture.first_pts + round(Fraction(start) / picture.time_base)
     end_pts = picture.first_pts + round(Fraction(float(end_s)) / picture.time_base)
@@ -105,4 +110,5 @@ def scene_evidence(
         motion_onsets=motion,
         audio_onsets=sound,
         agreement=onset_agreement(motion, sound),
+        track_label=track_label,
     )

@@ -3,8 +3,9 @@
 One picture per scene, three rows on one time axis (seconds from the film's first frame):
 
 1. thumbnails of the scene, each drawn over the stretch of time it stands for;
-2. the spectrogram of the film track over the scene (Hann frames of ``SPECTRUM_SAMPLES``, dB,
-   the top ``DYNAMIC_RANGE_DB``), at most ``MAX_COLUMNS`` frames wide whatever the scene's length;
+2. the spectrogram of the film track (a scored film's effects stem) over the scene (Hann frames
+   of ``SPECTRUM_SAMPLES``, dB, the top ``DYNAMIC_RANGE_DB``), at most ``MAX_COLUMNS`` frames wide
+   whatever the scene's length;
 3. the motion onsets of the picture and the audio onsets of the track (``media.sync``), each
    drawn as the sum of Gaussians of width ``media.sync.SIGMA_S`` whose cosine similarity is the
    sync score: where the two curves overlap the sound lands on the picture.
@@ -51,7 +52,8 @@ def onset_curve(onsets: np.ndarray, times: np.ndarray, sigma: float = SIGMA_S) -
     t, o = np.asarray(times, np.float64), np.asarray(onsets, np.float64)
     if o.size == 0:
         return np.zeros_like(t)
-    return np.exp(-np.square(t[:, None] - o[None, :]) / (2 * sigma * sigma)).sum(axis=1)
+    curve: np.ndarray = np.exp(-np.square(t[:, None] - o[None, :]) / (2 * sigma * sigma)).sum(axis=1)
+    return curve
 
 
 def scene_picture_png(evidence: SceneEvidence, *, title: str) -> bytes:
@@ -88,13 +90,14 @@ def scene_picture_png(evidence: SceneEvidence, *, title: str) -> bytes:
         vmax=top,
         extent=(e.start_s + times[0] - half, e.start_s + times[-1] + half, 0.0, freqs[-1] / 1000),
     )
-    spectrum.set_ylabel("film track\nkHz", fontsize=9)
+    spectrum.set_ylabel(f"{e.track_label}\nkHz", fontsize=9)
     spectrum.set_facecolor("black")  # the last half frame, past the last spectrum column, is silence-coloured
 
     grid = np.linspace(0.0, span, min(CURVE_POINTS, max(2, int(span * 1000))))
     motion, sound = onset_curve(e.motion_onsets, grid), onset_curve(e.audio_onsets, grid)
     onsets.plot(e.start_s + grid, motion, color="tab:blue", label="motion onsets (picture)")
-    onsets.plot(e.start_s + grid, -sound, color="tab:orange", label="audio onsets (track)")
+    sound_label = "track" if e.track_label == "film track" else e.track_label
+    onsets.plot(e.start_s + grid, -sound, color="tab:orange", label=f"audio onsets ({sound_label})")
     onsets.axhline(0.0, color="0.6", linewidth=0.6)
     reach = 1.25 * max(1.0, float(motion.max(initial=0.0)), float(sound.max(initial=0.0)))
     onsets.set_ylim(-reach, reach)
