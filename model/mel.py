@@ -93,13 +93,18 @@ def _check_audio(audio: Tensor) -> Tensor:
     return audio.to(torch.float32)
 
 
+def _hann(config: AudioConfig, device: torch.device) -> Tensor:
+    """The periodic Hann window of ``win_length`` samples that stft and istft share."""
+    return torch.hann_window(config.win_length, periodic=True, dtype=torch.float32, device=device)
+
+
 def stft(audio: Tensor, config: AudioConfig) -> Tensor:
     """(B, samples) -> complex (B, n_freqs, ceil(samples / hop)), frame k centred on sample k * hop."""
     audio = _check_audio(audio)
     samples, pad = audio.shape[1], config.n_fft // 2
     mode = "reflect" if samples > pad else "constant"
     padded = nn.functional.pad(audio[:, None], (pad, pad), mode=mode)[:, 0]
-    window = torch.hann_window(config.win_length, periodic=True, dtype=torch.float32, device=audio.device)
+    window = _hann(config, audio.device)
     spec = torch.stft(
         padded,
         n_fft=config.n_fft,
@@ -116,7 +121,7 @@ def stft(audio: Tensor, config: AudioConfig) -> Tensor:
 
 def istft(spec: Tensor, config: AudioConfig) -> Tensor:
     """Complex (B, n_freqs, frames) -> (B, frames * hop), the least-squares inverse of ``stft``."""
-    window = torch.hann_window(config.win_length, periodic=True, dtype=torch.float32, device=spec.device)
+    window = _hann(config, spec.device)
     return torch.istft(
         spec,
         n_fft=config.n_fft,

@@ -37,15 +37,11 @@ class _OnePerFilmIdFn(beam.DoFn):
         if len(contents) > 1:
             uris = [redact(f.job.video_input) for f in films]
             for film in films:
-                yield self._guard.output(
-                    Failure(
-                        uri=redact(film.job.video_input),
-                        film_id=film_id,
-                        stage=STAGE_DEDUPLICATE_FILMS,
-                        error_type="FilmIdConflict",
-                        error=f"film_id {film_id!r} is given to {len(films)} films with different "
-                        f"content: {uris}; give each film its own film_id",
-                    )
+                yield self._failure(
+                    film,
+                    "FilmIdConflict",
+                    f"film_id {film_id!r} is given to {len(films)} films with different "
+                    f"content: {uris}; give each film its own film_id",
                 )
             return
         kept = films[0]
@@ -56,17 +52,25 @@ class _OnePerFilmIdFn(beam.DoFn):
                     "%s: listed again under film_id %r; processed once", redact(film.job.video_input), film_id
                 )
                 continue
-            yield self._guard.output(
-                Failure(
-                    uri=redact(film.job.video_input),
-                    film_id=film_id,
-                    stage=STAGE_DEDUPLICATE_FILMS,
-                    error_type="DuplicateFilm",
-                    error=f"same film_id {film_id!r} and content as {redact(kept.job.video_input)!r}, "
-                    "with other settings; that row was processed and this one was not",
-                )
+            yield self._failure(
+                film,
+                "DuplicateFilm",
+                f"same film_id {film_id!r} and content as {redact(kept.job.video_input)!r}, "
+                "with other settings; that row was processed and this one was not",
             )
         yield kept
+
+    def _failure(self, film: ShardedFilm, error_type: str, error: str) -> Any:
+        """The failures-output element for ``film``'s row (its uri redacted)."""
+        return self._guard.output(
+            Failure(
+                uri=redact(film.job.video_input),
+                film_id=film.film_id,
+                stage=STAGE_DEDUPLICATE_FILMS,
+                error_type=error_type,
+                error=error,
+            )
+        )
 
 
 class DeduplicateFilms(beam.PTransform):
