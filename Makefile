@@ -31,16 +31,23 @@ $(STAMP): setup.py
 $(SAMPLES)/manifest.jsonl: $(STAMP)
 	$(BIN)/python -m model.synth --out $(SAMPLES) --films 6 --seed 1001
 
+# The demo's manifest: the same films, rows 0, 2 and 4 with music in their prompts (piano comedy,
+# organ suspense, an orchestral march that catches the action), so those films get a score.
+$(SAMPLES)/manifest_music.jsonl: $(SAMPLES)/manifest.jsonl
+	$(BIN)/python -c "from model.synth.collection import write_music_manifest; write_music_manifest('$(SAMPLES)')"
+
 # The main job on the built-in sample collection: two takes of every scene, the best one in each
-# film's track; FLAC + MKV + a browser preview per film, stems, tables and a review report.
+# film's track; FLAC + MKV + a browser preview per film, stems, tables and a review report; the
+# films whose prompts ask for music also get a score, and their effects and score stems.
 # CHECKPOINT=path/or/uri.safetensors picks a checkpoint (default: the shipped model/weights/tiny.safetensors).
 CHECKPOINT ?=
 DEMO_FLAGS := --takes 2 $(if $(CHECKPOINT),--checkpoint $(CHECKPOINT))
 
-demo: $(SAMPLES)/manifest.jsonl
-	$(BIN)/python -m pipelines.restore --input $(SAMPLES)/manifest.jsonl --output $(DEMO_OUT) $(DEMO_FLAGS) $(RUNNER)
+demo: $(SAMPLES)/manifest_music.jsonl
+	$(BIN)/python -m pipelines.restore --input $(SAMPLES)/manifest_music.jsonl --output $(DEMO_OUT) $(DEMO_FLAGS) $(RUNNER)
 	@echo "Review it in a browser: $(DEMO_OUT)/report/<run_id>/index.html (the path is printed above);"
 	@echo "films: $(DEMO_OUT)/films/<film_id>/<cut_key>.mkv (ffplay, VLC); tables: $(DEMO_OUT)/meta/"
+	@echo "scores: $(DEMO_OUT)/films/<film_id>/<cut_key>.effects.flac, .score.flac (the films with music)"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests

@@ -67,12 +67,21 @@ from model.generate import DEFAULT_CHECKPOINT, load_generator
 from model.networks import build_network
 from model.synth.collection import write_collection
 from pipelines import restore
-from transforms.assemble import STATUS_DONE, _AssembleFilmFn, best_take, film_row, scene_rows, take_row
+from transforms.assemble import (
+    STATUS_DONE,
+    _AssembleFilmFn,
+    best_take,
+    film_row,
+    scene_rows,
+    score_inputs,
+    take_row,
+)
 from transforms.generate import UnitFrames, _WriteStemFn, decode_unit_frames
 from transforms.inference import TalkieModelHandler, window_count
 from transforms.ledger import read_ledger
 from transforms.manifest import derive_film_id, parse_manifest
 from transforms.report import report_film
+from transforms.score import plan_score
 from transforms.shard import ShardedFilm, check_scenes_tile
 from transforms.tables import write_table_file
 from transforms.units import plan_film
@@ -233,7 +242,7 @@ def stages_alone(args, manifest: str, output: str, checkpoint: str, device: str)
         writer.setup()
         takes = [writer._publish(r.example, np.asarray(r.inference)) for r in results]
     with watch.part("films"):
-        assembler = _AssembleFilmFn(output, generation, settings.assembly, force=False)
+        assembler = _AssembleFilmFn(output, generation, settings.assembly, force=False, score=settings.score)
         film_rows, scene_table, take_table = [], [], []
         by_key = {t.unit.key: t for t in takes}
         for plan in plans:
@@ -244,9 +253,10 @@ def stages_alone(args, manifest: str, output: str, checkpoint: str, device: str)
                 per_scene.setdefault(take.unit.scene_index, []).append(take)
             chosen = [best_take(per_scene[scene.index]) for scene in plan.film.scenes]
             best = {t.unit.scene_index: t.unit.take for t in chosen}
-            fields = assembler._assemble(plan, chosen)
+            score = plan_score(score_inputs(chosen), plan.film.probe.duration_s, settings.score)
+            fields = assembler._assemble(plan, chosen, score)
             film_rows.append(film_row(plan, generation, STATUS_DONE, **fields))
-            scene_table += scene_rows(plan, best)
+            scene_table += scene_rows(plan, best, score)
     with watch.part("tables"):
         for table, rows in (
             ("films", film_rows),

@@ -6,7 +6,9 @@ with ``media.storage.write_bytes``). Stream order in the output:
 
 1. the source's video streams, in source order, dispositions kept;
 2. Talkie's FLAC, the default audio stream (Matroska FlagDefault), titled and tagged;
-3. the source's other streams (an existing score, commentary, subtitles, attachments) in source
+3. Talkie's further FLAC tracks (``stems``: a scored film's effects and score stems), in the
+   order given, each titled and tagged, not default;
+4. the source's other streams (an existing score, commentary, subtitles, attachments) in source
    order, their ``default`` flag cleared so players pick Talkie's track.
 
 Streams Matroska cannot hold (data streams such as MP4 timecode tracks, or a codec it has no
@@ -15,29 +17,32 @@ left out and logged with a warning naming each one (``streams_left_out`` lists t
 
 Muxing is bit-exact: with FFmpeg's ``fflags=+bitexact`` the Matroska muxer draws no random
 segment or track UID, writes no wall-clock date and names itself "Lavf" without a version; the
-packets are fed in one deterministic order (both inputs merged by decode time). So the same
-source and FLAC give the same bytes. Only packets with no data (``size == 0``, demuxer flush
-markers) are skipped: a keyframe without a DTS is still copied.
+packets are fed in one deterministic order (all inputs merged by decode time, packets of equal
+time in stream order). So the same source and FLACs give the same bytes. Only packets with no
+data (``size == 0``, demuxer flush markers) are skipped: a keyframe without a DTS is still copied.
 
-Time: Talkie's track starts with the film's first frame (DESIGN.md, Contracts, "Time"), so the
-FLAC's timestamps are offset by the video stream's start time (the first frame's PTS; FFmpeg's
+Time: Talkie's tracks start with the film's first frame (docs/design.md, Contracts, "Time"), so the
+FLACs' timestamps are offset by the video stream's start time (the first frame's PTS; FFmpeg's
 ``start_time``), rounded to the FLAC's sample clock; video timestamps are copied as they are.
 Matroska stores times in milliseconds, so every timestamp is kept to the nearest millisecond.
 
-Provenance ``tags`` go into the container's global tags and the FLAC track's tags, upper-cased
-as Matroska recommends; ``title`` becomes the segment title. The source's global metadata is
-kept, except MP4 bookkeeping keys (brands, encoder) that describe the old container.
+Provenance ``tags`` go into the container's global tags and every Talkie track's tags (a stem's
+own ``tags`` added), upper-cased as Matroska recommends; ``title`` becomes the segment title.
+The source's global metadata is kept, except MP4 bookkeeping keys (brands, encoder) that
+describe the old container.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import heapq
 import io
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from fractions import Fraction
+from typing import Any, NamedTuple
 
 import av
 
@@ -51,6 +56,16 @@ MUX_OPTIONS = {"fflags": "+bitexact"}
 SOUNDTRACK_TITLE = "Talkie soundtrack"
 _DROPPED_GLOBAL_KEYS = {"major_brand", "minor_version", "compatible_brands", "encoder"}
 _FORMAT = "matroska"
+
+Timed = tuple[Fraction, "av.Packet[Any]", Any]  # (decode time in s, packet, target stream)
+
+
+class Stem(NamedTuple):
+    """A further Talkie audio track: FLAC bytes, its title, and tags of its own."""
+
+    flac: bytes
+    title: str
+    tags: Mapping[str, str] = {}
 
 
 def video_packets_digest(uri: str) -> str:
@@ -74,21 +89,39 @@ def streams_left_out(video_uri: str) -> list[str]:
 
 
 def mux_with_soundtrack(
-    video_uri: str, flac: bytes, *, tags: Mapping[str, str] = {}, title: str | None = None
+    video_uri: str,
+    flac: bytes,
+    *,
+    tags: Mapping[str, str] = {},
+    title: str | None = None,
+    soundtrack_title: str = SOUNDTRACK_TITLE,
+    stems: Sequence[Stem] = (),
 ) -> bytes:
-    """Matroska bytes: ``video_uri``'s streams copied untouched plus ``flac`` as the default audio.
+    """Matroska bytes: ``video_uri``'s streams copied untouched plus ``flac`` as the default audio,
+    titled ``soundtrack_title``, and each of ``stems`` as a further audio track after it.
 
     Raises NoVideoStream for a source without video, UnreadableMedia for a source or FLAC that
-    FFmpeg cannot read, and ValueError for tags that are not strings.
+    FFmpeg cannot read, and ValueError for tags or titles that are not strings.
     """
-    for key, value in tags.items():
-        if not isinstance(key, str) or not key or not isinstance(value, str):
-            raise ValueError(f"tag {key!r}={value!r}: need non-empty string names and string values")
+    for stem in stems:
+        _check_tags(stem.tags)
+        if not isinstance(stem.title, str) or not stem.title:
+            raise ValueError(f"stem title {stem.title!r}: need a non-empty string")
+    _check_tags(tags)
     if title is not None and not isinstance(title, str):
         raise ValueError(f"title={title!r}: need a string or None")
+    if not isinstance(soundtrack_title, str) or not soundtrack_title:
+        raise ValueError(f"soundtrack_title={soundtrack_title!r}: need a non-empty string")
     provenance = {key.upper(): value for key, value in tags.items()}
+    # a track keeps its own title: a TITLE tag names the film (the segment), not the track
+    track_tags = {key: value for key, value in provenance.items() if key != "TITLE"}
     buf = io.BytesIO()
-    with open_container(video_uri) as source, _open_flac(flac) as soundtrack:
+    with contextlib.ExitStack() as opened:
+        source = opened.enter_context(open_container(video_uri))
+        tracks: list[tuple[av.container.InputContainer, str, Mapping[str, str]]] = [
+            (opened.enter_context(_open_flac(flac)), soundtrack_title, {})
+        ]
+        tracks += [(opened.enter_context(_open_flac(s.flac)), s.title, dict(s.tags)) for s in stems]
         if not source.streams.video:
             raise NoVideoStream(f"{video_uri}: container has no video stream (found: {stream_kinds(source)})")
         with av.open(buf, "w", format=_FORMAT, options=dict(MUX_OPTIONS)) as out:
@@ -100,17 +133,21 @@ def mux_with_soundtrack(
             if title is not None:
                 out.metadata["title"] = title
 
-            mapping: dict[int, av.stream.Stream] = {}
+            mapping: dict[int, Any] = {}
             videos = [s for s in source.streams if s.type == "video"]
             others = [s for s in source.streams if s.type != "video"]
             for stream in videos:
                 mapping[stream.index] = _copy_stream(out, stream, keep_default=True)
-            flac_in = soundtrack.streams.audio[0]
-            flac_out = out.add_stream_from_template(flac_in)
-            flac_out.disposition = av.stream.Disposition.default
-            # the stream keeps its own title: a TITLE tag names the film (the segment), not the track
-            track_tags = {key: value for key, value in provenance.items() if key != "TITLE"}
-            flac_out.metadata.update({**track_tags, "title": SOUNDTRACK_TITLE})
+            talkie: list[tuple[Any, Any, Any]] = []  # (input container, its stream, output stream)
+            for number, (container, track_title, own_tags) in enumerate(tracks):
+                flac_in = container.streams.audio[0]
+                flac_out = out.add_stream_from_template(flac_in)
+                default = av.stream.Disposition.default if number == 0 else av.stream.Disposition(0)
+                flac_out.disposition = default
+                flac_out.metadata.update(
+                    {**track_tags, **{k.upper(): v for k, v in own_tags.items()}, "title": track_title}
+                )
+                talkie.append((container, flac_in, flac_out))
             for stream in others:
                 if _copyable(stream):
                     mapping[stream.index] = _copy_stream(out, stream, keep_default=False)
@@ -122,10 +159,13 @@ def mux_with_soundtrack(
             source_packets = (
                 (p, mapping[p.stream.index]) for p in source.demux() if p.stream.index in mapping
             )
-            shift = _start_ticks(source.streams.video[0], flac_in)
-            flac_packets = ((_shifted(p, shift), flac_out) for p in soundtrack.demux(flac_in))
+            flows = [_timed(source_packets)]
+            for container, flac_in, flac_out in talkie:
+                shift = _start_ticks(source.streams.video[0], flac_in)
+                flows.append(_timed(_retargeted(container.demux(flac_in), shift, flac_out)))
             try:
-                for _, packet, target in heapq.merge(_timed(source_packets), _timed(flac_packets), key=_key):
+                # heapq.merge is stable: packets of equal time go in the order of ``flows``
+                for _, packet, target in heapq.merge(*flows, key=_key):
                     packet.stream = target
                     out.mux(packet)
             except av.FFmpegError as e:
@@ -133,7 +173,13 @@ def mux_with_soundtrack(
     return buf.getvalue()
 
 
-def _open_flac(flac: bytes):
+def _check_tags(tags: Mapping[str, str]) -> None:
+    for key, value in tags.items():
+        if not isinstance(key, str) or not key or not isinstance(value, str):
+            raise ValueError(f"tag {key!r}={value!r}: need non-empty string names and string values")
+
+
+def _open_flac(flac: bytes) -> av.container.InputContainer:
     if not isinstance(flac, (bytes, bytearray)) or not bytes(flac[:4]) == b"fLaC":
         raise UnreadableMedia("the soundtrack is not FLAC bytes (they do not start with 'fLaC')")
     try:
@@ -142,14 +188,23 @@ def _open_flac(flac: bytes):
         raise UnreadableMedia(f"FFmpeg cannot open the soundtrack FLAC ({e})") from e
 
 
-def _start_ticks(video, flac_stream) -> int:
+def _start_ticks(video: Any, flac_stream: Any) -> int:
     """The first video frame's presentation time in the FLAC stream's time base (0 when unknown)."""
     if video.start_time is None or video.time_base is None:
         return 0
-    return round(video.start_time * Fraction(video.time_base) / Fraction(flac_stream.time_base))
+    return round(int(video.start_time) * Fraction(video.time_base) / Fraction(flac_stream.time_base))
 
 
-def _shifted(packet: av.Packet, ticks: int) -> av.Packet:
+def _retargeted(
+    packets: Iterable[av.Packet[Any]], ticks: int, target: Any
+) -> Iterator[tuple[av.Packet[Any], Any]]:
+    """(packet shifted by ``ticks``, ``target``) for each of ``packets`` (a function, so that each
+    track's generator keeps its own shift and target)."""
+    for packet in packets:
+        yield _shifted(packet, ticks), target
+
+
+def _shifted(packet: av.Packet[Any], ticks: int) -> av.Packet[Any]:
     if ticks:
         if packet.pts is not None:
             packet.pts += ticks
@@ -158,13 +213,13 @@ def _shifted(packet: av.Packet, ticks: int) -> av.Packet:
     return packet
 
 
-def _copyable(stream) -> bool:
+def _copyable(stream: Any) -> bool:
     """True for streams Matroska can take as they are: codecs it maps, and attachments."""
     if stream.type == "attachment":
         return True
     if stream.type not in ("video", "audio", "subtitle") or stream.codec_context is None:
         return False
-    return stream.codec_context.name in _matroska_codecs()
+    return bool(stream.codec_context.name in _matroska_codecs())
 
 
 @functools.cache
@@ -174,7 +229,7 @@ def _matroska_codecs() -> frozenset[str]:
         return frozenset(probe.supported_codecs)
 
 
-def _copy_stream(out, stream, *, keep_default: bool):
+def _copy_stream(out: Any, stream: Any, *, keep_default: bool) -> Any:
     copied = out.add_stream_from_template(stream)
     disposition = stream.disposition
     if not keep_default:
@@ -184,12 +239,12 @@ def _copy_stream(out, stream, *, keep_default: bool):
     return copied
 
 
-def _describe(stream) -> str:
+def _describe(stream: Any) -> str:
     codec = stream.codec_context.name if stream.codec_context is not None else "no codec"
     return f"#{stream.index} {stream.type} ({codec})"
 
 
-def _timed(packets: Iterator) -> Iterator[tuple[Fraction, av.Packet, object]]:
+def _timed(packets: Iterable[tuple[av.Packet[Any], Any]]) -> Iterator[Timed]:
     """(decode time in seconds, packet, target stream), non-empty packets only; a packet with no
     timestamp takes the time of the packet before it."""
     last = Fraction(-(10**9))
@@ -202,5 +257,5 @@ def _timed(packets: Iterator) -> Iterator[tuple[Fraction, av.Packet, object]]:
         yield last, packet, target
 
 
-def _key(item: tuple[Fraction, av.Packet, object]) -> Fraction:
+def _key(item: Timed) -> Fraction:
     return item[0]

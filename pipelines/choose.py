@@ -9,9 +9,13 @@ cut is laid, crossfaded, normalised and encoded by the restore job's own assembl
 (``media.cut``) with the assembly settings of the run that made the starting cut (checked: they
 must reproduce its cut key), so only the chosen scenes' spans and their crossfade margins change,
 apart from the one film-wide loudness gain. Its key is docs/design.md's cut key (the unit keys it uses
-plus those settings), so the earlier cut's files stay:
+plus those settings), so the earlier cut's files stay. A film with music gets its score again
+(``transforms.score``, with the --score settings its cut's TALKIE_SCORE tag records): composed
+from the chosen takes' seeds, so a chosen scene's music changes with its take, and its
+neighbours' transitions with it:
 
     OUTPUT/films/<film_id>/<new cut_key>.flac, .mkv, .preview.mp4
+    OUTPUT/films/<film_id>/<new cut_key>.effects.flac, .score.flac     (films with music)
     OUTPUT/meta/{films,scenes,takes}/<run_id>-00000-of-00001.parquet   the film's rows for this run:
         films.cut_key the new cut; scenes.best_take the take each scene now uses (the choice)
     OUTPUT/meta/runs/<run_id>-00000-of-00001.parquet   job "choose", the choices in its options
@@ -36,7 +40,20 @@ from pipelines.options import UsageError, refuse_run_id_in_use
 from pipelines.provenance import code_version
 from transforms.assemble import AssemblySettings
 from transforms.files import absolute_uri
-from transforms.layout import film_uris, preview_uri, stem_uri
+from transforms.layout import film_stem_uris, film_uris, preview_uri, stem_uri
+from transforms.ledger import ledger_object
+from transforms.score import (
+    SCORE_TAG,
+    STEM_TAG,
+    SceneScoreInput,
+    ScoreSettings,
+    cue_columns,
+    key_part_of_tags,
+    plan_score,
+    render_score,
+    score_key_part,
+    score_tags,
+)
 from transforms.tables import new_run_id, read_table, validate_run_id, write_table_file
 from transforms.units import OUTPUT_RATE
 
@@ -60,6 +77,7 @@ class NewCut:
     preview_uri: str
     changed_scenes: tuple[int, ...]
     settings: AssemblySettings
+    score: ScoreSettings
     film_row: dict[str, Any]
     scene_rows: tuple[dict[str, Any], ...]
     take_rows: tuple[dict[str, Any], ...]
@@ -154,20 +172,57 @@ def cut_settings_of_run(output: str, run_id: str, film_id: str) -> AssemblySetti
     )
 
 
-def settings_flags(settings: AssemblySettings) -> dict[str, float]:
-    """``settings`` as the restore job's flags, the form a runs row records and
-    ``cut_settings_of_run`` reads."""
+def score_settings_of_run(output: str, run_id: str, film_id: str) -> ScoreSettings:
+    """The --score settings run ``run_id`` used for ``film_id``: its runs row's flags over the defaults."""
+    runs = read_table(output, "runs", run_id=run_id).to_pylist()
+    options = json.loads(runs[0]["options"]) if runs else {}
+    options = options.get("cut_settings", {}).get(film_id, options)
+    return ScoreSettings(mode=options.get("score") or "auto", instrument=options.get("score_instrument"))
+
+
+def settings_flags(settings: AssemblySettings, score: ScoreSettings | None = None) -> dict[str, Any]:
+    """``settings`` (and ``score``) as the restore job's flags, the form a runs row records and
+    ``cut_settings_of_run`` and ``score_settings_of_run`` read."""
     return {
         "crossfade_ms": settings.crossfade_samples * 1000 / OUTPUT_RATE,
         "target_lufs": settings.target_lufs,
         "max_true_peak": settings.max_true_peak_dbtp,
+        **(score.flags() if score is not None else {}),
     }
+
+
+def _score_inputs(
+    output: str,
+    film_id: str,
+    scenes: Sequence[Mapping[str, Any]],
+    takes: Mapping[int, Mapping[str, Any]],
+) -> list[SceneScoreInput]:
+    """What the score needs of each scene (``transforms.score``), from the scenes rows, the takes
+    rows the cut uses ({scene index: row}) and their ledger objects (the motion onsets)."""
+    first_pts = scenes[0]["start_pts"]
+    inputs = []
+    for scene in scenes:
+        time_base = Fraction(scene["time_base"])
+        take = takes[scene["scene_index"]]
+        record = ledger_object(output, film_id, take["unit_key"]) or {}
+        onsets = record.get("motion_onsets_s")
+        inputs.append(
+            SceneScoreInput(
+                start_s=float(Fraction(scene["start_pts"] - first_pts) * time_base),
+                end_s=float(Fraction(scene["end_pts"] - first_pts) * time_base),
+                positive_prompt=scene["positive_prompt"] or "",
+                negative_prompt=scene["negative_prompt"] or "",
+                seed=int(take["seed"]),
+                motion_onsets_s=None if onsets is None else tuple(float(t) for t in onsets),
+            )
+        )
+    return inputs
 
 
 def recut_film(output: str, film_id: str, choices: Mapping[int, int]) -> NewCut | None:
     """Writes the film's new cut with ``choices`` ({scene index: take}); None when it is already
     the film's cut. Raises UsageError for a film, scene or take the output does not hold."""
-    from media.cut import read_stem, render_track
+    from media.cut import read_stem, render_cut
     from media.flac import decode_flac
     from media.review.film_report import write_preview
     from media.track import SceneAudio, scene_sample_range
@@ -201,20 +256,36 @@ def recut_film(output: str, film_id: str, choices: Mapping[int, int]) -> NewCut 
         )
 
     settings = cut_settings_of_run(output, source_run, film_id)
+    old_flac = storage.read_bytes(film["flac_uri"])
+    old_audio, _, old_tags = decode_flac(old_flac)
+    old_score = key_part_of_tags(old_tags)  # the cut's score settings, as its key hashed them
     old_keys = [take_of[(s, current[s])]["unit_key"] for s in sorted(current)]
-    if settings.cut_key(old_keys) != film["cut_key"]:
+    if settings.cut_key(old_keys, old_score) != film["cut_key"]:
         raise UsageError(
             f"--film {film_id}: its cut {film['cut_key']} is not reproduced by run {source_run}'s takes and "
             f"settings {settings}; the tables and files disagree"
         )
+    score_settings = (
+        ScoreSettings(mode=old_score["mode"], instrument=old_score["instrument"])
+        if old_score is not None
+        else score_settings_of_run(output, source_run, film_id)
+    )
     chosen = {**current, **choices}
     new_keys = [take_of[(s, chosen[s])]["unit_key"] for s in sorted(chosen)]
-    key = settings.cut_key(new_keys)
+    score = plan_score(
+        _score_inputs(output, film_id, scenes, {s: take_of[(s, chosen[s])] for s in chosen}),
+        float(film["duration_s"]),
+        score_settings,
+    )
+    new_score = None
+    if score.sounds:
+        from media.score import score_identity
+
+        new_score = score_key_part(score, score_settings, score_identity())
+    key = settings.cut_key(new_keys, new_score)
     if key == film["cut_key"]:
         return None
 
-    old_flac = storage.read_bytes(film["flac_uri"])
-    old_audio, _, old_tags = decode_flac(old_flac)
     first_pts = scenes[0]["start_pts"]
     pieces = []
     for scene in scenes:
@@ -235,22 +306,37 @@ def recut_film(output: str, film_id: str, choices: Mapping[int, int]) -> NewCut 
             f"{old_audio.shape[0]}; the tables and files disagree"
         )
     del old_audio
-    track, loudness = render_track(
+    cut = render_cut(
         pieces,
         total,
+        score=render_score(score, total),
         crossfade_samples=settings.crossfade_samples,
         target_lufs=settings.target_lufs,
         max_true_peak_dbtp=settings.max_true_peak_dbtp,
     )
     del pieces
-    tags = _new_cut_tags(old_tags, key, film["cut_key"], chosen, take_of, loudness)
+    loudness = cut.loudness
+    tags = _new_cut_tags(old_tags, key, film["cut_key"], chosen, take_of, loudness, new_score)
     flac_uri, video_uri = film_uris(output, film_id, key)
-    if not (storage.exists(flac_uri) and storage.exists(video_uri)):
+    stem_uris = film_stem_uris(output, film_id, key) if score.sounds else None
+    if not all(storage.exists(u) for u in (*(stem_uris or ()), flac_uri, video_uri)):
         from media.cut import cut_files
 
-        flac, video = cut_files(track, film["uri"], tags=tags, title=film_id)
-        storage.write_bytes(flac_uri, flac)
-        storage.write_bytes(video_uri, video)
+        files = cut_files(
+            cut.track,
+            film["uri"],
+            tags=tags,
+            title=film_id,
+            effects=cut.effects,
+            score=cut.score,
+            stem_tags={"effects": {STEM_TAG: "effects"}, "score": {STEM_TAG: "score"}},
+        )
+        if stem_uris and files.effects_flac is not None and files.score_flac is not None:
+            storage.write_bytes(stem_uris[0], files.effects_flac)
+            storage.write_bytes(stem_uris[1], files.score_flac)
+        storage.write_bytes(flac_uri, files.flac)
+        storage.write_bytes(video_uri, files.video)
+        flac = files.flac
     else:
         flac = storage.read_bytes(flac_uri)
     film_row = {k: v for k, v in film.items() if k != "run_id"}
@@ -258,13 +344,19 @@ def recut_film(output: str, film_id: str, choices: Mapping[int, int]) -> NewCut 
         cut_key=key,
         flac_uri=flac_uri,
         video_uri=video_uri,
+        effects_flac_uri=stem_uris[0] if stem_uris else None,
+        score_flac_uri=stem_uris[1] if stem_uris else None,
         loudness_lufs=None if loudness.lufs_after is None else float(loudness.lufs_after),
     )
     preview = preview_uri(output, film_id, key)
     write_preview(preview, video_uri, flac)
     scene_rows = tuple(
-        {**{k: v for k, v in s.items() if k != "run_id"}, "best_take": chosen[s["scene_index"]]}
-        for s in scenes
+        {
+            **{k: v for k, v in s.items() if k != "run_id"},
+            "best_take": chosen[s["scene_index"]],
+            **cue_columns(cue),
+        }
+        for s, cue in zip(scenes, score.cues)
     )
     take_rows = tuple({k: v for k, v in t.items() if k != "run_id"} for t in takes)
     changed = tuple(s for s in sorted(chosen) if chosen[s] != current[s])
@@ -277,6 +369,7 @@ def recut_film(output: str, film_id: str, choices: Mapping[int, int]) -> NewCut 
         preview_uri=preview,
         changed_scenes=changed,
         settings=settings,
+        score=score_settings,
         film_row=film_row,
         scene_rows=scene_rows,
         take_rows=take_rows,
@@ -289,12 +382,13 @@ def _new_cut_tags(
     previous: str,
     chosen: Mapping[int, int],
     take_of: Mapping[tuple[int, int], Mapping[str, Any]],
-    loudness,
+    loudness: Any,
+    score: dict[str, Any] | None,
 ) -> dict[str, str]:
-    """The previous cut's provenance tags with this cut's key, takes and loudness."""
+    """The previous cut's provenance tags with this cut's key, takes, loudness and score."""
     from media.cut import loudness_tag
 
-    tags = {k: v for k, v in old.items() if k not in ("ENCODER",)}
+    tags = {k: v for k, v in old.items() if k not in ("ENCODER", SCORE_TAG, STEM_TAG)}
     scenes = json.loads(tags.get("TALKIE_SCENES", "[]"))
     for entry in scenes:
         take = take_of[(entry["scene"], chosen[entry["scene"]])]
@@ -304,6 +398,7 @@ def _new_cut_tags(
         TALKIE_PREVIOUS_CUT_KEY=previous,
         TALKIE_LOUDNESS=loudness_tag(loudness),
         TALKIE_SCENES=json.dumps(scenes, ensure_ascii=False, separators=(",", ":")),
+        **score_tags(score),
     )
     return tags
 
@@ -338,11 +433,11 @@ def choose(
         write_table_file(output, "takes", run_id, [row for c in cuts for row in c.take_rows])
         write_table_file(output, "failures", run_id, [])
         options: dict[str, Any] = {"output": output, "choices": [dataclasses.asdict(c) for c in choices]}
-        shared = {c.settings for c in cuts}
+        shared = {(c.settings, c.score) for c in cuts}
         if len(shared) == 1:  # each new cut keeps the settings of the cut it started from
-            options.update(settings_flags(shared.pop()))
+            options.update(settings_flags(*shared.pop()))
         else:
-            options["cut_settings"] = {c.film_id: settings_flags(c.settings) for c in cuts}
+            options["cut_settings"] = {c.film_id: settings_flags(c.settings, c.score) for c in cuts}
         write_table_file(
             output,
             "runs",

@@ -5,19 +5,24 @@
         [--text_guidance G] [--video_guidance G] [--negative_guidance G] [--sampler euler|heun]
         [--batch_size B] [--force]
         [--video_decode cpu|cuda] [--crossfade_ms 10] [--target_lufs -23] [--max_true_peak -1]
+        [--score auto|on|off] [--score_instrument piano|organ|orchestra]
         [--min_scene_s 0.5] [Beam options]
 
     ReadManifest -> Reshuffle -> ProbeAndShard -> DeduplicateFilms -> PlanUnits -> SkipDone
       -> DecodeWindows (groups a scene's takes: one decode, spread over workers)
       -> GenerateAudio (RunInference; each unit's stem, then its ledger object, published at once)
-      -> AssembleFilms (best take per scene, sample-accurate track, loudness, FLAC + MKV)
+      -> AssembleFilms (best take per scene, sample-accurate track, the score where a cue asks
+                        for music, loudness, FLAC + MKV, and a scored film's two stems)
       -> WriteTable (films, scenes, takes, failures)
       -> ReportFilms (per film: a browser preview and a review page; the run's index once finished)
 
 Writes, for run R (docs/design.md, Contracts, "Output layout"; the paths come from transforms/layout.py):
     OUTPUT/audio/<film_id>/<unit_key>.flac          one 48 kHz stem per take of each scene
     OUTPUT/ledger/<film_id>/<unit_key>.json         one per finished unit: a rerun skips it
-    OUTPUT/films/<film_id>/<cut_key>.flac, .mkv     the film's track and the video with it
+    OUTPUT/films/<film_id>/<cut_key>.flac, .mkv     the film's track (the mix) and the video with it
+    OUTPUT/films/<film_id>/<cut_key>.effects.flac, .score.flac
+                                                    a scored film's stems: the generated sound alone
+                                                    and the music alone (films with music only)
     OUTPUT/films/<film_id>/<cut_key>.preview.mp4    a reduced H.264/AAC preview that browsers play
     OUTPUT/report/R/index.html, R/<film_id>/...     the review report (transforms/report.py)
     OUTPUT/meta/{films,scenes,takes,failures}/R-SSSSS-of-NNNNN.parquet
@@ -27,6 +32,7 @@ Writes, for run R (docs/design.md, Contracts, "Output layout"; the paths come fr
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import sys
 import time
@@ -54,8 +60,11 @@ from transforms.ledger import ledger_object
 from transforms.manifest import MAX_TAKES, ManifestError, clean_prompt
 from transforms.report import ReportFilms, write_run_index
 from transforms.rows import failure_row
+from transforms.score import ScoreSettings
 from transforms.tables import WriteTable, read_table
 from transforms.units import GenerationSettings
+
+log = logging.getLogger(__name__)
 
 JOB = "restore"
 DEFAULT_BATCH_SIZE = 8
@@ -145,6 +154,17 @@ class RestoreOptions(PipelineOptions):
         parser.add_argument(
             "--max_true_peak", type=float, default=-1.0, help="True-peak ceiling in dBTP (default -1)."
         )
+        parser.add_argument(
+            "--score",
+            default="auto",
+            help="auto (the default: a scene gets music where its prompt names music, an instrument "
+            "or a mood, and its negative prompt does not name music), on (every scene) or off.",
+        )
+        parser.add_argument(
+            "--score_instrument",
+            default=None,
+            help="piano, organ or orchestra (default: the instrument the prompt names, else piano).",
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,6 +177,7 @@ class RestoreSettings:
     min_scene_s: float
     generation: GenerationSettings
     assembly: AssemblySettings
+    score: ScoreSettings
     batch_size: int
     force: bool
     video_decode: str
@@ -179,6 +200,7 @@ class RestoreSummary(FailureTally):
     wall_s: float
     failures_by_stage: dict[str, int] = dataclasses.field(default_factory=dict)
     film_outputs: tuple[tuple[str, str, str], ...] = ()  # (film_id, flac_uri, video_uri)
+    film_stems: tuple[tuple[str, str, str], ...] = ()  # scored films: (film_id, effects, score FLAC)
     runs_uri: str = ""
 
     def counts(self) -> dict[str, int]:
@@ -205,7 +227,12 @@ class RestoreSummary(FailureTally):
             f"{self.film_audio_s:.1f} s of film tracks, {self.failure_phrase()}",
         ]
         shown = self.film_outputs[:SHOWN_FILMS]
-        lines += [f"  {film_id}: {flac}\n  {' ' * len(film_id)}  {video}" for film_id, flac, video in shown]
+        stems = {film_id: (effects, score) for film_id, effects, score in self.film_stems}
+        for film_id, flac, video in shown:
+            pad = " " * len(film_id)
+            lines += [f"  {film_id}: {flac}", f"  {pad}  {video}"]
+            if film_id in stems:
+                lines += [f"  {pad}  {stems[film_id][0]}", f"  {pad}  {stems[film_id][1]}"]
         if len(self.film_outputs) > len(shown):
             lines.append(
                 f"  ... and {len(self.film_outputs) - len(shown)} more films under "
@@ -216,6 +243,8 @@ class RestoreSummary(FailureTally):
             f"{layout.table_glob(self.output, '{films,scenes,takes}', self.run_id)}",
             f"  failures table: {layout.table_glob(self.output, 'failures', self.run_id)}",
             f"  stems:          {layout.stems_pattern(self.output)}",
+            f"  score stems:    {len(self.film_stems)} films with music: "
+            f"{layout.film_stems_pattern(self.output)}",
             f"  runs row:       {self.runs_uri}",
         ]
         return "\n".join(lines)
@@ -266,8 +295,10 @@ def settings_from(options: PipelineOptions) -> RestoreSettings:
             negative_prompt=negative,
         )
         assembly = AssemblySettings.from_flags(own.crossfade_ms, own.target_lufs, own.max_true_peak)
+        score = ScoreSettings(mode=own.score, instrument=own.score_instrument)
     except ValueError as exc:  # the messages begin with the setting's name
         raise UsageError(f"--{exc}") from exc
+    check_score_available(score)
     refuse_reused_run_id(options, output, run_id)
     return RestoreSettings(
         input_spec=input_spec,
@@ -276,10 +307,27 @@ def settings_from(options: PipelineOptions) -> RestoreSettings:
         min_scene_s=min_scene_s,
         generation=generation,
         assembly=assembly,
+        score=score,
         batch_size=own.batch_size,
         force=bool(own.force),
         video_decode=own.video_decode,
     )
+
+
+def check_score_available(score: ScoreSettings) -> None:
+    """With --score on, a UsageError when FluidSynth or the soundfont is missing (naming what to
+    install); with auto, a warning (films whose prompts ask for music will fail at assembly, with
+    the same message, and the others are made as usual); nothing with off."""
+    if score.mode == "off":
+        return
+    from media.score import ScoreUnavailable, score_identity
+
+    try:
+        score_identity()
+    except ScoreUnavailable as exc:
+        if score.mode == "on":
+            raise UsageError(f"--score on: {exc}") from exc
+        log.warning("--score auto: %s; films whose prompts ask for music will fail at assembly", exc)
 
 
 def build(pipeline: beam.Pipeline, settings: RestoreSettings) -> None:
@@ -294,7 +342,7 @@ def build(pipeline: beam.Pipeline, settings: RestoreSettings) -> None:
     )
     takes = (skipped.done, generated.takes) | "AllTakes" >> beam.Flatten()
     assembled = (planned.plans, takes) | "AssembleFilms" >> AssembleFilms(
-        output, generation, settings.assembly, force=settings.force
+        output, generation, settings.assembly, score=settings.score, force=settings.force
     )
     _ = assembled.films | "WriteFilms" >> WriteTable(output, "films", run_id)
     _ = assembled.scenes | "WriteScenes" >> WriteTable(output, "scenes", run_id)
@@ -373,6 +421,13 @@ def summarize(output: str, run_id: str, *, wall_s: float = 0.0) -> RestoreSummar
         wall_s=wall_s,
         failures_by_stage=dict(Counter(failures["stage"].to_pylist())),
         film_outputs=tuple(sorted((f["film_id"], f["flac_uri"], f["video_uri"]) for f in done)),
+        film_stems=tuple(
+            sorted(
+                (f["film_id"], f["effects_flac_uri"], f["score_flac_uri"])
+                for f in done
+                if f["score_flac_uri"] and f["effects_flac_uri"]
+            )
+        ),
     )
 
 
@@ -382,7 +437,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m pipelines.restore
         argv,
         prog=prog,
         description="Give silent films a generated soundtrack: per-take FLAC stems, a FLAC track and an "
-        "MKV per film, and films, scenes, takes and failures tables.",
+        "MKV per film (with a score where the prompts ask for music, and its effects and score stems), "
+        "and films, scenes, takes and failures tables.",
         run=run,
         option_classes=[TalkieIOOptions, ShardOptions, RestoreOptions],
     )

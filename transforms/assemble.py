@@ -15,12 +15,20 @@ scores); the audio is read back from the published stems inside the step that us
    48 kHz clock by ``media.track.assemble_film_track`` (scene s owns samples
    ``round(t0 * 48000)`` to ``round(t1 * 48000)``, t from the first frame, exact fractions, so
    the track has exactly ``round(duration * 48000)`` samples), with short crossfades at cuts;
-4. the track is loudness-normalised (``media.loudness``: -23 LUFS integrated, true peak at most
-   -1 dBTP; audio too short for BS.1770 gating is peak-normalised and says so in its tags);
-5. ``OUTPUT/films/<film_id>/<cut_key>.flac`` (24-bit) and ``.mkv`` (the source's streams copied
-   untouched plus the FLAC as the default audio, ``media.mux``) are published atomically. A
-   cut's key covers the takes it uses and these settings, so a new cut never overwrites an old
-   one; files already there under the same key are kept (``force`` rewrites them).
+4. the cut's cue sheet comes from each scene's prompts, the --score flags and the film's pacing
+   (``transforms.score``); where a scene's score sounds, the film's score is composed from the
+   cues, the chosen takes' seeds and their motion onsets, rendered, levelled against the track
+   (now the *effects*) and ducked under its events, and added to it: the *mix*
+   (``media.cut.render_cut``, ``media.score.mix``);
+5. the track (the mix) is loudness-normalised (``media.loudness``: -23 LUFS integrated, true peak
+   at most -1 dBTP; audio too short for BS.1770 gating is peak-normalised and says so in its
+   tags); a scored cut's effects and score stems get the same gain;
+6. ``OUTPUT/films/<film_id>/<cut_key>.flac`` (24-bit) and ``.mkv`` (the source's streams copied
+   untouched plus the FLAC as the default audio, ``media.mux``) are published atomically, and
+   for a scored cut ``.effects.flac`` and ``.score.flac`` first (also muxed into the MKV as
+   titled tracks). A cut's key covers the takes it uses, these settings and (scored cuts only)
+   the score, so a new cut never overwrites an old one; files already there under the same key
+   are kept (``force`` rewrites them).
 
 The film's whole track is in memory while it is assembled and normalised (a two-hour film is
 about 1.4 GB of float32 at 48 kHz): integrated loudness needs the whole programme.
@@ -43,8 +51,19 @@ from media import storage
 from transforms import progress
 from transforms.checks import is_finite, is_whole
 from transforms.failures import FAILURES, FailureGuard, redact
-from transforms.layout import film_uris
+from transforms.layout import film_stem_uris, film_uris
 from transforms.rows import scene_rows as shot_list_rows
+from transforms.score import (
+    STEM_TAG,
+    FilmScore,
+    SceneScoreInput,
+    ScoreSettings,
+    cue_columns,
+    plan_score,
+    render_score,
+    score_key_part,
+    score_tags,
+)
 from transforms.stages import STAGE_ASSEMBLE_FILMS
 from transforms.storage_metrics import CountsStorageRetries
 from transforms.units import OUTPUT_RATE, FilmPlan, GenerationSettings, Take, Unit, cut_key
@@ -86,13 +105,15 @@ class AssemblySettings:
             max_true_peak_dbtp=max_true_peak,
         )
 
-    def cut_key(self, unit_keys: Sequence[str]) -> str:
-        """The key of a cut of these units' stems made with these settings (docs/design.md, "Keys")."""
+    def cut_key(self, unit_keys: Sequence[str], score: dict[str, Any] | None = None) -> str:
+        """The key of a cut of these units' stems made with these settings and, for a cut with
+        music, ``score`` (``transforms.score.score_key_part``) (docs/design.md, "Keys")."""
         return cut_key(
             list(unit_keys),
             crossfade_samples=self.crossfade_samples,
             target_lufs=self.target_lufs,
             max_true_peak_dbtp=self.max_true_peak_dbtp,
+            score=score,
         )
 
 
@@ -131,11 +152,31 @@ def read_stem(take: Take) -> np.ndarray:
     )
 
 
+def score_inputs(chosen: Sequence[Take]) -> list[SceneScoreInput]:
+    """What the score needs of each scene of a cut, from the takes it uses (in scene order)."""
+    return [
+        SceneScoreInput(
+            start_s=float(t.unit.start_time),
+            end_s=float(t.unit.end_time),
+            positive_prompt=t.unit.positive_prompt,
+            negative_prompt=t.unit.negative_prompt,
+            seed=t.unit.seed,
+            motion_onsets_s=t.motion_onsets_s,
+        )
+        for t in chosen
+    ]
+
+
 def film_tags(
-    plan: FilmPlan, chosen: Sequence[Take], settings: GenerationSettings, key: str, loudness: Any
+    plan: FilmPlan,
+    chosen: Sequence[Take],
+    settings: GenerationSettings,
+    key: str,
+    loudness: Any,
+    score: dict[str, Any] | None = None,
 ) -> dict[str, str]:
     """Provenance for the film's FLAC and MKV: Talkie, the checkpoint, and each scene's prompts,
-    take, seed and unit key."""
+    take, seed and unit key; for a cut with music, its score (``transforms.score.score_tags``)."""
     from media.cut import loudness_tag
 
     scenes = [
@@ -155,6 +196,7 @@ def film_tags(
         **settings.provenance_tags(),
         "TALKIE_SCENES": json.dumps(scenes, ensure_ascii=False, separators=(",", ":")),
         "TALKIE_LOUDNESS": loudness_tag(loudness),
+        **score_tags(score),
     }
 
 
@@ -172,6 +214,8 @@ def film_row(plan: FilmPlan, settings: GenerationSettings, status: str, **fields
         "cut_key": None,
         "flac_uri": None,
         "video_uri": None,
+        "effects_flac_uri": None,
+        "score_flac_uri": None,
         "loudness_lufs": None,
         "checkpoint_sha256": settings.checkpoint_sha256,
         "status": status,
@@ -180,16 +224,19 @@ def film_row(plan: FilmPlan, settings: GenerationSettings, status: str, **fields
     }
 
 
-def scene_rows(plan: FilmPlan, best: dict[int, int]) -> list[dict[str, Any]]:
-    """The restore job's scenes rows: the shot list plus effective prompts and the best take."""
+def scene_rows(plan: FilmPlan, best: dict[int, int], score: FilmScore | None = None) -> list[dict[str, Any]]:
+    """The restore job's scenes rows: the shot list plus effective prompts, the best take and the
+    cue sheet (null without a ``score``: a film that got no cut)."""
+    cues = score.cues if score is not None else (None,) * len(plan.prompts)
     return [
         {
             **row,
             "positive_prompt": prompts.positive_prompt,
             "negative_prompt": prompts.negative_prompt,
             "best_take": best.get(row["scene_index"]),
+            **cue_columns(cue),
         }
-        for row, prompts in zip(shot_list_rows(plan.film), plan.prompts)
+        for row, prompts, cue in zip(shot_list_rows(plan.film), plan.prompts, cues)
     ]
 
 
@@ -224,12 +271,19 @@ def _by_film_id_take(take: Take) -> tuple[str, Take]:
 
 class _AssembleFilmFn(CountsStorageRetries, beam.DoFn):
     def __init__(
-        self, output: str, settings: GenerationSettings, assembly: AssemblySettings, force: bool
+        self,
+        output: str,
+        settings: GenerationSettings,
+        assembly: AssemblySettings,
+        force: bool,
+        score: ScoreSettings | None = None,
     ) -> None:
         self._output = output
         self._settings = settings
         self._assembly = assembly
+        self._score = score or ScoreSettings()
         self._force = force
+        self._scored = _counter("films_scored")
         self._assembled = _counter("films_assembled")
         self._kept = _counter("films_already_assembled")
         self._incomplete = _counter("films_incomplete")
@@ -265,55 +319,83 @@ class _AssembleFilmFn(CountsStorageRetries, beam.DoFn):
             by_scene.setdefault(take.unit.scene_index, []).append(take)
         chosen = [best_take(by_scene[scene.index]) for scene in plan.film.scenes]
         best = {t.unit.scene_index: t.unit.take for t in chosen}
+        score: FilmScore | None = None
         with self._guard.catching() as caught:  # one film's failure must not stop the others
-            fields = self._assemble(plan, chosen)
+            score = plan_score(score_inputs(chosen), plan.film.probe.duration_s, self._score)
+            fields = self._assemble(plan, chosen, score)
         if caught.error is not None:
             yield self._guard.failure(caught.error, uri=plan.film.job.video_input, film_id=film_id)
-            yield from self._rows(plan, STATUS_FAILED, best)
+            yield from self._rows(plan, STATUS_FAILED, best, score)
             return
         self._scenes.inc(len(chosen))
         progress.assembled(film_id, len(chosen), plan.film.probe.duration_s)
-        yield from self._rows(plan, STATUS_DONE, best, **fields)
+        yield from self._rows(plan, STATUS_DONE, best, score, **fields)
 
-    def _rows(self, plan: FilmPlan, status: str, best: dict[int, int], **fields: Any) -> Iterator[Any]:
+    def _rows(
+        self, plan: FilmPlan, status: str, best: dict[int, int], score: FilmScore | None = None, **fields: Any
+    ) -> Iterator[Any]:
         yield film_row(plan, self._settings, status, **fields)
-        for row in scene_rows(plan, best):
+        for row in scene_rows(plan, best, score):
             yield beam.pvalue.TaggedOutput("scenes", row)
 
-    def _assemble(self, plan: FilmPlan, chosen: Sequence[Take]) -> dict[str, Any]:
-        from media.cut import cut_files, render_track
+    def _assemble(self, plan: FilmPlan, chosen: Sequence[Take], score: FilmScore) -> dict[str, Any]:
+        from media.cut import cut_files, render_cut
         from media.track import SceneAudio, scene_sample_range
 
         assembly = self._assembly
-        key = assembly.cut_key([t.unit.key for t in chosen])
+        key_part = None
+        if score.sounds:
+            from media.score import score_identity  # ScoreUnavailable (the film fails) without FluidSynth
+
+            key_part = score_key_part(score, self._score, score_identity())
+        key = assembly.cut_key([t.unit.key for t in chosen], key_part)
         flac_uri, video_uri = film_uris(self._output, plan.film_id, key)
+        stem_uris = film_stem_uris(self._output, plan.film_id, key) if score.sounds else None
         scenes = []
         for take in chosen:
             unit: Unit = take.unit
             start, end = scene_sample_range(unit.start_time, unit.end_time, OUTPUT_RATE)
             scenes.append(SceneAudio(start_sample=start, end_sample=end, audio=read_stem(take)))
         total = film_total_samples(plan)
-        audio, loudness = render_track(
+        cut = render_cut(
             scenes,
             total,
+            score=render_score(score, total),
             crossfade_samples=assembly.crossfade_samples,
             target_lufs=assembly.target_lufs,
             max_true_peak_dbtp=assembly.max_true_peak_dbtp,
         )
         del scenes
-        if not self._force and storage.exists(flac_uri) and storage.exists(video_uri):
+        loudness = cut.loudness
+        if not self._force and all(storage.exists(u) for u in (*(stem_uris or ()), flac_uri, video_uri)):
             self._kept.inc()
         else:
-            tags = film_tags(plan, chosen, self._settings, key, loudness)
-            flac, video = cut_files(audio, plan.film.job.video_input, tags=tags, title=plan.film_id)
-            storage.write_bytes(flac_uri, flac)  # each file whole, then published in one call
-            storage.write_bytes(video_uri, video)
+            tags = film_tags(plan, chosen, self._settings, key, loudness, key_part)
+            files = cut_files(
+                cut.track,
+                plan.film.job.video_input,
+                tags=tags,
+                title=plan.film_id,
+                effects=cut.effects,
+                score=cut.score,
+                stem_tags={"effects": {STEM_TAG: "effects"}, "score": {STEM_TAG: "score"}},
+            )
+            # each file whole, then published in one call; the MKV last, as the others' witness
+            if stem_uris and files.effects_flac is not None and files.score_flac is not None:
+                storage.write_bytes(stem_uris[0], files.effects_flac)
+                storage.write_bytes(stem_uris[1], files.score_flac)
+            storage.write_bytes(flac_uri, files.flac)
+            storage.write_bytes(video_uri, files.video)
             self._assembled.inc()
+        if score.sounds:
+            self._scored.inc()
         self._audio_ms.inc(round(total * 1000 / OUTPUT_RATE))
         return {
             "cut_key": key,
             "flac_uri": flac_uri,
             "video_uri": video_uri,
+            "effects_flac_uri": stem_uris[0] if stem_uris else None,
+            "score_flac_uri": stem_uris[1] if stem_uris else None,
             "loudness_lufs": None if loudness.lufs_after is None else float(loudness.lufs_after),
         }
 
@@ -326,9 +408,10 @@ class AssembleFilms(beam.PTransform):
     """``(plans, takes)`` -> ``AssembleOutputs(films, scenes, takes, failures)`` (module docstring).
 
     ``plans`` are ``FilmPlan`` records (one per film); ``takes`` are every finished ``Take`` of
-    this run, generated now or found in the ledger. Rows are for the films, scenes and takes
-    tables; a film that cannot be assembled becomes a ``Failure`` with stage ``assemble_films``
-    and a films row with status ``failed``.
+    this run, generated now or found in the ledger; ``score`` the --score flags (default: auto,
+    the instrument from the prompt). Rows are for the films, scenes and takes tables; a film
+    that cannot be assembled becomes a ``Failure`` with stage ``assemble_films`` and a films row
+    with status ``failed``.
     """
 
     def __init__(
@@ -337,12 +420,14 @@ class AssembleFilms(beam.PTransform):
         settings: GenerationSettings,
         assembly: AssemblySettings | None = None,
         *,
+        score: ScoreSettings | None = None,
         force: bool = False,
     ) -> None:
         super().__init__()
         self._output = output
         self._settings = settings
         self._assembly = assembly or AssemblySettings()
+        self._score = score or ScoreSettings()
         self._force = force
 
     def expand(self, inputs: tuple[beam.PCollection, beam.PCollection]) -> AssembleOutputs:
@@ -352,7 +437,7 @@ class AssembleFilms(beam.PTransform):
             "takes": takes | "KeyTakes" >> beam.Map(_by_film_id_take),
         } | "GroupByFilm" >> beam.CoGroupByKey()
         result = grouped | "Assemble" >> beam.ParDo(
-            _AssembleFilmFn(self._output, self._settings, self._assembly, self._force)
+            _AssembleFilmFn(self._output, self._settings, self._assembly, self._force, self._score)
         ).with_outputs("scenes", "takes", FAILURES, main="films")
         return AssembleOutputs(
             films=result.films, scenes=result.scenes, takes=result.takes, failures=result[FAILURES]

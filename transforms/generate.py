@@ -361,18 +361,13 @@ class _WriteStemFn(CountsStorageRetries, beam.DoFn):
         yield take
 
     def _publish(self, element: UnitFrames, windows: np.ndarray) -> Take:
-        from media.sync import sync_score
+        from media.sync import audio_onsets, motion_onsets, onset_agreement
 
         unit, settings = element.unit, self._settings
         blended = blend_unit(unit, windows, settings)
-        score = float(
-            sync_score(
-                element.frames[: unit.frames],
-                settings.config.video.fps,
-                blended,
-                settings.config.audio.sample_rate,
-            )
-        )
+        # media.sync.sync_score, with the motion onsets kept: the score's hits land on them.
+        motion = motion_onsets(element.frames[: unit.frames], settings.config.video.fps)
+        score = float(onset_agreement(motion, audio_onsets(blended, settings.config.audio.sample_rate)))
         data = stem_bytes(unit, blended, settings)
         flac = stem_uri(self._output, unit.film_id, unit.key)
         storage.write_bytes(flac, data)  # the stem first: a ledger object always has its stem
@@ -382,6 +377,7 @@ class _WriteStemFn(CountsStorageRetries, beam.DoFn):
             flac_sha256=hashlib.sha256(data).hexdigest(),
             sync_score=score if np.isfinite(score) else None,
             generated=True,
+            motion_onsets_s=tuple(float(t) for t in motion),
         )
         record = ledger_record(
             take, settings, run_id=self._run_id, batch_size=self._batch_size, device=self._device
@@ -411,9 +407,10 @@ class GenerateAudio(beam.PTransform):
     ``RunInference(TalkieModelHandler)`` with exception handling: a batch that raises becomes a
     ``generate_audio`` Failure for each of its units. Then, per unit: its windows are blended
     (``media.blend``), scored against its frames (``media.sync.sync_score``, motion onsets
-    against audio onsets), resampled to 48 kHz to exactly the scene's samples, written as a
-    24-bit FLAC stem with provenance tags to ``OUTPUT/audio/<film_id>/<unit_key>.flac`` and then
-    recorded in ``OUTPUT/ledger/<film_id>/<unit_key>.json``.
+    against audio onsets; the motion onsets are kept in its ledger object for the score's hits),
+    resampled to 48 kHz to exactly the scene's samples, written as a 24-bit FLAC stem with
+    provenance tags to ``OUTPUT/audio/<film_id>/<unit_key>.flac`` and then recorded in
+    ``OUTPUT/ledger/<film_id>/<unit_key>.json``.
     """
 
     def __init__(

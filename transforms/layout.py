@@ -4,6 +4,8 @@
     OUTPUT/audio/<film_id>/<unit_key>.flac                a unit's 48 kHz stem              stem_uri
     OUTPUT/ledger/<film_id>/<unit_key>.json               a finished unit's ledger object   ledger_uri
     OUTPUT/films/<film_id>/<cut_key>.flac, .mkv           a film cut's track and video      film_uris
+    OUTPUT/films/<film_id>/<cut_key>.effects.flac         a scored cut's effects stem       film_stem_uris
+    OUTPUT/films/<film_id>/<cut_key>.score.flac           a scored cut's score stem
     OUTPUT/films/<film_id>/<cut_key>.preview.mp4          the cut's browser preview         preview_uri
     OUTPUT/meta/<table>/<run_id>-SSSSS-of-NNNNN.parquet   a run's files of a table          table_prefix
     OUTPUT/shotlists/<film_id>.csv, .edl                  a film's newest shot list         shotlist_uris
@@ -41,6 +43,8 @@ REPORT = "report"
 SHARDS = "shards"
 PAGE = "index.html"  # a report page, the run's or a film's
 PREVIEW_SUFFIX = ".preview.mp4"
+EFFECTS_SUFFIX = ".effects.flac"  # a scored cut's generated sound alone
+SCORE_SUFFIX = ".score.flac"  # a scored cut's music alone
 PICTURE_NAME = "scene-{:05d}.png"  # a film page's picture of scene N, beside the page
 _PAGE_TO_OUTPUT = "../../.."  # from OUTPUT/report/<run_id>/<film_id>/ up to OUTPUT
 
@@ -91,6 +95,14 @@ def film_uris(output: str, film_id: str, cut_key: str) -> tuple[str, str]:
     return storage.join(output, flac), storage.join(output, mkv)
 
 
+def film_stem_uris(output: str, film_id: str, cut_key: str) -> tuple[str, str]:
+    """``OUTPUT/films/<film_id>/<cut_key>.effects.flac`` and ``.score.flac``: a scored cut's two stems,
+    beside its track (the mix). A cut without music has neither."""
+    film_id, cut_key = _segments(film_id, cut_key)
+    effects, score = _film(film_id, cut_key, EFFECTS_SUFFIX), _film(film_id, cut_key, SCORE_SUFFIX)
+    return storage.join(output, effects), storage.join(output, score)
+
+
 def preview_uri(output: str, film_id: str, cut_key: str) -> str:
     """``OUTPUT/films/<film_id>/<cut_key>.preview.mp4``: the cut's browser preview, beside its FLAC
     and MKV."""
@@ -105,6 +117,12 @@ def stems_pattern(output: str) -> str:
 def films_pattern(output: str) -> str:
     """``OUTPUT/films/<film_id>/<cut_key>.flac, .mkv``, for people: where the films are."""
     return f"{storage.join(output, _film('<film_id>', '<cut_key>', '.flac'))}, .mkv"
+
+
+def film_stems_pattern(output: str) -> str:
+    """``OUTPUT/films/<film_id>/<cut_key>.effects.flac, .score.flac``, for people: where a scored
+    cut's stems are."""
+    return f"{storage.join(output, _film('<film_id>', '<cut_key>', EFFECTS_SUFFIX))}, {SCORE_SUFFIX}"
 
 
 # ----------------------------------------------------------------------------- tables
@@ -202,6 +220,8 @@ def film_page_paths(output: str, run_id: str, film_id: str, cut_key: str | None)
         preview_href=None if cut is None else href(_film(film_id, cut, PREVIEW_SUFFIX)),
         flac_href=None if cut is None else href(_film(film_id, cut, ".flac")),
         video_href=None if cut is None else href(_film(film_id, cut, ".mkv")),
+        effects_href=None if cut is None else href(_film(film_id, cut, EFFECTS_SUFFIX)),
+        score_href=None if cut is None else href(_film(film_id, cut, SCORE_SUFFIX)),
     )
 
 

@@ -6,7 +6,8 @@
 A unit's ledger object is written right after its stem is published, so an object always has its
 stem; a rerun reads it back (``read_ledger``) and skips the unit. It records the unit's inputs,
 where its stem is (relative to OUTPUT, so a moved or copied output folder stays whole), the
-stem's SHA-256, and who made it (run id, batch size, device).
+stem's SHA-256, its sync score and the picture's motion onsets it was scored against (seconds from
+the scene's start; the score's hits land on them), and who made it (run id, batch size, device).
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def ledger_record(
         "sample_rate": OUTPUT_RATE,
         "samples": unit.output_samples,
         "sync_score": take.sync_score,
+        "motion_onsets_s": None if take.motion_onsets_s is None else list(take.motion_onsets_s),
         "batch_size": batch_size,
         "device": device,
         "run_id": run_id,
@@ -98,12 +100,14 @@ def read_ledger(output: str, unit: Unit) -> Take | None:
         if not storage.exists(flac):
             raise FileNotFoundError(f"its stem {flac} is missing")
         sync = record.get("sync_score")
+        motion = record.get("motion_onsets_s")  # absent from objects written before the score
         return Take(
             unit=unit,
             flac_uri=flac,
             flac_sha256=str(record["flac_sha256"]),
             sync_score=None if sync is None else float(sync),
             generated=False,
+            motion_onsets_s=None if motion is None else tuple(float(t) for t in motion),
         )
     except (ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
         log.warning("%s: ledger object not usable (%s); unit %s is generated again", uri, exc, unit.key)

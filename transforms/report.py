@@ -149,7 +149,15 @@ def write_run_index(output: str, run_id: str, *, config_hash: str | None = None)
                 name.replace("_", " "),
                 json.dumps(options[name]) if not isinstance(options[name], str) else options[name],
             )
-            for name in ("crossfade_ms", "target_lufs", "max_true_peak", "takes", "choices")
+            for name in (
+                "crossfade_ms",
+                "target_lufs",
+                "max_true_peak",
+                "score",
+                "score_instrument",
+                "takes",
+                "choices",
+            )
             if name in options
         ),
     )

@@ -64,6 +64,9 @@ SCHEMAS: dict[str, pa.Schema] = {
             _optional("cut_key", pa.string()),
             _optional("flac_uri", pa.string()),
             _optional("video_uri", pa.string()),
+            # A scored cut's stems (null for a cut without music, and in rows written before them).
+            _optional("effects_flac_uri", pa.string()),
+            _optional("score_flac_uri", pa.string()),
             _optional("loudness_lufs", pa.float64()),
             _optional("checkpoint_sha256", pa.string()),
             _required("status", pa.string()),
@@ -88,6 +91,13 @@ SCHEMAS: dict[str, pa.Schema] = {
             _optional("positive_prompt", pa.string()),
             _optional("negative_prompt", pa.string()),
             _optional("best_take", pa.int64()),
+            # The restore job's cue sheet (transforms/score.py): null where the film got no cut.
+            _optional("score_sounds", pa.bool_()),
+            _optional("score_mood", pa.string()),
+            _optional("score_tempo_bpm", pa.int64()),
+            _optional("score_key", pa.string()),  # e.g. "F major"
+            _optional("score_instrument", pa.string()),
+            _optional("score_hits", pa.bool_()),
         ]
     ),
     "takes": pa.schema(

@@ -5,6 +5,7 @@ does not know: the caller hands each film its ``FilmPagePaths`` (``transforms.la
 builds them), e.g. for run R:
 
     OUTPUT/films/<film_id>/<cut_key>.preview.mp4         the browser preview, beside the FLAC and MKV
+                                                         (and a scored cut's .effects.flac, .score.flac)
     OUTPUT/report/R/<film_id>/index.html                 the film's page for run R
     OUTPUT/report/R/<film_id>/scene-NNNNN.png            one picture per scene
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
@@ -29,7 +30,7 @@ from media import storage
 from media.flac import decode_flac
 from media.preview import encode_preview
 from media.review.evidence import Picture, read_picture, scene_evidence
-from media.review.html import FailureEntry, FilmEntry, SceneEntry, TakeEntry, film_page_html
+from media.review.html import CueEntry, FailureEntry, FilmEntry, SceneEntry, TakeEntry, film_page_html
 from media.review.pictures import scene_picture_png
 from media.track import OUTPUT_RATE, scene_sample_range
 
@@ -51,6 +52,8 @@ class FilmPagePaths:
     preview_href: str | None  # the cut's preview, FLAC and MKV; None: no cut
     flac_href: str | None
     video_href: str | None
+    effects_href: str | None = None  # a scored cut's stems (linked when the films row names them)
+    score_href: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,21 +86,28 @@ def write_film_report(
 
     ``paths`` are the film's page and preview for run ``run_id``; ``film`` is its ``films`` row,
     ``scenes`` and ``takes`` its rows of the same run (the restore job's columns), ``failures``
-    its ``failures`` rows.
+    its ``failures`` rows. A scored film (its row names a score stem) gets players for its effects
+    and score stems and its cue sheet, and its pictures show the effects stem, whose sounds are
+    the ones meant to land on the picture.
     """
     film_id = film["film_id"]
     scenes = sorted(scenes, key=lambda row: row["scene_index"])
     done = film["status"] == STATUS_DONE and film.get("flac_uri") and film.get("cut_key")
     track = None
+    scored = False
     preview, written = None, False
     if done:
         if paths.preview is None:
             raise ValueError(f"film {film_id} has a cut ({film['cut_key']}) but its paths name no preview")
         flac = storage.read_bytes(film["flac_uri"])
         preview, written = paths.preview, write_preview(paths.preview, film["video_uri"], flac)
-        track, rate, _ = decode_flac(flac)
+        scored = bool(film.get("score_flac_uri") and film.get("effects_flac_uri"))
+        heard = storage.read_bytes(film["effects_flac_uri"]) if scored else flac
+        track, rate, _ = decode_flac(heard)
         if rate != OUTPUT_RATE:
-            raise ValueError(f"{film['flac_uri']} is at {rate} Hz, not {OUTPUT_RATE}")
+            raise ValueError(
+                f"{film['effects_flac_uri' if scored else 'flac_uri']} is at {rate} Hz, not {OUTPUT_RATE}"
+            )
     entries = []
     if scenes:
         first_pts = int(scenes[0]["start_pts"])
@@ -108,9 +118,11 @@ def write_film_report(
         by_scene: dict[int, list[Mapping[str, Any]]] = {}
         for take in takes:
             by_scene.setdefault(int(take["scene_index"]), []).append(take)
+        with_cues = any(scene.get("score_sounds") for scene in scenes)  # a film with music shows its cues
         for scene in scenes:
             scene_takes = sorted(by_scene.get(int(scene["scene_index"]), []), key=lambda t: t["take"])
-            entries.append(_scene_entry(paths, film, scene, first_pts, video, picture, track, scene_takes))
+            entry = _scene_entry(paths, film, scene, first_pts, video, picture, track, scene_takes, scored)
+            entries.append(replace(entry, cue=cue_entry(scene)) if with_cues else entry)
     page = FilmEntry(
         film_id=film_id,
         run_id=run_id,
@@ -124,9 +136,25 @@ def write_film_report(
         video_href=paths.video_href if done else None,
         scenes=tuple(entries),
         failures=tuple(failure_entry(f) for f in failures),
+        effects_href=paths.effects_href if scored else None,
+        score_href=paths.score_href if scored else None,
     )
     storage.write_bytes(paths.page, film_page_html(page).encode("utf-8"))
     return FilmReport(film_id=film_id, page_uri=paths.page, preview_uri=preview, preview_written=written)
+
+
+def cue_entry(scene: Mapping[str, Any]) -> CueEntry | None:
+    """A scenes row's cue sheet (its score_* columns); None where it has none."""
+    if scene.get("score_sounds") is None or scene.get("score_mood") is None:
+        return None
+    return CueEntry(
+        sounds=bool(scene["score_sounds"]),
+        mood=str(scene["score_mood"]),
+        tempo_bpm=int(scene["score_tempo_bpm"]),
+        key=str(scene["score_key"]),
+        instrument=str(scene["score_instrument"]),
+        hits=bool(scene.get("score_hits")),
+    )
 
 
 def failure_entry(row: Mapping[str, Any]) -> FailureEntry:
@@ -148,6 +176,7 @@ def _scene_entry(
     picture: Picture,
     track: np.ndarray | None,
     takes: Sequence[Mapping[str, Any]],
+    scored: bool = False,
 ) -> SceneEntry:
     index = int(scene["scene_index"])
     time_base = Fraction(scene["time_base"])
@@ -163,6 +192,7 @@ def _scene_entry(
         track=segment,
         rate=OUTPUT_RATE,
         fps=film.get("true_fps") or film.get("nominal_fps") or 0.0,
+        track_label="effects" if scored else "film track",
     )
     title = f"{film['film_id']} · scene {index}" + ("" if track is not None else " (no film track)")
     name = paths.picture_name.format(index)

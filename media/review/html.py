@@ -38,6 +38,23 @@ class TakeEntry:
 
 
 @dataclass(frozen=True)
+class CueEntry:
+    """A scene's line of the cue sheet (the scenes table's score_* columns)."""
+
+    sounds: bool
+    mood: str
+    tempo_bpm: int
+    key: str
+    instrument: str
+    hits: bool
+
+    def text(self) -> str:
+        """E.g. "comedy · 124 BPM · F major · piano · catches the action"."""
+        parts = [self.mood, f"{self.tempo_bpm} BPM", self.key, self.instrument]
+        return " · ".join(parts + (["catches the action"] if self.hits else []))
+
+
+@dataclass(frozen=True)
 class SceneEntry:
     index: int
     start_s: float
@@ -47,6 +64,7 @@ class SceneEntry:
     picture_href: str
     agreement: float
     takes: tuple[TakeEntry, ...]
+    cue: CueEntry | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +90,8 @@ class FilmEntry:
     video_href: str | None
     scenes: tuple[SceneEntry, ...]
     failures: tuple[FailureEntry, ...] = ()
+    effects_href: str | None = None  # a scored cut's stems; None: the film has no score
+    score_href: str | None = None
 
 
 @dataclass(frozen=True)
@@ -163,7 +183,12 @@ def film_page_html(film: FilmEntry) -> str:
         )
     downloads = [
         (label, href)
-        for label, href in (("FLAC track", film.flac_href), ("MKV video", film.video_href))
+        for label, href in (
+            ("FLAC track" if not film.score_href else "FLAC mix", film.flac_href),
+            ("MKV video", film.video_href),
+            ("FLAC effects stem", film.effects_href),
+            ("FLAC score stem", film.score_href),
+        )
         if href
     ]
     if downloads:
@@ -172,6 +197,33 @@ def film_page_html(film: FilmEntry) -> str:
             + ", ".join(f'<a href="{escape(href)}">{escape(label)}</a>' for label, href in downloads)
             + "</p>"
         )
+    stems = [(n, h) for n, h in (("effects", film.effects_href), ("score", film.score_href)) if h]
+    if stems:
+        body += ["<h2>Stems</h2>", '<table class="stems">']
+        body += [
+            f'<tr data-stem="{name}"><td>{name}</td><td><audio controls preload="metadata" '
+            f'src="{escape(href)}" data-stem="{name}"></audio></td>'
+            f'<td><a href="{escape(href)}">FLAC</a></td></tr>'
+            for name, href in stems
+        ]
+        body.append("</table>")
+    cues = [scene for scene in film.scenes if scene.cue is not None]
+    if cues:
+        body += [
+            "<h2>Cue sheet</h2>",
+            '<table class="cues"><tr><th>scene</th><th>from</th><th>music</th><th>mood</th><th>tempo</th>'
+            "<th>key</th><th>instrument</th><th>hits</th></tr>",
+        ]
+        for scene in cues:
+            cue = scene.cue
+            assert cue is not None
+            body.append(
+                f'<tr data-scene="{scene.index}"><td>{scene.index}</td><td>{seconds(scene.start_s)}</td>'
+                f"<td>{'yes' if cue.sounds else 'no'}</td><td>{escape(cue.mood)}</td>"
+                f"<td>{cue.tempo_bpm} BPM</td><td>{escape(cue.key)}</td><td>{escape(cue.instrument)}</td>"
+                f"<td>{'yes' if cue.hits else 'no'}</td></tr>"
+            )
+        body.append("</table>")
     if film.failures:
         body += ["<h2>Failures</h2>", *_failures_table(film.failures)]
     for scene in film.scenes:
@@ -186,6 +238,7 @@ def _scene_section(scene: SceneEntry) -> list[str]:
         "<dl>",
         f"<dt>prompt</dt><dd>{escape(scene.positive_prompt or '') or '<em>none</em>'}</dd>",
         f"<dt>negative prompt</dt><dd>{escape(scene.negative_prompt or '') or '<em>none</em>'}</dd>",
+        *_cue_line(scene.cue),
         "</dl>",
         f'<img class="evidence" src="{escape(scene.picture_href)}" width="880" height="400" '
         f"alt=\"Scene {scene.index}: thumbnails, the film track's spectrogram, and motion against "
@@ -203,6 +256,14 @@ def _scene_section(scene: SceneEntry) -> list[str]:
             f'data-take="{take.take}"></audio></td><td>{mark}</td></tr>'
         )
     return lines + ["</table>", "</section>"]
+
+
+def _cue_line(cue: CueEntry | None) -> list[str]:
+    if cue is None:
+        return []
+    text = escape(cue.text())
+    shown = f"music: {text}" if cue.sounds else f"<em>no music</em> (the cue would be {text})"
+    return [f'<dt>cue sheet</dt><dd class="cue" data-sounds="{str(cue.sounds).lower()}">{shown}</dd>']
 
 
 def run_page_html(run: RunEntry) -> str:

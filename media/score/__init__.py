@@ -16,6 +16,8 @@ Modules, one job each:
     track.py    a film's stem in one call, and the identity string for cut keys
     listen.py   measurements of rendered audio (tempo, key, change points, tonality), for
                 bench/score.py, the tests and reports
+    mix.py      the film's mix: the score levelled under the effects and ducked under their
+                events (media/cut.py's render_cut sums, normalises and splits it into stems)
 
 The pipeline's calls (film clock in seconds, scenes in any order):
 
@@ -29,6 +31,7 @@ The pipeline's calls (film clock in seconds, scenes in any order):
                        num_samples=round(duration_s * 48000))
     # stem is None when no scene sounds: write no .score.flac. Otherwise exactly num_samples.
     cut_key_part = (args.score, args.score_instrument, score_identity())
+    # transforms/score.py does all of this for the restore job and talkie choose.
 
 ``score_cue`` never raises on a prompt (ValueError only for a bad mode or instrument flag).
 ``score_track`` raises ScoreUnavailable, naming the packages to install, when pyfluidsynth,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import shutil
 import subprocess
@@ -16,7 +17,7 @@ import pytest
 from media.audio import decode_audio
 from media.errors import NoVideoStream, UnreadableMedia
 from media.flac import decode_flac, encode_flac
-from media.mux import SOUNDTRACK_TITLE, mux_with_soundtrack, streams_left_out, video_packets_digest
+from media.mux import SOUNDTRACK_TITLE, Stem, mux_with_soundtrack, streams_left_out, video_packets_digest
 from tests.films import encode, textured_shots
 
 RATE = 48000
@@ -142,6 +143,56 @@ def test_existing_score_and_subtitles_are_kept_but_not_default(sources, flac, tm
     for key in ("video:h264", "audio:pcm_s16le", "subtitle:srt"):
         assert after[key] == before[key], key
     assert streams_left_out(sources["with_extras"]) == []
+
+
+def test_stems_follow_the_default_track_titled_tagged_lossless_and_not_default(sources, flac, tmp_path):
+    rng = np.random.default_rng(4)
+    effects, score = (
+        encode_flac((0.1 * rng.standard_normal(RATE * 3 // 2)).astype(np.float32), RATE) for _ in "ab"
+    )
+    stems = [Stem(effects, "Talkie effects", {"talkie_stem": "effects"}), Stem(score, "Talkie score")]
+    made = mux_with_soundtrack(
+        sources["with_extras"], flac, tags=TAGS, title="The Door", soundtrack_title="Talkie mix", stems=stems
+    )
+    assert made == mux_with_soundtrack(
+        sources["with_extras"], flac, tags=TAGS, title="The Door", soundtrack_title="Talkie mix", stems=stems
+    )
+    out = tmp_path / "stems.mkv"
+    out.write_bytes(made)
+    with av.open(str(out)) as container:
+        streams = list(container.streams)
+        assert [(s.type, s.codec_context.name) for s in streams] == [
+            ("video", "h264"),
+            ("audio", "flac"),
+            ("audio", "flac"),
+            ("audio", "flac"),
+            ("subtitle", "srt"),
+            ("audio", "pcm_s16le"),
+        ]
+        titles = [s.metadata.get("title") for s in streams[1:4]]
+        assert titles == ["Talkie mix", "Talkie effects", "Talkie score"]
+        assert [bool(s.disposition & av.stream.Disposition.default) for s in streams[1:]] == [
+            True,
+            False,
+            False,
+            False,
+            False,
+        ]
+        assert streams[2].metadata["TALKIE_STEM"] == "effects" and "TALKIE_STEM" not in streams[3].metadata
+        assert all(s.metadata["TALKIE_SEED"] == "42" for s in streams[1:4])
+    with av.open(str(out)) as container:
+        packets: dict[int, bytes] = {}
+        for packet in container.demux():
+            if packet.size:
+                packets[packet.stream.index] = packets.get(packet.stream.index, b"") + bytes(packet)
+    for index, data in ((1, flac), (2, effects), (3, score)):  # each track's packets copied as they are
+        with av.open(io.BytesIO(data), format="flac") as original:
+            assert packets[index] == b"".join(bytes(p) for p in original.demux() if p.size), index
+    assert video_packets_digest(str(out)) == video_packets_digest(sources["mp4"])
+    with pytest.raises(ValueError, match="stem title"):
+        mux_with_soundtrack(sources["mp4"], flac, stems=[Stem(effects, "")])
+    with pytest.raises(UnreadableMedia, match="not FLAC"):
+        mux_with_soundtrack(sources["mp4"], flac, stems=[Stem(b"RIFF", "Talkie score")])
 
 
 def test_the_soundtrack_starts_with_the_first_frame(sources, flac, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 import numpy as np
 from PIL import Image
@@ -84,3 +85,52 @@ def test_the_film_page_escapes_what_it_shows_and_links_relatively():
     assert "&lt;b&gt;" in page
     assert '<tr class="chosen" data-take="1">' in page and 'src="../../../audio/f/k.flac"' in page
     assert "://" not in page.replace('href="data:,"', "")  # nothing absolute, nothing from the network
+
+
+def test_a_scored_film_page_plays_both_stems_and_shows_the_cue_sheet():
+    from media.review.html import CueEntry
+
+    take = TakeEntry(take=0, seed=7, sync_score=0.5, audio_href="../../../audio/f/k.flac", chosen=True)
+    cues = [
+        CueEntry(sounds=True, mood="comedy", tempo_bpm=124, key="F major", instrument="piano", hits=True),
+        CueEntry(sounds=False, mood="sad", tempo_bpm=60, key="G minor", instrument="piano", hits=False),
+    ]
+    scenes = tuple(
+        SceneEntry(
+            index=i,
+            start_s=1.5 * i,
+            end_s=1.5 * (i + 1),
+            positive_prompt="p",
+            negative_prompt=None,
+            picture_href=f"scene-{i:05d}.png",
+            agreement=0.3,
+            takes=(take,),
+            cue=cue,
+        )
+        for i, cue in enumerate(cues)
+    )
+    film = FilmEntry(
+        film_id="f",
+        run_id="R",
+        status="done",
+        duration_s=3.0,
+        loudness_lufs=-23.0,
+        cut_key="c",
+        run_href="../index.html",
+        preview_href=None,
+        flac_href="../../../films/f/c.flac",
+        video_href="../../../films/f/c.mkv",
+        scenes=scenes,
+        effects_href="../../../films/f/c.effects.flac",
+        score_href="../../../films/f/c.score.flac",
+    )
+    page = film_page_html(film)
+    assert 'src="../../../films/f/c.effects.flac" data-stem="effects"' in page
+    assert 'src="../../../films/f/c.score.flac" data-stem="score"' in page
+    assert "<h2>Cue sheet</h2>" in page and '<tr data-scene="1"><td>1</td>' in page
+    assert "music: comedy · 124 BPM · F major · piano · catches the action" in page
+    assert "<em>no music</em> (the cue would be sad · 60 BPM · G minor · piano)" in page
+    plain = film_page_html(
+        replace(film, scenes=tuple(replace(s, cue=None) for s in scenes), effects_href=None, score_href=None)
+    )
+    assert "data-stem" not in plain and "Cue sheet" not in plain and "cue sheet" not in plain

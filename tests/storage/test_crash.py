@@ -3,7 +3,9 @@
 Eight foley-world films (two 1-1.5 s shots each, 64x48: 16 units) go through the restore job
 with the small untrained network of the pipeline tests at 8 kHz (Griffin-Lim, which dominates
 generation on the CPU, costs less there), one unit per generate call, so that units are
-published one after another. Once:
+published one after another, and with ``--score on``, so that every film gets a score, a mix and
+its effects and score stems (where FluidSynth is missing the run goes without, ``--score off``).
+Once:
 
 1. an uninterrupted in-process run into a local folder gives the reference bytes (outputs do not
    depend on where they are written: stems and films carry no path, and keys hash content);
@@ -50,7 +52,29 @@ from tests.transforms.generation import SMALL
 from transforms.tables import new_run_id, read_table
 
 FILMS = 8
-JOB_FLAGS = ["--steps", "2", "--batch_size", "1", "--positive_prompt", "footsteps and knocks"]
+
+
+def _score_mode() -> str:
+    from media.score import ScoreUnavailable, score_identity
+
+    try:
+        score_identity()
+    except ScoreUnavailable:
+        return "off"
+    return "on"
+
+
+SCORE = _score_mode()
+JOB_FLAGS = [
+    "--steps",
+    "2",
+    "--batch_size",
+    "1",
+    "--positive_prompt",
+    "footsteps and knocks",
+    "--score",
+    SCORE,
+]
 KILL_AT_FRACTION = 1 / 3  # of the units in the ledger
 KILL_POLL_S = 0.1  # how often the ledger is counted while the job runs
 WATCH_POLL_S = 0.2  # how often the watcher lists the whole output
@@ -59,7 +83,8 @@ CRASH_RUN_LIMIT_S = 420
 # Final names under OUTPUT (DESIGN.md, "Output layout"); anything else (a local temporary
 # sibling ".name.XXXX.tmp", Beam's temporary shards) is not a final name.
 UNIT_OBJECT = re.compile(r"^(audio|ledger)/([^/]+)/([0-9a-f]{16})\.(flac|json)$")
-FILM_OBJECT = re.compile(r"^films/([^/]+)/([0-9a-f]{16})\.(flac|mkv|preview\.mp4)$")
+FILM_OBJECT = re.compile(r"^films/([^/]+)/([0-9a-f]{16})\.(flac|mkv|preview\.mp4|effects\.flac|score\.flac)$")
+FILM_BYTES = ("flac", "mkv", "effects.flac", "score.flac")  # covered by byte identity
 TABLE_SHARD = re.compile(r"^meta/([a-z_]+)/(\d{8}T\d{6}Z-[0-9a-f]+)-\d{5}-of-\d{5}\.parquet$")
 
 
@@ -180,7 +205,13 @@ class Watcher:
         if m := UNIT_OBJECT.match(path):
             return "stem" if m.group(1) == "audio" else "ledger"
         if m := FILM_OBJECT.match(path):
-            return {"flac": "film_flac", "mkv": "film_mkv", "preview.mp4": "preview"}[m.group(3)]
+            return {
+                "flac": "film_flac",
+                "mkv": "film_mkv",
+                "preview.mp4": "preview",
+                "effects.flac": "film_stem",
+                "score.flac": "film_stem",
+            }[m.group(3)]
         if TABLE_SHARD.match(path):
             return "table"
         return None
@@ -206,7 +237,7 @@ class Watcher:
             return "not in the uninterrupted run's output"
         if data != expected:
             return f"{len(data)} bytes that differ from the uninterrupted run's {len(expected)}"
-        if kind in ("stem", "film_flac"):
+        if kind in ("stem", "film_flac", "film_stem"):
             audio, rate, _ = decode_flac(data)
             reference_audio, _, _ = decode_flac(expected)
             return None if rate == 48000 and audio.shape == reference_audio.shape else "wrong length"
@@ -284,8 +315,10 @@ def reference(collection, tmp_path_factory) -> Reference:
         if UNIT_OBJECT.match(p)
         and p.startswith("audio/")
         or (m := FILM_OBJECT.match(p))
-        and m.group(3) in ("flac", "mkv")
+        and m.group(3) in FILM_BYTES
     }
+    stems = [p for p in files if p.endswith((".effects.flac", ".score.flac"))]
+    assert len(stems) == (2 * FILMS if SCORE == "on" else 0), sorted(files)
     units = frozenset(store.ledger_keys())
     assert len(units) == summary.takes >= FILMS
     return Reference(units=units, files=files)
@@ -385,6 +418,7 @@ def check_crash_and_resume(
     assert watcher.checked.get("stem", 0) >= len(reference.units)
     assert watcher.checked.get("ledger", 0) >= len(reference.units)
     assert watcher.checked.get("film_flac", 0) >= FILMS and watcher.checked.get("film_mkv", 0) >= FILMS
+    assert watcher.checked.get("film_stem", 0) >= (2 * FILMS if SCORE == "on" else 0)
 
     # the rerun generated exactly the missing units and skipped the rest: its summary, printed
     # line and runs row say so, and so do the ledger objects (each names the run that made it)
@@ -414,7 +448,7 @@ def check_crash_and_resume(
         for p in store.listing()
         if p in reference.files
         or (UNIT_OBJECT.match(p) and p.startswith("audio/"))
-        or ((m := FILM_OBJECT.match(p)) and m.group(3) in ("flac", "mkv"))
+        or ((m := FILM_OBJECT.match(p)) and m.group(3) in FILM_BYTES)
     }
     assert set(final) == set(reference.files)
     assert [p for p in final if final[p] != reference.files[p]] == []

@@ -24,7 +24,8 @@ from transforms.assemble import (
     film_total_samples,
     read_stem,
 )
-from transforms.layout import stem_uri
+from transforms.layout import film_stem_uris, stem_uri
+from transforms.score import SCORE_TAG, STEM_TAG, ScoreSettings
 from transforms.units import GenerationSettings, Take, plan_film
 
 SETTINGS = GenerationSettings(
@@ -50,8 +51,14 @@ def film(tmp_path_factory):
     return real_film(str(path), [36])
 
 
-def write_takes(output: str, plan, scores: dict[tuple[int, int], float | None]) -> list[Take]:
-    """A stem per unit: a tone whose pitch names its scene and take, published with its hash."""
+def write_takes(
+    output: str,
+    plan,
+    scores: dict[tuple[int, int], float | None],
+    motion: tuple[float, ...] | None = None,
+) -> list[Take]:
+    """A stem per unit: a tone whose pitch names its scene and take, published with its hash;
+    ``motion``: the motion onsets every take records (s from its scene's start)."""
     takes = []
     for unit in plan.units:
         n = unit.output_samples
@@ -61,14 +68,13 @@ def write_takes(output: str, plan, scores: dict[tuple[int, int], float | None]) 
         data = encode_flac(tone.astype(np.float32), 48000)
         uri = stem_uri(output, unit.film_id, unit.key)
         storage.write_bytes(uri, data)
-        takes.append(
-            Take(unit, uri, hashlib.sha256(data).hexdigest(), scores[(unit.scene_index, unit.take)], True)
-        )
+        score = scores[(unit.scene_index, unit.take)]
+        takes.append(Take(unit, uri, hashlib.sha256(data).hexdigest(), score, True, motion))
     return takes
 
 
-def run_fn(output: str, plan, takes, force: bool = False):
-    fn = _AssembleFilmFn(output, SETTINGS, AssemblySettings(), force)
+def run_fn(output: str, plan, takes, force: bool = False, score: ScoreSettings | None = None):
+    fn = _AssembleFilmFn(output, SETTINGS, AssemblySettings(), force, score)
     out = list(fn.process((plan.film_id, {"plans": [plan], "takes": takes})))
     tagged = {}
     for item in out:
@@ -156,3 +162,127 @@ def test_track_length_follows_the_exact_duration_not_float_seconds(film):
 def test_bad_assembly_settings_are_named(field, value):
     with pytest.raises(ValueError, match=field):
         AssemblySettings(**{field: value})
+
+
+# ----------------------------------------------------------------------------- the score
+
+
+def _synth_missing() -> str | None:
+    from media.score import ScoreUnavailable, score_identity
+
+    try:
+        score_identity()
+    except ScoreUnavailable as error:
+        return str(error)
+    return None
+
+
+needs_synth = pytest.mark.skipif(_synth_missing() is not None, reason=f"no FluidSynth: {_synth_missing()}")
+MUSIC = dataclasses.replace(SETTINGS, positive_prompt="footsteps, piano music, mickey-mousing the hits")
+BEST_0 = {(0, 0): 0.5, (0, 1): 0.1, (1, 0): 0.5, (1, 1): 0.1}  # take 0 everywhere
+BEST_1 = {(0, 0): 0.5, (0, 1): 0.9, (1, 0): 0.5, (1, 1): 0.1}  # take 1 in scene 0
+
+
+def _audio(uri: str) -> np.ndarray:
+    return decode_flac(storage.read_bytes(uri))[0]
+
+
+@needs_synth
+def test_a_film_with_music_gets_a_mix_and_two_stems_that_add_up_to_it(film, tmp_path):
+    output = str(tmp_path)
+    plan = plan_film(film, MUSIC)
+    rows = run_fn(output, plan, write_takes(output, plan, BEST_0, motion=(0.25, 0.75)))
+    [row] = rows["films"]
+    key = row["cut_key"]
+    assert (row["effects_flac_uri"], row["score_flac_uri"]) == film_stem_uris(output, "film", key)
+    assert row["effects_flac_uri"].endswith(f"/films/film/{key}.effects.flac")
+    assert row["score_flac_uri"].endswith(f"/films/film/{key}.score.flac")
+    mix, effects, score = (_audio(row[k]) for k in ("flac_uri", "effects_flac_uri", "score_flac_uri"))
+    assert mix.shape == effects.shape == score.shape == (120000,)
+    assert np.abs(effects.astype(np.float64) + score - mix).max() <= 2 / 2**23  # levelled as in the mix
+    assert np.sqrt(np.mean(score**2)) > 1e-3
+    tags = decode_flac(storage.read_bytes(row["flac_uri"]))[2]
+    assert tags["TALKIE_CUT_KEY"] == key and '"cues":[[true,"neutral"' in tags[SCORE_TAG]
+    assert decode_flac(storage.read_bytes(row["score_flac_uri"]))[2][STEM_TAG] == "score"
+    # the effects stem is the film track the same takes give without music, at the mix's gain
+    plain_output = str(tmp_path / "plain")
+    plain_plan = plan_film(film, SETTINGS)
+    [plain] = run_fn(plain_output, plain_plan, write_takes(plain_output, plain_plan, BEST_0))["films"]
+    assert plain["score_flac_uri"] is None and plain["effects_flac_uri"] is None
+    track = _audio(plain["flac_uri"])
+    loud = np.abs(track) > 1e-3
+    assert np.ptp(effects[loud] / track[loud]) < 1e-3 * np.abs(effects[loud] / track[loud]).mean()
+    # the cue sheet, per scene
+    cues = [{k: v for k, v in s.items() if k.startswith("score_")} for s in rows["scenes"]]
+    assert (
+        cues
+        == [
+            {
+                "score_sounds": True,
+                "score_mood": "neutral",
+                "score_tempo_bpm": cues[0]["score_tempo_bpm"],
+                "score_key": "C major",
+                "score_instrument": "piano",
+                "score_hits": True,
+            }
+        ]
+        * 2
+        and 88 <= cues[0]["score_tempo_bpm"] <= 108
+    )
+    # the MKV: the mix as the default audio, then the two stems, each titled; the video untouched
+    assert video_packets_digest(row["video_uri"]) == video_packets_digest(film.job.video_input)
+    with av.open(row["video_uri"]) as mkv:
+        audio = mkv.streams.audio
+        titles = [s.metadata.get("title") for s in audio]
+        defaults = [bool(s.disposition & av.stream.Disposition.default) for s in audio]
+    assert titles == ["Talkie mix (effects and score)", "Talkie effects", "Talkie score"]
+    assert defaults == [True, False, False]
+
+
+@needs_synth
+def test_the_score_follows_the_chosen_takes_seeds_the_hits_and_the_flags(film, tmp_path):
+    output = str(tmp_path)
+    plan = plan_film(film, MUSIC)
+    [first] = run_fn(output, plan, write_takes(output, plan, BEST_0, motion=(0.25, 0.75)))["films"]
+    kept = {u: storage.read_bytes(first[u]) for u in ("flac_uri", "video_uri", "score_flac_uri")}
+    score = _audio(first["score_flac_uri"])
+
+    # equal inputs, equal bytes (force rewrites them)
+    [again] = run_fn(output, plan, write_takes(output, plan, BEST_0, motion=(0.25, 0.75)), force=True)[
+        "films"
+    ]
+    assert again == first and all(storage.read_bytes(first[u]) == data for u, data in kept.items())
+
+    # another take in scene 0: its seed gives scene 0 other music (and scene 1's lead-in may change)
+    [other] = run_fn(output, plan, write_takes(output, plan, BEST_1, motion=(0.25, 0.75)))["films"]
+    assert other["cut_key"] != first["cut_key"]
+    assert not np.array_equal(_audio(other["score_flac_uri"])[:60000], score[:60000])
+
+    # no motion onsets known: no hits, another score under another key
+    [no_hits] = run_fn(output, plan, write_takes(output, plan, BEST_0, motion=None))["films"]
+    assert no_hits["cut_key"] not in (first["cut_key"], other["cut_key"])
+    assert not np.array_equal(_audio(no_hits["score_flac_uri"]), score)
+
+    # another instrument: a new cut beside the old one, which stays as it was
+    takes = write_takes(output, plan, BEST_0, motion=(0.25, 0.75))
+    organ = run_fn(output, plan, takes, score=ScoreSettings(instrument="organ"))
+    assert organ["films"][0]["cut_key"] != first["cut_key"]
+    assert {s["score_instrument"] for s in organ["scenes"]} == {"organ"}
+    assert all(storage.read_bytes(first[u]) == data for u, data in kept.items())
+
+    # the score off: today's cut, key and all, and no stems
+    off = run_fn(output, plan, takes, score=ScoreSettings(mode="off"))
+    [row] = off["films"]
+    assert row["cut_key"] == AssemblySettings().cut_key([t.unit.key for t in takes if t.unit.take == 0])
+    assert row["score_flac_uri"] is None and row["effects_flac_uri"] is None
+    assert {s["score_sounds"] for s in off["scenes"]} == {False}
+    assert not storage.exists(film_stem_uris(output, "film", row["cut_key"])[1])
+    with av.open(row["video_uri"]) as mkv:
+        assert [s.metadata.get("title") for s in mkv.streams.audio] == ["Talkie soundtrack"]
+
+
+def test_score_flags_are_checked():
+    with pytest.raises(ValueError, match="score 'loud'"):
+        ScoreSettings(mode="loud")
+    with pytest.raises(ValueError, match="score_instrument 'banjo'"):
+        ScoreSettings(instrument="banjo")

@@ -16,6 +16,10 @@ def test_output_paths_follow_the_contract():
     assert layout.ledger_uri("/out", "f", KEY) == f"/out/ledger/f/{KEY}.json"
     assert layout.film_uris("/out", "f", "k") == ("/out/films/f/k.flac", "/out/films/f/k.mkv")
     assert layout.preview_uri("/out/", "f", "k") == "/out/films/f/k.preview.mp4"
+    assert layout.film_stem_uris("/out", "f", "k") == (
+        "/out/films/f/k.effects.flac",
+        "/out/films/f/k.score.flac",
+    )
     assert layout.shotlist_uris("/out", "f") == ("/out/shotlists/f.csv", "/out/shotlists/f.edl")
     assert layout.shard_uri("/out", RUN, 7) == f"/out/shards/{RUN}-00007.safetensors"
     assert layout.shard_glob("/out", RUN) == f"/out/shards/{RUN}-*.safetensors"
@@ -42,6 +46,10 @@ def test_report_paths_and_the_links_of_a_film_page():
         "../../../films/f/k.mkv",
     )
     assert paths.stem_href.format(KEY) == f"../../../audio/f/{KEY}.flac"
+    assert (paths.effects_href, paths.score_href) == (
+        "../../../films/f/k.effects.flac",
+        "../../../films/f/k.score.flac",
+    )
     assert paths.picture_name.format(3) == "scene-00003.png"
     uncut = layout.film_page_paths("/out", RUN, "f", None)
     assert uncut.preview is None and uncut.flac_href is None and uncut.page == paths.page
@@ -50,6 +58,7 @@ def test_report_paths_and_the_links_of_a_film_page():
 def test_patterns_for_people_show_the_layout():
     assert layout.stems_pattern("/out") == "/out/audio/<film_id>/<unit_key>.flac"
     assert layout.films_pattern("/out") == "/out/films/<film_id>/<cut_key>.flac, .mkv"
+    assert layout.film_stems_pattern("/out") == "/out/films/<film_id>/<cut_key>.effects.flac, .score.flac"
     assert layout.shotlists_pattern("/out") == "/out/shotlists/<film_id>.csv, .edl"
 
 
@@ -58,6 +67,7 @@ def test_patterns_for_people_show_the_layout():
     [
         lambda: layout.preview_uri("/out", "../x", "k"),
         lambda: layout.preview_uri("/out", "f", "k/.."),
+        lambda: layout.film_stem_uris("/out", "f", "../k"),
         lambda: layout.film_page_uri("/out", RUN, "a/b"),
         lambda: layout.film_page_paths("/out", RUN, "f", ".."),
     ],

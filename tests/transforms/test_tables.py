@@ -68,6 +68,12 @@ def test_contract_column_names():
         "positive_prompt",
         "negative_prompt",
         "best_take",
+        "score_sounds",
+        "score_mood",
+        "score_tempo_bpm",
+        "score_key",
+        "score_instrument",
+        "score_hits",
     ]
     assert SCHEMAS["failures"].names == ["run_id", "uri", "film_id", "stage", "error_type", "error"]
     assert SCHEMAS["takes"].names == [
@@ -98,6 +104,8 @@ def test_contract_column_names():
         "cut_key",
         "flac_uri",
         "video_uri",
+        "effects_flac_uri",
+        "score_flac_uri",
         "loudness_lufs",
         "checkpoint_sha256",
         "status",
@@ -113,7 +121,12 @@ def test_contract_column_names():
         "counts",
     ]
     scenes = SCHEMAS["scenes"]
-    assert [f.name for f in scenes if f.nullable] == ["positive_prompt", "negative_prompt", "best_take"]
+    assert [f.name for f in scenes if f.nullable] == [
+        "positive_prompt",
+        "negative_prompt",
+        "best_take",
+        *(n for n in scenes.names if n.startswith("score_")),
+    ]
     assert SCHEMAS["failures"].field("film_id").nullable
 
 
@@ -201,12 +214,18 @@ def test_read_table_ignores_temporary_files_and_reads_older_schemas(tmp_path):
     (folder / f".{RUN_2}-00000-of-00001.parquet.x.tmp").write_bytes(b"partial")
     # A file from before the restore job's columns existed.
     old = pa.schema(
-        [f for f in SCHEMAS["scenes"] if f.name not in ("positive_prompt", "negative_prompt", "best_take")]
+        [
+            f
+            for f in SCHEMAS["scenes"]
+            if f.name not in ("positive_prompt", "negative_prompt", "best_take")
+            and not f.name.startswith("score_")
+        ]
     )
     row = {k: v for k, v in stamp_row(scene("a", 0), "scenes", RUN_1).items() if k in old.names}
     pq.write_table(pa.Table.from_pylist([row], schema=old), folder / f"{RUN_1}-00000-of-00001.parquet")
     [row] = read_table(out, "scenes").to_pylist()
     assert row["film_id"] == "a" and row["best_take"] is None and row["positive_prompt"] is None
+    assert row["score_mood"] is None and row["score_sounds"] is None
     # takes from before the negative prompt had its own guidance weight
     old = pa.schema([f for f in SCHEMAS["takes"] if f.name != "negative_guidance"])
     take = {

@@ -163,3 +163,24 @@ def test_cli_clean_prob_decides_which_random_films_are_damaged(tmp_path, clean_p
 def test_cli_rejects_a_clean_prob_outside_0_1(tmp_path, capsys):
     assert main(["--out", str(tmp_path), "--clean-prob", "1.5"]) == 2
     assert "clean_prob" in capsys.readouterr().err
+
+
+def test_the_demo_music_manifest_asks_for_a_score_in_every_other_film(collection):
+    from media.score import score_cue
+    from model.synth.collection import MUSIC_PROMPTS, write_music_manifest
+
+    before = (collection / "manifest.jsonl").read_text()
+    plain = [json.loads(line) for line in before.splitlines()]
+    path = write_music_manifest(collection)
+    music = [json.loads(line) for line in path.read_text().splitlines()]
+    assert path.name == "manifest_music.jsonl" and len(music) == len(plain) == 3
+    assert music[1] == plain[1]  # foley only
+    for index in (0, 2):
+        words = MUSIC_PROMPTS[index // 2]
+        assert music[index]["video_input"] == plain[index]["video_input"]
+        prompts = [music[index]["positive_prompt"], *(s["positive_prompt"] for s in music[index]["scenes"])]
+        originals = [plain[index]["positive_prompt"], *(s["positive_prompt"] for s in plain[index]["scenes"])]
+        assert prompts == [f"{p}, {words}" for p in originals]
+        assert all(score_cue(p, None).sounds for p in prompts)
+    assert not any(score_cue(s["positive_prompt"], None).sounds for s in music[1]["scenes"])
+    assert (collection / "manifest.jsonl").read_text() == before  # the training manifest is untouched
