@@ -9,8 +9,8 @@ from .bank import DEFAULT_PACKAGES, build_bank, default_bank_dir
 from .fetch import FetchError
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m model.sounds", description=__doc__)
+def parse_args(argv: list[str] | None = None, prog: str = "python -m model.sounds") -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__)
     p.add_argument(
         "--out", default=None, help=f"the bank's folder (default: $TALKIE_SOUNDS or {default_bank_dir()})"
     )
@@ -32,15 +32,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    a = parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m model.sounds") -> int:
+    try:
+        a = parse_args(argv, prog)
+    except SystemExit as done:  # --help, or a bad flag (argparse has printed why)
+        return done.code if isinstance(done.code, int) else 2
     try:
         summary = build_bank(a.out, a.packages, a.workdir, log=print, force=a.force)
     except (FetchError, ValueError) as e:
-        print(f"python -m model.sounds: {e}", file=sys.stderr)
+        print(f"{prog}: {e}", file=sys.stderr)
         return 2
     if summary.failed:
-        print(f"python -m model.sounds: could not fetch {', '.join(summary.failed)}", file=sys.stderr)
+        print(f"{prog}: could not fetch {', '.join(summary.failed)}", file=sys.stderr)
         return 1
     return 0
 

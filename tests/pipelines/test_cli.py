@@ -61,6 +61,14 @@ def test_talkie_lists_its_commands_and_refuses_unknown_ones(capsys):
     assert "unknown command 'restyle'; commands are scenes" in capsys.readouterr().err
 
 
+def test_talkie_sounds_is_the_sound_bank_builder(capsys):
+    assert talkie(["sounds", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: talkie sounds") and "--packages" in out
+    assert talkie(["sounds", "--packages", "not-a-package"]) == 2
+    assert "invalid choice: 'not-a-package'" in capsys.readouterr().err
+
+
 def test_talkie_scenes_help_and_bad_flags(capsys, tmp_path):
     assert talkie(["scenes", "--help"]) == 0
     out = capsys.readouterr().out
