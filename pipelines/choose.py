@@ -50,7 +50,6 @@ from transforms.score import (
     cue_columns,
     key_part_of_tags,
     plan_score,
-    render_score,
     score_key_part,
     score_tags,
 )
@@ -222,7 +221,7 @@ def _score_inputs(
 def recut_film(output: str, film_id: str, choices: Mapping[int, int]) -> NewCut | None:
     """Writes the film's new cut with ``choices`` ({scene index: take}); None when it is already
     the film's cut. Raises UsageError for a film, scene or take the output does not hold."""
-    from media.cut import read_stem, render_cut
+    from media.cut import read_stem
     from media.flac import decode_flac
     from media.review.film_report import write_preview
     from media.track import SceneAudio, scene_sample_range
@@ -306,14 +305,7 @@ def recut_film(output: str, film_id: str, choices: Mapping[int, int]) -> NewCut 
             f"{old_audio.shape[0]}; the tables and files disagree"
         )
     del old_audio
-    cut = render_cut(
-        pieces,
-        total,
-        score=render_score(score, total),
-        crossfade_samples=settings.crossfade_samples,
-        target_lufs=settings.target_lufs,
-        max_true_peak_dbtp=settings.max_true_peak_dbtp,
-    )
+    cut = settings.render(pieces, total, score)
     del pieces
     loudness = cut.loudness
     tags = _new_cut_tags(old_tags, key, film["cut_key"], chosen, take_of, loudness, new_score)

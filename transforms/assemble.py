@@ -42,7 +42,7 @@ import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import apache_beam as beam
 import numpy as np
@@ -67,6 +67,10 @@ from transforms.score import (
 from transforms.stages import STAGE_ASSEMBLE_FILMS
 from transforms.storage_metrics import CountsStorageRetries
 from transforms.units import OUTPUT_RATE, FilmPlan, GenerationSettings, Take, Unit, cut_key
+
+if TYPE_CHECKING:
+    from media.cut import Cut
+    from media.track import SceneAudio
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +107,20 @@ class AssemblySettings:
             crossfade_samples=round(crossfade_ms * OUTPUT_RATE / 1000),
             target_lufs=target_lufs,
             max_true_peak_dbtp=max_true_peak,
+        )
+
+    def render(self, scenes: Sequence[SceneAudio], total_samples: int, score: FilmScore) -> Cut:
+        """The cut's audio with these settings: ``media.cut.render_cut`` over the scenes' stems and,
+        where a scene's score sounds, the film's rendered score (``transforms.score.render_score``)."""
+        from media.cut import render_cut
+
+        return render_cut(
+            scenes,
+            total_samples,
+            score=render_score(score, total_samples),
+            crossfade_samples=self.crossfade_samples,
+            target_lufs=self.target_lufs,
+            max_true_peak_dbtp=self.max_true_peak_dbtp,
         )
 
     def cut_key(self, unit_keys: Sequence[str], score: dict[str, Any] | None = None) -> str:
@@ -339,7 +357,7 @@ class _AssembleFilmFn(CountsStorageRetries, beam.DoFn):
             yield beam.pvalue.TaggedOutput("scenes", row)
 
     def _assemble(self, plan: FilmPlan, chosen: Sequence[Take], score: FilmScore) -> dict[str, Any]:
-        from media.cut import cut_files, render_cut
+        from media.cut import cut_files
         from media.track import SceneAudio, scene_sample_range
 
         assembly = self._assembly
@@ -357,14 +375,7 @@ class _AssembleFilmFn(CountsStorageRetries, beam.DoFn):
             start, end = scene_sample_range(unit.start_time, unit.end_time, OUTPUT_RATE)
             scenes.append(SceneAudio(start_sample=start, end_sample=end, audio=read_stem(take)))
         total = film_total_samples(plan)
-        cut = render_cut(
-            scenes,
-            total,
-            score=render_score(score, total),
-            crossfade_samples=assembly.crossfade_samples,
-            target_lufs=assembly.target_lufs,
-            max_true_peak_dbtp=assembly.max_true_peak_dbtp,
-        )
+        cut = assembly.render(scenes, total, score)
         del scenes
         loudness = cut.loudness
         if not self._force and all(storage.exists(u) for u in (*(stem_uris or ()), flac_uri, video_uri)):
