@@ -20,8 +20,10 @@ one raises ScoreUnavailable naming the Debian package to install; there is no fa
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import importlib
+import io
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -99,7 +101,9 @@ def _binding() -> _Binding:
     global _BINDING
     if _BINDING is None:
         try:
-            fluidsynth = importlib.import_module("fluidsynth")  # pyfluidsynth's module
+            # pyfluidsynth prints where it found the library when $CI is set; keep stdout ours.
+            with contextlib.redirect_stdout(io.StringIO()):
+                fluidsynth = importlib.import_module("fluidsynth")  # pyfluidsynth's module
         except ImportError as error:  # no pip package, or it found no libfluidsynth
             raise ScoreUnavailable(
                 f"FluidSynth is not available ({error}). Install it: {INSTALL_HINT}"
