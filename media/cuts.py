@@ -14,7 +14,7 @@ Inputs are per-frame series (media/cut_features.py, media/transnet.py):
   middle frame; it wins over any other cut within 6 frames.
 * gradual transitions: a local maximum of the luma ``transition`` measure of GRADUAL_ALONE, or
   of GRADUAL_CONFIRM with a TransNetV2 mark within 6 frames. Its cut is the middle of the run of
-  frames where the measure stays above PLATEAU of the peak (DESIGN.md: "the cut inside a fade is
+  frames where the measure stays above PLATEAU of the peak (docs/design.md: "the cut inside a fade is
   its middle frame"); that run must last GRADUAL_MIN_FRAMES, since a lasting change of layout
   keeps the measure up while the change sits between its two windows (about 2 x GAP frames),
   and a narrower peak is a passing disturbance. A hard cut wins over it when the cut lies

@@ -1,6 +1,6 @@
-"""The frozen records that media/ hands to the rest of Talkie (see DESIGN.md, "The records that flow").
+"""The frozen records that media/ hands to the rest of Talkie (see docs/design.md, "The records that flow").
 
-Times follow DESIGN.md's Contracts: frames are indexed in presentation order from 0, before any
+Times follow docs/design.md's Contracts: frames are indexed in presentation order from 0, before any
 duplicate-frame removal; PTS values are exact integers in the stream's ``time_base`` (a string
 such as ``"1/90000"``); float seconds are for convenience and are measured from the first frame.
 """

@@ -1,6 +1,6 @@
 """Reading and publishing files on local disk or any fsspec URI (gs://, s3://, memory://).
 
-Writes are atomic as DESIGN.md requires: the caller builds the whole payload and it is published
+Writes are atomic as docs/design.md requires: the caller builds the whole payload and it is published
 in one call. Object stores publish whole objects; on local disk we write a temporary sibling and
 rename it over the final name, so a crash never leaves a partial file under a final name.
 

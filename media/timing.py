@@ -1,4 +1,4 @@
-"""Frame timing from presentation timestamps, per DESIGN.md's Contracts ("Time").
+"""Frame timing from presentation timestamps, per docs/design.md's Contracts ("Time").
 
 A frame's duration is the next frame's PTS minus its own; the last frame's is the median frame
 duration. A film's duration is last PTS + that duration - first PTS, exact in the time base.

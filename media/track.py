@@ -1,6 +1,6 @@
 """A film's sound track from its scenes' audio, sample-accurate to the film's timeline.
 
-Per DESIGN.md's Contracts ("Time"): at the output rate (48 kHz) a scene from t0 to t1 seconds
+Per docs/design.md's Contracts ("Time"): at the output rate (48 kHz) a scene from t0 to t1 seconds
 (measured from the first frame, exact fractions of the stream time base) owns samples
 [round(t0 * rate), round(t1 * rate)), and the film track has round(duration * rate) samples.
 Rounding is Python's ``round`` on a Fraction: exact, halves to even. Consecutive scenes share

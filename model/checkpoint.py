@@ -54,7 +54,7 @@ class Checkpoint(NamedTuple):
     state_dict: dict[str, torch.Tensor]
     config: ModelConfig
     metadata: dict[str, str]  # the whole safetensors metadata, the reserved keys included
-    sha256: str  # hex SHA-256 of the file's bytes (DESIGN.md "Keys": the checkpoint SHA-256)
+    sha256: str  # hex SHA-256 of the file's bytes (docs/design.md "Keys": the checkpoint SHA-256)
 
 
 # ----------------------------------------------------------------------------- saving

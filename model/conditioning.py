@@ -11,7 +11,7 @@ fixed length, so the denoiser always sees the same shapes.
 Video. ``VisualEncoder`` is trained with the denoiser: per-frame brightness normalisation (against
 flicker), the signed changes from the previous and to the next frame, a small strided conv net,
 dilated temporal convolutions, one feature vector per frame, and the timing head whose peaks
-become the denoiser's event track (DESIGN.md "Conditioning", "Archival robustness").
+become the denoiser's event track (docs/design.md "Conditioning", "Archival robustness").
 """
 
 from __future__ import annotations

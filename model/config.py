@@ -1,6 +1,6 @@
 """The model's configuration: frozen dataclasses, named presets, strict JSON, a stable hash.
 
-A checkpoint carries its ``ModelConfig`` (DESIGN.md, "The checkpoint owns"): sample rate, mel
+A checkpoint carries its ``ModelConfig`` (docs/design.md, "The checkpoint owns"): sample rate, mel
 settings, window and overlap, video fps and frame size all come from it, never from globals.
 
 Time grids. Audio frame k of a window is the STFT frame centred on sample ``k * hop_length``
@@ -159,7 +159,7 @@ class VideoConfig:
 
 @dataclass(frozen=True)
 class NetworkConfig:
-    """Shape of the denoiser (a DiT over mel patches, DESIGN.md "Conditioning")."""
+    """Shape of the denoiser (a DiT over mel patches, docs/design.md "Conditioning")."""
 
     width: int = 128
     depth: int = 8
@@ -358,7 +358,7 @@ def _strict_build(cls: type[_D], data: Any, where: str) -> _D:
 
 
 def _tiny() -> ModelConfig:
-    # DESIGN.md's calibration: width 128, 8 blocks, 64-bin log-mel at 16 kHz, patches of 2 frames,
+    # docs/design.md's calibration: width 128, 8 blocks, 64-bin log-mel at 16 kHz, patches of 2 frames,
     # 4 s windows, 64x64 frames. Hop 250 gives 64 mel frames a second: 4 per video frame at 16 fps.
     return ModelConfig(
         audio=AudioConfig(

@@ -1,4 +1,4 @@
-"""Generation: frames + prompts -> audio windows, deterministic per row (DESIGN.md "Determinism").
+"""Generation: frames + prompts -> audio windows, deterministic per row (docs/design.md "Determinism").
 
 ``load_generator(checkpoint)`` builds a ``Generator`` from a safetensors checkpoint (a path or any
 fsspec URI); with no argument it loads the shipped ``model/weights/tiny.safetensors``.

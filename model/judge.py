@@ -1,7 +1,7 @@
 """A small audio classifier that judges generated sound: which foley-world classes it holds.
 
 Trained only on ground-truth foley-world audio (never on generated audio), then fed the
-model's output (DESIGN.md "Quality, measured without downloaded weights"). Multi-label: one
+model's output (docs/design.md "Quality, measured without downloaded weights"). Multi-label: one
 sigmoid per label, so a mixed scene (rain with falling objects) can hold two classes and the
 negative-prompt benchmark can read the probability of each.
 

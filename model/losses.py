@@ -1,4 +1,4 @@
-"""The training losses (DESIGN.md "Objective"): rectified flow on the latents, BCE on the timing head.
+"""The training losses (docs/design.md "Objective"): rectified flow on the latents, BCE on the timing head.
 
 Flow (Liu et al. 2022, "Flow Straight and Fast", eq. 1): with x1 = ``log_mel_to_latent(mel)``
 (the same map ``model.generate`` inverts) and noise x0 ~ N(0, I),

@@ -1,6 +1,6 @@
-"""Samplers for rectified flow: pure functions of a velocity callable (DESIGN.md "Conventions").
+"""Samplers for rectified flow: pure functions of a velocity callable (docs/design.md "Conventions").
 
-Convention (Liu et al. 2022, "Flow straight and fast"; DESIGN.md "Objective"): the path from
+Convention (Liu et al. 2022, "Flow straight and fast"; docs/design.md "Objective"): the path from
 noise x0 to data x1 is x_t = (1 - t) x0 + t x1, with t = 0 at noise and t = 1 at data, and the
 network predicts the path's velocity v = dx_t/dt = x1 - x0. Sampling integrates dx/dt = v(x, t)
 from t = 0 to t = 1 over a grid of times.
@@ -186,7 +186,7 @@ def make_guided_velocity(
     [conditional; null text; no video; negative text], stacked once, up front:
 
     - ``fixed_shape=True``: all 4B rows, whatever the prompts and scales, for devices whose
-      batched kernels give a row bits that depend on the batch (DESIGN.md "Determinism");
+      batched kernels give a row bits that depend on the batch (docs/design.md "Determinism");
     - ``fixed_shape=False``: 3B rows plus a negative-text row only where it changes the result
       (``has_negative`` and a nonzero ``negative_scale``), for a ``model_fn`` that runs row by row.
     """

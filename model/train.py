@@ -9,7 +9,7 @@ type, default and help (``batch_size`` is also ``--batch``); the other options b
 (``model.train_loop.train``). Where the parts live:
 
     model.augment      on-the-fly damage and mirroring of the clips
-    model.losses       the rectified-flow and timing-head losses (DESIGN.md "Objective")
+    model.losses       the rectified-flow and timing-head losses (docs/design.md "Objective")
     model.trainer      TrainSettings, the per-step draws and the Trainer (network, EMA, AdamW)
     model.train_state  the training state and loss log beside --out
     model.train_loop   train(): shards, resume, the step prefetcher and loop, saves

@@ -1,4 +1,4 @@
-"""The training recipe of one step: settings, draws, the ``Trainer`` (DESIGN.md "Objective").
+"""The training recipe of one step: settings, draws, the ``Trainer`` (docs/design.md "Objective").
 
 The losses are ``model.losses``'s: rectified flow on x1 = ``log_mel_to_latent(mel)`` and the
 timing head's BCE, summed as flow + ``onset_weight`` * onset. t is logit-normal,
@@ -11,7 +11,7 @@ mirrored on the fly (``model.augment``).
 Timing head. The visual encoder's per-frame features also feed a one-unit head whose logits are
 trained (BCE, weighted ``onset_weight``) to mark the frames where the shard's truth events (impacts,
 footsteps) land, so the picture path learns contact moments from a direct signal instead of only
-through the flow loss (DESIGN.md's calibration, "a timing head"); windows without events teach
+through the flow loss (docs/design.md's calibration, "a timing head"); windows without events teach
 it where nothing lands. The denoiser is conditioned on the true event times as its event track
 (``model.networks.dit.event_marks``), which generation fills from this head's peaks: the head
 learns *when*, the denoiser learns what a marked event sounds like and to stay quiet elsewhere.

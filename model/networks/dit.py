@@ -1,4 +1,4 @@
-"""The denoiser: a Diffusion Transformer over log-mel patches (DESIGN.md "Conditioning").
+"""The denoiser: a Diffusion Transformer over log-mel patches (docs/design.md "Conditioning").
 
 DiT with adaLN-Zero (Peebles & Xie 2023, "Scalable Diffusion Models with Transformers", section
 3.2): the timestep and the pooled prompt are summed into one conditioning vector c, which sets a
@@ -429,6 +429,6 @@ def sample_condition_dropout(
     batch: int, config: ModelConfig, *, generator: torch.Generator | None = None
 ) -> tuple[Tensor, Tensor]:
     """Training's (drop_text, drop_video) bool (B,) masks, each True with the config's probability,
-    drawn independently so both guidances are learned (DESIGN.md "Objective")."""
+    drawn independently so both guidances are learned (docs/design.md "Objective")."""
     draws = torch.rand(2, batch, generator=generator)
     return draws[0] < config.network.text_dropout, draws[1] < config.network.video_dropout

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-SAMPLE_RATE = 48000  # DESIGN.md Contracts: output audio is 48 kHz mono 24-bit
+SAMPLE_RATE = 48000  # docs/design.md Contracts: output audio is 48 kHz mono 24-bit
 
 # Sound classes; every one has a visible cause drawn in the picture.
 DISCRETE_CLASSES = ("impact", "footsteps")

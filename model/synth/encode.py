@@ -97,7 +97,7 @@ def write_film(film: Film, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
 
 
 def manifest_row(film: Film) -> dict[str, Any]:
-    """One manifest row (DESIGN.md Contracts): a path relative to the manifest's folder."""
+    """One manifest row (docs/design.md Contracts): a path relative to the manifest's folder."""
     t = film.truth
     return {
         "video_input": f"{film.name}.mp4",

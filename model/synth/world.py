@@ -150,7 +150,7 @@ class ShotContext:
 def transition_gains(kind: str, m: int) -> tuple[np.ndarray, np.ndarray]:
     """Weights of the outgoing and incoming shot over an m-picture transition.
 
-    The incoming shot first dominates at picture m // 2, the cut named in DESIGN.md.
+    The incoming shot first dominates at picture m // 2, the cut named in docs/design.md.
     """
     k = np.arange(m, dtype=np.float64)
     h = m // 2

@@ -5,7 +5,7 @@ model's ``AudioConfig`` (``model.mel``), it returns the waveform (B, frames * ho
 ``sample_rate``. Generation (``model.generate.Generator``) runs one after the sampler.
 
 Its ``name`` describes the vocoder and every setting that changes its output. The name enters
-every generation unit's key (``transforms.units``; DESIGN.md "Keys"), so changing the vocoder
+every generation unit's key (``transforms.units``; docs/design.md "Keys"), so changing the vocoder
 or its settings re-generates the units it would sound different in, and two vocoders that can
 sound different must never share a name.
 
@@ -29,7 +29,7 @@ class Vocoder(Protocol):
     """Log-mel (B, n_mels, frames) -> waveform (B, frames * hop) in [-1, 1] at ``sample_rate``.
 
     ``name`` describes the vocoder and its settings; it enters every generation unit's key
-    (DESIGN.md "Keys"), so two vocoders that can sound different must have different names.
+    (docs/design.md "Keys"), so two vocoders that can sound different must have different names.
     A weight-based vocoder (BigVGAN, an optional extra) implements the same protocol.
     """
 

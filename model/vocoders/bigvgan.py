@@ -252,7 +252,7 @@ class BigVGANVocoder(nn.Module):
     ``load_generator(ckpt, vocoder=BigVGANVocoder.from_folder(folder, cfg.audio))`` with ``cfg`` the
     checkpoint's ``ModelConfig`` (``Generator`` moves the vocoder to its own device). ``name`` is
     "bigvgan(sha256=...,align_frames=...)", the hash covering the hyperparameters and every weight,
-    so two vocoders that can sound different never share a name (unit keys, DESIGN.md "Keys").
+    so two vocoders that can sound different never share a name (unit keys, docs/design.md "Keys").
 
     Log-mel conventions, Talkie's ``MelSpectrogram`` against ``bigvgan.meldataset.mel_spectrogram``
     (read from both, measured on the tiny and base presets):

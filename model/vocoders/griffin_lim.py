@@ -61,7 +61,7 @@ class GriffinLim(nn.Module):
         """(n_freqs, frames) unit complex numbers with uniform random angles from ``seed``.
 
         Every row of a batch starts from the same phase, so a row's output does not depend on
-        what it was batched with (DESIGN.md "Determinism"); frames are drawn in time order, so
+        what it was batched with (docs/design.md "Determinism"); frames are drawn in time order, so
         frame k's phase is the same whatever the length.
         """
         generator = torch.Generator().manual_seed(self.seed)

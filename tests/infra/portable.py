@@ -15,7 +15,7 @@ from pathlib import Path
 
 from transforms.tables import read_table
 
-# DESIGN.md's outputs that carry no run id: the same bytes whichever runner wrote them. The review
+# docs/design.md's outputs that carry no run id: the same bytes whichever runner wrote them. The review
 # report's preview MP4s beside the films are left out: their AAC/H.264 bytes differ between the
 # pytest process and fresh worker processes (measured: each kind of process repeats its own bytes).
 BYTE_FOLDERS = ("audio", "films")

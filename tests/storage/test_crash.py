@@ -80,7 +80,7 @@ KILL_POLL_S = 0.1  # how often the ledger is counted while the job runs
 WATCH_POLL_S = 0.2  # how often the watcher lists the whole output
 CRASH_RUN_LIMIT_S = 420
 
-# Final names under OUTPUT (DESIGN.md, "Output layout"); anything else (a local temporary
+# Final names under OUTPUT (docs/design.md, "Output layout"); anything else (a local temporary
 # sibling ".name.XXXX.tmp", Beam's temporary shards) is not a final name.
 UNIT_OBJECT = re.compile(r"^(audio|ledger)/([^/]+)/([0-9a-f]{16})\.(flac|json)$")
 FILM_OBJECT = re.compile(r"^films/([^/]+)/([0-9a-f]{16})\.(flac|mkv|preview\.mp4|effects\.flac|score\.flac)$")

@@ -46,7 +46,8 @@ def test_a_write_that_fails_while_building_leaves_no_object(gcs_prefix, gcs_fs):
 
 
 def test_fsspec_open_would_publish_a_partial_object(gcs_prefix, gcs_fs):
-    """Why media.storage never streams into ``fsspec.open(...)``: the hazard DESIGN.md names is real here."""
+    """Why media.storage never streams into ``fsspec.open(...)``: the hazard docs/design.md names is
+    real here."""
     import fsspec
 
     uri = storage.join(gcs_prefix, "partial.bin")

@@ -1,4 +1,4 @@
-"""The CLI writes a collection whose manifest follows DESIGN.md's manifest contract."""
+"""The CLI writes a collection whose manifest follows docs/design.md's manifest contract."""
 
 from __future__ import annotations
 
