@@ -10,7 +10,7 @@ SAMPLES := samples/collection
 DEMO_OUT := out/demo
 RUNNER := --runner=DirectRunner --direct_running_mode=in_memory
 
-.PHONY: demo test lint bench sounds tiny-checkpoint clean
+.PHONY: demo test lint bench sounds vocoder tiny-checkpoint clean
 
 # The score (media/score) renders with FluidSynth and a General MIDI soundfont from Debian.
 SCORE_DEBS := libfluidsynth3 fluid-soundfont-gm
@@ -62,6 +62,12 @@ lint: $(STAMP)
 # (default ~/.cache/talkie/sounds); a rerun is a no-op.
 sounds: $(STAMP)
 	$(BIN)/python -m model.sounds
+
+# Trains model/weights/vocos.safetensors anew (model/vocoders/train_vocos.py): the bank's held-in
+# recordings and 40 foley-world renders, 90 minutes on 2 CPU cores. How the shipped file was
+# trained: docs/model.md, "Mel and vocoders".
+vocoder: sounds
+	$(BIN)/python -m model.vocoders.train_vocos --minutes 90 --out model/weights/vocos.safetensors
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.decode

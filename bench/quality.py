@@ -56,6 +56,7 @@ from model.synth import SynthConfig, make_film
 from model.synth.encode import encode_mp4
 from model.synth.film import film_seed
 from model.synth.world import MIXES
+from model.vocoders import VOCODER_CHOICES, build_vocoder
 
 DISCRETE = ("impact", "footsteps")
 CONTINUOUS = ("rain", "wind", "engine", "water", "fire", "crowd")
@@ -162,7 +163,18 @@ def generate(
         batch_size=8,
         use_video=use_video,
     )
-    return list(out.numpy())
+    return at_model_rate(out, generator)
+
+
+def at_model_rate(audio: torch.Tensor, generator: Generator) -> list[np.ndarray]:
+    """(B, samples) at the vocoder's rate -> B clips at the model's rate, where the judge and the
+    onset detector were calibrated (a 24 kHz vocoder's band above 8 kHz is bench/codec.py's to
+    measure)."""
+    rate, model_rate = generator.vocoder.sample_rate, generator.config.audio.sample_rate
+    samples = generator.config.window_samples
+    return [
+        resample(np.asarray(a, dtype=np.float32), rate, model_rate, length=samples) for a in audio.numpy()
+    ]
 
 
 def timing_head_counts(generator: Generator, scenes: list[Scene]) -> OnsetCounts:
@@ -267,6 +279,8 @@ def restore_tracks(args, checkpoint: str, rows: list[dict], folder: Path, name: 
         checkpoint,
         "--takes",
         "1",
+        "--vocoder",
+        args.vocoder,
         "--runner=FnApiRunner",
     ]
     if args.steps:
@@ -383,7 +397,7 @@ def evaluate(args, trained: Generator, untrained: Generator, config, folder: Pat
     truth = [s.truth_audio for s in scenes]
     mel, vocoder = MelSpectrogram(config.audio), trained.vocoder  # the vocoder generation uses
     with torch.no_grad():
-        round_trip = list(vocoder(mel(torch.from_numpy(np.stack(truth)))).numpy())
+        round_trip = at_model_rate(vocoder(mel(torch.from_numpy(np.stack(truth)))), trained)
     outputs = {
         "ground truth": truth,
         "codec round trip": round_trip,
@@ -494,6 +508,13 @@ def main(argv: list[str] | None = None) -> int:
         help="damage strengths of the robustness check (default: 1, the foley world's "
         "heaviest, and 0.5, heavier than the real clips in bench/damage_levels.py)",
     )
+    parser.add_argument(
+        "--vocoder",
+        default="auto",
+        choices=VOCODER_CHOICES,
+        help="the vocoder of the codec, trained, video-dropped and untrained rows (default: auto, the "
+        "restore job's default)",
+    )
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument(
         "--pipeline",
@@ -509,7 +530,12 @@ def main(argv: list[str] | None = None) -> int:
     text_encoder = TextEncoder()
     trained = load_generator(args.checkpoint, text_encoder=text_encoder, device="cpu")
     config = trained.config
-    untrained = Generator.from_config(config, seed=0, text_encoder=text_encoder, device="cpu")
+    vocoder = build_vocoder(args.vocoder, config.audio)
+    trained.vocoder = vocoder
+    untrained = Generator.from_config(
+        config, seed=0, text_encoder=text_encoder, device="cpu", vocoder=vocoder
+    )
+    print(f"vocoder {vocoder.name}", file=sys.stderr)
 
     folder = Path(tempfile.mkdtemp(prefix="talkie-quality-"))
     try:

@@ -17,7 +17,7 @@ fsspec URI); with no argument it loads the shipped ``model/weights/tiny.safetens
   only shape whose arithmetic is the same for every row; there, the negative-text row is run
   only where a row has a negative prompt (on CUDA, all 4B rows, a fixed shape);
 - the log-mel is turned into audio by the vocoder, by default ``model.vocoders.default_vocoder``
-  (Griffin-Lim after a light smoothing of the log-mel along time).
+  (the shipped Vocos where it reads the checkpoint's log-mel, else smoothed Griffin-Lim).
 
 The network works on a normalised log-mel (``model.latent``), the map training uses too.
 """
@@ -107,7 +107,8 @@ class Generator:
         batch_size: int | None = None,
         use_video: bool = True,
     ) -> Tensor:
-        """One window of audio per row: (B, window_samples) float32 on the CPU at the model rate.
+        """One window of audio per row: (B, window_s * vocoder.sample_rate) float32 on the CPU, at
+        the vocoder's rate (the model's for Griffin-Lim, 24 kHz for the shipped Vocos).
 
         ``frames`` is (B, video_frames, height, width) uint8 grayscale at the config's fps and size.
         A negative prompt of None (or ``negative_prompts=None``) takes the config's default; ""

@@ -3,7 +3,7 @@
     python -m pipelines.restore --input GLOB_OR_MANIFEST_OR_JOB_JSON --output DIR_OR_URI
         [--checkpoint URI] [--takes N] [--steps S] [--positive_prompt ...] [--negative_prompt ...]
         [--text_guidance G] [--video_guidance G] [--negative_guidance G] [--sampler euler|heun]
-        [--batch_size B] [--force]
+        [--vocoder auto|vocos|griffin-lim] [--batch_size B] [--force]
         [--video_decode cpu|cuda] [--crossfade_ms 10] [--target_lufs -23] [--max_true_peak -1]
         [--score auto|on|off] [--score_instrument piano|organ|orchestra]
         [--min_scene_s 0.5] [Beam options]
@@ -155,6 +155,12 @@ class RestoreOptions(PipelineOptions):
             "--max_true_peak", type=float, default=-1.0, help="True-peak ceiling in dBTP (default -1)."
         )
         parser.add_argument(
+            "--vocoder",
+            default="auto",
+            help="auto (the default: the shipped Vocos, 24 kHz with the band to 12 kHz, when it reads the "
+            "checkpoint's log-mel, else Griffin-Lim), vocos, or griffin-lim (no weights, 8 kHz band).",
+        )
+        parser.add_argument(
             "--score",
             default="auto",
             help="auto (the default: a scene gets music where its prompt names music, an instrument "
@@ -253,7 +259,7 @@ class RestoreSummary(FailureTally):
 def settings_from(options: PipelineOptions) -> RestoreSettings:
     """The job's flags from ``options``, and the checkpoint's hash and config; raises UsageError
     naming a bad flag. Reads no film."""
-    from transforms.units import default_vocoder_name, describe_checkpoint  # brings torch
+    from transforms.units import describe_checkpoint, vocoder_fields  # brings torch
 
     own = options.view_as(RestoreOptions)
     input_spec, output = input_and_output(options)
@@ -289,7 +295,7 @@ def settings_from(options: PipelineOptions) -> RestoreSettings:
             if own.negative_guidance is None
             else own.negative_guidance,
             sampler=sampler.sampler if own.sampler is None else own.sampler,
-            vocoder=default_vocoder_name(checkpoint.config),
+            **vocoder_fields(checkpoint.config, own.vocoder),
             takes=own.takes,
             positive_prompt=positive,
             negative_prompt=negative,

@@ -38,7 +38,15 @@ from transforms.ledger import ledger_record, read_ledger, write_ledger
 from transforms.shard import ShardedFilm
 from transforms.stages import STAGE_DECODE_WINDOWS, STAGE_GENERATE_AUDIO, STAGE_PLAN_UNITS
 from transforms.storage_metrics import CountsStorageRetries
-from transforms.units import OUTPUT_RATE, GenerationSettings, Take, Unit, plan_film
+from transforms.units import (
+    OUTPUT_RATE,
+    GenerationSettings,
+    Take,
+    Unit,
+    plan_film,
+    samples_at,
+    window_start_sample,
+)
 
 log = logging.getLogger(__name__)
 
@@ -283,18 +291,21 @@ class DecodeWindows(beam.PTransform):
 
 
 def blend_unit(unit: Unit, windows: np.ndarray, settings: GenerationSettings) -> np.ndarray:
-    """(unit.samples,) float32 model-rate audio: the unit's (W, L) windows crossfaded (``media.blend``)."""
+    """(samples,) float32 audio at the vocoder's rate (``settings.vocoder_rate``): the unit's
+    (W, L) windows crossfaded (``media.blend``); at the model's rate, samples is ``unit.samples``."""
     from media.blend import blend_windows
 
-    length = settings.config.window_samples
+    rate, config = settings.vocoder_rate, settings.config
+    length = round(config.window.window_s * rate)  # config.window_samples at the model's rate
     if windows.shape != (len(unit.windows), length):
         raise ValueError(
             f"unit {unit.key}: inference gave windows of shape {windows.shape}, "
-            f"expected ({len(unit.windows)}, {length})"
+            f"expected ({len(unit.windows)}, {length}) at {rate} Hz"
         )
-    starts = [w.start_sample for w in unit.windows]
+    starts = [window_start_sample(w.start_frame, config.video.fps, rate) for w in unit.windows]
     overlap = length - (starts[1] - starts[0]) if len(starts) > 1 else 0
-    return blend_windows(list(windows.astype(np.float32)), starts, unit.samples, overlap)
+    samples = samples_at(unit.end_time - unit.start_time, rate)
+    return blend_windows(list(windows.astype(np.float32)), starts, samples, overlap)
 
 
 def stem_tags(unit: Unit, settings: GenerationSettings) -> dict[str, str]:
@@ -317,7 +328,7 @@ def stem_bytes(unit: Unit, blended: np.ndarray, settings: GenerationSettings) ->
     from media.flac import encode_flac
     from media.resample import resample
 
-    audio = resample(blended, settings.config.audio.sample_rate, OUTPUT_RATE, length=unit.output_samples)
+    audio = resample(blended, settings.vocoder_rate, OUTPUT_RATE, length=unit.output_samples)
     return encode_flac(
         np.asarray(audio, dtype=np.float32), OUTPUT_RATE, bits=FLAC_BITS, tags=stem_tags(unit, settings)
     )
@@ -367,7 +378,7 @@ class _WriteStemFn(CountsStorageRetries, beam.DoFn):
         blended = blend_unit(unit, windows, settings)
         # media.sync.sync_score, with the motion onsets kept: the score's hits land on them.
         motion = motion_onsets(element.frames[: unit.frames], settings.config.video.fps)
-        score = float(onset_agreement(motion, audio_onsets(blended, settings.config.audio.sample_rate)))
+        score = float(onset_agreement(motion, audio_onsets(blended, settings.vocoder_rate)))
         data = stem_bytes(unit, blended, settings)
         flac = stem_uri(self._output, unit.film_id, unit.key)
         storage.write_bytes(flac, data)  # the stem first: a ledger object always has its stem

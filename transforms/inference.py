@@ -48,8 +48,10 @@ class TalkieModelHandler(ModelHandler):
 
     def load_model(self):
         from model.generate import load_generator
+        from model.vocoders import vocoder_named
 
-        generator = load_generator(self._settings.checkpoint, device=self._device)
+        vocoder = vocoder_named(self._settings.vocoder, self._settings.config.audio)
+        generator = load_generator(self._settings.checkpoint, device=self._device, vocoder=vocoder)
         if generator.checkpoint_sha256 != self._settings.checkpoint_sha256:
             raise ValueError(
                 f"checkpoint {self._settings.checkpoint or 'model/weights/tiny.safetensors'} has SHA-256 "

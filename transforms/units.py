@@ -78,7 +78,8 @@ class GenerationSettings:
     video_guidance: float
     negative_guidance: float
     sampler: str
-    vocoder: str  # the vocoder's ``name``, e.g. "griffin-lim(iterations=64,...)"
+    vocoder: str  # the vocoder's ``name``, e.g. "vocos(sha256=...)" or "griffin-lim(iterations=64,...)"
+    vocoder_rate: int  # the vocoder's output rate: generated windows are blended at this rate
     takes: int = 1  # the command-line default; a row's ``takes`` wins
     positive_prompt: str | None = None  # command-line defaults; a row's prompts win
     negative_prompt: str | None = None
@@ -93,6 +94,8 @@ class GenerationSettings:
             object.__setattr__(self, name, float(value))
         if self.sampler not in SAMPLERS:
             raise ValueError(f"sampler {self.sampler!r} is not accepted; accepted samplers are {SAMPLERS}")
+        if not is_whole(self.vocoder_rate) or self.vocoder_rate < 1:
+            raise ValueError(f"vocoder_rate {self.vocoder_rate!r} must be a whole number of Hz >= 1")
         if not is_whole(self.takes) or not 1 <= self.takes <= MAX_TAKES:
             raise ValueError(f"takes {self.takes!r} must be a whole number from 1 to {MAX_TAKES}")
 
@@ -165,11 +168,13 @@ def describe_checkpoint(uri: str | None) -> CheckpointInfo:
     return CheckpointInfo(uri=uri, path=path, sha256=loaded.sha256, config=loaded.config)
 
 
-def default_vocoder_name(config: ModelConfig) -> str:
-    """The ``name`` of the vocoder ``model.generate.load_generator`` builds for ``config``."""
-    from model.vocoders import default_vocoder
+def vocoder_fields(config: ModelConfig, choice: str = "auto") -> dict[str, Any]:
+    """``GenerationSettings``' ``vocoder`` (name) and ``vocoder_rate`` for the vocoder ``choice``
+    (``model.vocoders.VOCODER_CHOICES``) builds for ``config``; ValueError for a bad choice."""
+    from model.vocoders import build_vocoder
 
-    return default_vocoder(config.audio).name
+    vocoder = build_vocoder(choice, config.audio)
+    return {"vocoder": vocoder.name, "vocoder_rate": vocoder.sample_rate}
 
 
 # ----------------------------------------------------------------------------- records
@@ -370,19 +375,29 @@ def window_start_frames(frames: int, window: int, stride: int) -> tuple[int, ...
     return tuple(window_starts(frames, window, stride))
 
 
+def samples_at(duration: Fraction, rate: int) -> int:
+    """A scene's length in samples at ``rate``: round(duration * rate), at least 1."""
+    return max(1, round(Fraction(duration) * rate))
+
+
+def window_start_sample(start_frame: int, fps: int, rate: int) -> int:
+    """The sample at ``rate`` where a window starting at model frame ``start_frame`` begins."""
+    return round(Fraction(start_frame * rate, fps))
+
+
 def plan_unit_windows(
     unit_seed: int, duration: Fraction, config: ModelConfig, stride_frames: int
 ) -> tuple[int, int, tuple[Window, ...]]:
     """(frames K, model-rate samples, windows) of a scene of ``duration`` seconds."""
     fps, rate = config.video.fps, config.audio.sample_rate
     frames = model_frames(duration, fps)
-    samples = max(1, round(Fraction(duration) * rate))
+    samples = samples_at(duration, rate)
     starts = window_start_frames(frames, config.video_frames, stride_frames)
     windows = tuple(
         Window(
             index=i,
             start_frame=f,
-            start_sample=round(Fraction(f * rate, fps)),
+            start_sample=window_start_sample(f, fps, rate),
             seed=window_seed(unit_seed, i),
         )
         for i, f in enumerate(starts)

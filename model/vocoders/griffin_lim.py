@@ -1,6 +1,6 @@
 """The Griffin-Lim vocoder, which needs no weights, and the log-mel smoothing generation puts before it.
 
-``default_vocoder`` is the vocoder generation uses unless given another: ``GriffinLim`` with
+``smoothed_griffin_lim`` is the weight-free vocoder generation can use: ``GriffinLim`` with
 ``MEL_SMOOTHING``.
 """
 
@@ -119,7 +119,7 @@ def smooth_frames(log_mel: Tensor, taps: tuple[float, ...]) -> Tensor:
     return out
 
 
-def default_vocoder(audio: AudioConfig) -> GriffinLim:
-    """The vocoder ``model.generate.load_generator`` uses unless given another: Griffin-Lim with
-    ``MEL_SMOOTHING`` (its ``name``, part of every unit key, says so)."""
+def smoothed_griffin_lim(audio: AudioConfig) -> GriffinLim:
+    """Griffin-Lim with ``MEL_SMOOTHING`` (its ``name``, part of every unit key, says so): the
+    weight-free vocoder (``model.vocoders.build_vocoder``'s "griffin-lim")."""
     return GriffinLim(audio, smoothing=MEL_SMOOTHING)

@@ -7,8 +7,8 @@ import torch
 
 from model.config import preset
 from model.mel import MelSpectrogram
-from model.vocoders import Vocoder, default_vocoder
-from model.vocoders.griffin_lim import MEL_SMOOTHING, GriffinLim, smooth_frames
+from model.vocoders import Vocoder
+from model.vocoders.griffin_lim import MEL_SMOOTHING, GriffinLim, smooth_frames, smoothed_griffin_lim
 from tests.model.test_mel import scene
 
 TINY = preset("tiny").audio  # 16 kHz, n_fft 1024, hop 250, 64 mels to 8 kHz
@@ -92,8 +92,8 @@ def test_smooth_frames_spreads_an_impulse_by_the_taps_and_keeps_flat_tracks() ->
     assert torch.allclose(ends, torch.tensor([1 / 3, 4.0, 23 / 3]))
 
 
-def test_the_default_vocoder_smooths_and_says_so_in_its_name() -> None:
-    vocoder = default_vocoder(TINY)
+def test_the_weight_free_vocoder_smooths_and_says_so_in_its_name() -> None:
+    vocoder = smoothed_griffin_lim(TINY)
     assert vocoder.smoothing == MEL_SMOOTHING
     assert vocoder.name == (
         "griffin-lim(iterations=64,momentum=0.99,seed=0,nnls=32,smooth=0.1/0.2/0.4/0.2/0.1)"

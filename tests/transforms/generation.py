@@ -15,7 +15,7 @@ from model.networks import build_network
 from tests.model.test_dit import wake_up
 from tests.transforms.builders import job
 from transforms.shard import ShardedFilm
-from transforms.units import GenerationSettings, default_vocoder_name, describe_checkpoint
+from transforms.units import GenerationSettings, describe_checkpoint, vocoder_fields
 
 # 1 s windows overlapping by 0.25 s (a 2-3 s scene has 3-4 windows to blend), 8 fps 16x16 frames,
 # a 32-wide 2-block DiT, 16 kHz audio.
@@ -48,7 +48,7 @@ def settings_for(checkpoint: str, **fields) -> GenerationSettings:
         video_guidance=2.0,
         negative_guidance=2.0,
         sampler="euler",
-        vocoder=default_vocoder_name(info.config),
+        **vocoder_fields(info.config),
     )
     values.update(fields)
     return GenerationSettings(**values)

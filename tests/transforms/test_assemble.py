@@ -38,6 +38,7 @@ SETTINGS = GenerationSettings(
     negative_guidance=2.0,
     sampler="euler",
     vocoder="griffin-lim(test)",
+    vocoder_rate=16000,
     takes=2,
 )
 

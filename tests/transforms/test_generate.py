@@ -120,9 +120,8 @@ def test_inference_batches_windows_of_different_units_without_changing_any(film,
     units = plan_film(film, dataclasses.replace(settings, takes=2)).units
     elements = [UnitFrames(u, decode_unit_frames(u, settings)) for u in units]
     together = TalkieModelHandler(settings, 4).run_inference(elements, generator)
-    assert [r.inference.shape for r in together] == [
-        (len(u.windows), settings.config.window_samples) for u in units
-    ]
+    window = round(settings.config.window.window_s * settings.vocoder_rate)  # the vocoder's rate
+    assert [r.inference.shape for r in together] == [(len(u.windows), window) for u in units]
     alone = TalkieModelHandler(settings, 1).run_inference(elements[3:], generator)
     assert np.array_equal(alone[0].inference, together[3].inference)
     assert not np.array_equal(together[0].inference, together[1].inference)  # takes differ by seed
@@ -138,16 +137,17 @@ def test_the_handler_refuses_a_checkpoint_that_is_not_the_one_keyed(settings, tm
         TalkieModelHandler(settings, 0)
 
 
-def test_blended_units_have_the_scenes_model_rate_length(film, settings, generator):
+def test_blended_units_have_the_scenes_length_at_the_vocoders_rate(film, settings, generator):
     unit = plan_film(film, settings).units[0]
     [result] = TalkieModelHandler(settings, 4).run_inference(
         [UnitFrames(unit, decode_unit_frames(unit, settings))], generator
     )
     audio = blend_unit(unit, result.inference, settings)
-    assert audio.shape == (unit.samples,) == (24000,) and audio.dtype == np.float32
-    assert np.array_equal(
-        audio[:12000], result.inference[0][:12000]
-    )  # before the first overlap: window 0 alone
+    seconds = 1.5  # the scene; windows of 1 s start every 0.75 s
+    assert audio.shape == (round(seconds * settings.vocoder_rate),) and audio.dtype == np.float32
+    assert unit.samples == round(seconds * settings.config.audio.sample_rate)  # the model's rate
+    alone = round(0.75 * settings.vocoder_rate)  # before the first overlap: window 0 alone
+    assert np.array_equal(audio[:alone], result.inference[0][:alone])
     with pytest.raises(ValueError, match="expected"):
         blend_unit(unit, result.inference[:1], settings)
 

@@ -37,6 +37,7 @@ SETTINGS = GenerationSettings(
     negative_guidance=2.0,
     sampler="euler",
     vocoder="griffin-lim(test)",
+    vocoder_rate=16000,
 )
 
 
