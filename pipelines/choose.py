@@ -17,7 +17,11 @@ neighbours' transitions with it:
     OUTPUT/films/<film_id>/<new cut_key>.flac, .mkv, .preview.mp4
     OUTPUT/films/<film_id>/<new cut_key>.effects.flac, .score.flac     (films with music)
     OUTPUT/meta/{films,scenes,takes}/<run_id>-00000-of-00001.parquet   the film's rows for this run:
-        films.cut_key the new cut; scenes.best_take the take each scene now uses (the choice)
+        films.cut_key the new cut; scenes.best_take the take each scene now uses (the choice),
+        scenes.chosen_unit_key the chosen take's unit key (earlier choices kept)
+
+A later restore run of the same film keeps the chosen takes (``chosen_unit_key``) while the
+scene's units are unchanged; its --rechoose flag picks every take by sync score again.
     OUTPUT/meta/runs/<run_id>-00000-of-00001.parquet   job "choose", the choices in its options
     OUTPUT/report/<run_id>/...                          the review pages of the new cuts
 """
@@ -228,7 +232,7 @@ def recut_film(output: str, film_id: str, choices: Mapping[int, int]) -> NewCut 
 
     films = [f for f in read_table(output, "films").to_pylist() if f["film_id"] == film_id]
     if not films:
-        raise UsageError(f"--film {film_id}: {output} holds no film of that id")
+        raise UsageError(f"--film {film_id}: {storage.redact(output)} holds no film of that id")
     film = films[0]
     if film["status"] != "done" or not film["cut_key"]:
         raise UsageError(
@@ -346,6 +350,10 @@ def recut_film(output: str, film_id: str, choices: Mapping[int, int]) -> NewCut 
         {
             **{k: v for k, v in s.items() if k != "run_id"},
             "best_take": chosen[s["scene_index"]],
+            # a choice sticks: restore reruns keep this take until --rechoose (pipelines.restore)
+            "chosen_unit_key": take_of[(s["scene_index"], choices[s["scene_index"]])]["unit_key"]
+            if s["scene_index"] in choices
+            else s.get("chosen_unit_key"),
             **cue_columns(cue),
         }
         for s, cue in zip(scenes, score.cues)
@@ -502,9 +510,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m pipelines.choose"
             choices += parse_choices(storage.read_bytes(uri).decode("utf-8"), args.choices)
         result = choose(absolute_uri(args.output), choices, run_id=args.run_id, report=not args.no_report)
     except ValueError as exc:  # UsageError, or e.g. a run id that is not one
-        print(f"{prog}: {exc}", file=sys.stderr)
+        print(f"{prog}: {storage.redact(str(exc))}", file=sys.stderr)
         return 2
-    print(result.text())
+    print(storage.redact(result.text()))  # the output URI may carry credentials
     return 0
 
 

@@ -17,6 +17,7 @@ import sys
 from collections import defaultdict
 from typing import Any
 
+from media.storage import redact
 from transforms.files import absolute_uri
 from transforms.tables import read_table, validate_run_id
 
@@ -127,11 +128,12 @@ def main(argv: list[str] | None = None, prog: str = "python -m pipelines.inspect
     report = inspect_output(absolute_uri(args.output), run_id)
     if not report["films"] and not report["failures"]:
         print(
-            f"{prog}: {args.output} holds no films or failures tables (is it a Talkie output?)",
+            f"{prog}: {redact(args.output)} holds no films or failures tables (is it a Talkie output?)",
             file=sys.stderr,
         )
         return 1
-    print(json.dumps(report, indent=2) if args.json else format_table(report))
+    text = json.dumps(report, indent=2) if args.json else format_table(report)
+    print(redact(text))  # the films' URIs hold the output's, which may carry credentials
     return 0
 
 

@@ -15,7 +15,8 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineState
 
-from pipelines.options import UsageError
+from media import storage
+from pipelines.options import UsageError, use_s3_flags
 from pipelines.provenance import code_version, options_json
 from transforms.dedupe import DeduplicateFilms
 from transforms.manifest import ReadManifest
@@ -60,8 +61,11 @@ def run_job(
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     options = PipelineOptions(argv)
+    use_s3_flags(options)
     settings = settings_from(options)
     started_at = dt.datetime.now(dt.UTC)
+    # a crashed run's temporaries; those of writes begun since this run started are left alone
+    storage.sweep_temporaries(settings.output, before=started_at.timestamp())
     pipeline = test_pipeline or beam.Pipeline(options=options)
     build(pipeline, settings)
     state = pipeline.run().wait_until_finish()
@@ -90,7 +94,7 @@ def run_job(
         ],
     )
     summary = dataclasses.replace(summary, runs_uri=runs_uri)
-    print(summary.text())
+    print(storage.redact(summary.text()))  # --output may carry credentials
     return summary
 
 
@@ -120,7 +124,7 @@ def job_main(
     try:
         run(argv)
     except UsageError as exc:
-        print(f"{prog}: {exc}", file=sys.stderr)
+        print(f"{prog}: {storage.redact(str(exc))}", file=sys.stderr)
         return 2
     return 0
 

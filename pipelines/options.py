@@ -11,10 +11,12 @@ from typing import Any
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from media import storage
 from transforms import layout
 from transforms.files import absolute_uri, match_files
 from transforms.manifest import ACCEPTED_INPUTS
 from transforms.shard import validate_min_scene_s
+from transforms.storage_options import s3_storage_options
 from transforms.tables import new_run_id, validate_run_id
 
 
@@ -70,6 +72,13 @@ def input_and_output(options: PipelineOptions) -> tuple[str, str]:
     return input_spec, output
 
 
+def use_s3_flags(options: PipelineOptions) -> None:
+    """Beam's --s3_* flags (S3Options) for this process's own s3:// reads and writes too, as for
+    Beam's Parquet sinks; without them, the AWS environment (AWS_* variables, profiles) decides.
+    Workers follow the flags of the pipeline they run (``transforms.storage_options``)."""
+    storage.configure_s3(s3_storage_options(options))
+
+
 def min_scene_s_flag(options: PipelineOptions) -> float:
     """--min_scene_s checked."""
     try:
@@ -100,6 +109,7 @@ def refuse_run_id_in_use(output: str, run_id: str, *globs: str) -> None:
         used = match_files(glob)
         if used:
             raise UsageError(
-                f"--run_id {run_id} was already used in {output} ({used[0]}); a run never "
+                f"--run_id {run_id} was already used in {storage.redact(output)} "
+                f"({storage.redact(used[0])}); a run never "
                 "rewrites another run's files"
             )

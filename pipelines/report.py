@@ -18,6 +18,7 @@ import argparse
 import sys
 from collections import defaultdict
 
+from media.storage import redact
 from transforms.files import absolute_uri
 from transforms.tables import read_table, validate_run_id
 
@@ -64,12 +65,15 @@ def main(argv: list[str] | None = None, prog: str = "python -m pipelines.report"
         print(f"{prog}: --{exc}", file=sys.stderr)
         return 2
     if run_id is None:
-        print(f"{prog}: {args.output} records no restore or choose run (no meta/runs table)", file=sys.stderr)
+        print(
+            f"{prog}: {redact(args.output)} records no restore or choose run (no meta/runs table)",
+            file=sys.stderr,
+        )
         return 2
     index, problems = write_report(output, run_id)
     for problem in problems:
-        print(f"{prog}: not reported: {problem}", file=sys.stderr)
-    print(f"talkie report: run {run_id}: {index}")
+        print(f"{prog}: not reported: {redact(problem)}", file=sys.stderr)
+    print(f"talkie report: run {run_id}: {redact(index)}")  # the output URI may carry credentials
     return 1 if problems else 0
 
 

@@ -3,7 +3,7 @@
     python -m pipelines.restore --input GLOB_OR_MANIFEST_OR_JOB_JSON --output DIR_OR_URI
         [--checkpoint URI] [--takes N] [--steps S] [--positive_prompt ...] [--negative_prompt ...]
         [--text_guidance G] [--video_guidance G] [--negative_guidance G] [--sampler euler|heun]
-        [--vocoder auto|vocos|griffin-lim] [--batch_size B] [--force]
+        [--vocoder auto|vocos|griffin-lim] [--batch_size B] [--force] [--rechoose]
         [--video_decode cpu|cuda] [--crossfade_ms 10] [--target_lufs -23] [--max_true_peak -1]
         [--score auto|on|off] [--score_instrument piano|organ|orchestra]
         [--min_scene_s 0.5] [Beam options]
@@ -11,8 +11,9 @@
     ReadManifest -> Reshuffle -> ProbeAndShard -> DeduplicateFilms -> PlanUnits -> SkipDone
       -> DecodeWindows (groups a scene's takes: one decode, spread over workers)
       -> GenerateAudio (RunInference; each unit's stem, then its ledger object, published at once)
-      -> AssembleFilms (best take per scene, sample-accurate track, the score where a cue asks
-                        for music, loudness, FLAC + MKV, and a scored film's two stems)
+      -> AssembleFilms (per scene the curator's chosen take, else the best by sync score;
+                        sample-accurate track, the score where a cue asks for music, loudness,
+                        FLAC + MKV, and a scored film's two stems)
       -> WriteTable (films, scenes, takes, failures)
       -> ReportFilms (per film: a browser preview and a review page; the run's index once finished)
 
@@ -43,6 +44,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from media.decode import check_video_decode
+from media.storage import redact
 from pipelines.launch import FailureTally, job_main, read_and_shard, run_job
 from pipelines.options import (
     ShardOptions,
@@ -135,6 +137,13 @@ class RestoreOptions(PipelineOptions):
             help="Generate and write every unit and film again, even those already finished.",
         )
         parser.add_argument(
+            "--rechoose",
+            action="store_true",
+            default=False,
+            help="Pick every scene's take by sync score again, dropping the takes chosen with "
+            "talkie choose (kept by default while the scene's prompts and settings are unchanged).",
+        )
+        parser.add_argument(
             "--video_decode",
             default="cpu",
             help="cpu (FFmpeg threads, the default) or cuda (NVDEC through PyAV, falling back to the CPU).",
@@ -187,6 +196,7 @@ class RestoreSettings:
     batch_size: int
     force: bool
     video_decode: str
+    rechoose: bool = False  # drop the takes curators chose (transforms.assemble.curator_choices)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -317,6 +327,7 @@ def settings_from(options: PipelineOptions) -> RestoreSettings:
         batch_size=own.batch_size,
         force=bool(own.force),
         video_decode=own.video_decode,
+        rechoose=bool(own.rechoose),
     )
 
 
@@ -348,7 +359,12 @@ def build(pipeline: beam.Pipeline, settings: RestoreSettings) -> None:
     )
     takes = (skipped.done, generated.takes) | "AllTakes" >> beam.Flatten()
     assembled = (planned.plans, takes) | "AssembleFilms" >> AssembleFilms(
-        output, generation, settings.assembly, score=settings.score, force=settings.force
+        output,
+        generation,
+        settings.assembly,
+        score=settings.score,
+        force=settings.force,
+        rechoose=settings.rechoose,
     )
     _ = assembled.films | "WriteFilms" >> WriteTable(output, "films", run_id)
     _ = assembled.scenes | "WriteScenes" >> WriteTable(output, "scenes", run_id)
@@ -395,7 +411,7 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
     index = write_run_index(
         summary.output, summary.run_id, config_hash=checked[-1].generation.config.config_hash()
     )
-    print(f"  review report:  {index}")
+    print(f"  review report:  {redact(index)}")  # --output may carry credentials
     return summary
 
 

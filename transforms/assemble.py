@@ -9,8 +9,10 @@ scores); the audio is read back from the published stems inside the step that us
 1. every unit of the plan must have a take (generated now or found in the ledger); a film with
    units missing (their failures are in the failures table) gets a films row with status
    ``incomplete`` and no output, and a rerun generates only what is missing;
-2. per scene the take with the best ``sync_score`` (motion onsets against audio onsets, see
-   ``media.sync``) is used; ties and missing scores go to the lowest take;
+2. per scene the take a curator chose with ``talkie choose`` is used while it is one of the
+   plan's units (``choices``, from the output's newest scenes rows; the restore job's
+   --rechoose drops them), else the take with the best ``sync_score`` (motion onsets against
+   audio onsets, see ``media.sync``); ties and missing scores go to the lowest take;
 3. the chosen stems are read (their SHA-256 checked against the ledger), laid on the film's
    48 kHz clock by ``media.track.assemble_film_track`` (scene s owns samples
    ``round(t0 * 48000)`` to ``round(t1 * 48000)``, t from the first frame, exact fractions, so
@@ -39,7 +41,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -66,6 +68,7 @@ from transforms.score import (
 )
 from transforms.stages import STAGE_ASSEMBLE_FILMS
 from transforms.storage_metrics import CountsStorageRetries
+from transforms.tables import read_table
 from transforms.units import OUTPUT_RATE, FilmPlan, GenerationSettings, Take, Unit, cut_key
 
 if TYPE_CHECKING:
@@ -150,6 +153,49 @@ def best_take(takes: Sequence[Take]) -> Take:
     if not takes:
         raise ValueError("a scene without takes has no best take")
     return max(takes, key=lambda t: (-math.inf if t.sync_score is None else t.sync_score, -t.unit.take))
+
+
+def curator_choices(output: str) -> dict[str, dict[int, str]]:
+    """The takes chosen with ``talkie choose`` still in force in ``output``: {film_id: {scene
+    index: unit key}}, from each film's newest scenes rows (``chosen_unit_key``; a restore run
+    with --rechoose wrote none). An output where no choose run ever ran has none, and its scenes
+    table is not read."""
+    runs = read_table(output, "runs")
+    if "choose" not in set(runs["job"].to_pylist()):
+        return {}
+    choices: dict[str, dict[int, str]] = {}
+    for row in read_table(output, "scenes").to_pylist():
+        if row["chosen_unit_key"]:
+            choices.setdefault(row["film_id"], {})[row["scene_index"]] = row["chosen_unit_key"]
+    return choices
+
+
+def kept_choices(plan: FilmPlan, choices: Mapping[int, str]) -> dict[int, str]:
+    """The curator's choices ({scene index: unit key}) that are still units of ``plan``; a choice
+    whose unit the plan no longer has (its prompts or generation settings changed) is dropped
+    with a warning, and its scene's take is picked by sync score again."""
+    planned = {(u.scene_index, u.key) for u in plan.units}
+    kept = {}
+    for scene, key in sorted(choices.items()):
+        if (scene, key) in planned:
+            kept[scene] = key
+        else:
+            log.warning(
+                "%s: scene %d's chosen take (unit %s) is not one of this run's units (its prompts or "
+                "settings changed); its take is picked by sync score",
+                plan.film_id,
+                scene,
+                key,
+            )
+    return kept
+
+
+def pick_take(takes: Sequence[Take], chosen_key: str | None) -> Take:
+    """The take whose unit is ``chosen_key`` (a curator's choice), else ``best_take``."""
+    for take in takes:
+        if chosen_key is not None and take.unit.key == chosen_key:
+            return take
+    return best_take(takes)
 
 
 def film_total_samples(plan: FilmPlan) -> int:
@@ -242,9 +288,16 @@ def film_row(plan: FilmPlan, settings: GenerationSettings, status: str, **fields
     }
 
 
-def scene_rows(plan: FilmPlan, best: dict[int, int], score: FilmScore | None = None) -> list[dict[str, Any]]:
-    """The restore job's scenes rows: the shot list plus effective prompts, the best take and the
-    cue sheet (null without a ``score``: a film that got no cut)."""
+def scene_rows(
+    plan: FilmPlan,
+    best: dict[int, int],
+    score: FilmScore | None = None,
+    chosen: Mapping[int, str] | None = None,
+) -> list[dict[str, Any]]:
+    """The restore job's scenes rows: the shot list plus effective prompts, the take used, the
+    curator's choice kept (``chosen``: {scene index: unit key}) and the cue sheet (null without a
+    ``score``: a film that got no cut)."""
+    chosen = chosen or {}
     cues = score.cues if score is not None else (None,) * len(plan.prompts)
     return [
         {
@@ -252,6 +305,7 @@ def scene_rows(plan: FilmPlan, best: dict[int, int], score: FilmScore | None = N
             "positive_prompt": prompts.positive_prompt,
             "negative_prompt": prompts.negative_prompt,
             "best_take": best.get(row["scene_index"]),
+            "chosen_unit_key": chosen.get(row["scene_index"]),
             **cue_columns(cue),
         }
         for row, prompts, cue in zip(shot_list_rows(plan.film), plan.prompts, cues)
@@ -309,7 +363,11 @@ class _AssembleFilmFn(CountsStorageRetries, beam.DoFn):
         self._audio_ms = _counter("film_audio_ms")
         self._guard = FailureGuard(STAGE_ASSEMBLE_FILMS, warns=True)
 
-    def process(self, element: tuple[str, dict[str, Iterable[Any]]]) -> Iterator[Any]:
+    def process(
+        self,
+        element: tuple[str, dict[str, Iterable[Any]]],
+        choices: Mapping[str, Mapping[int, str]] | None = None,  # curator_choices, a side input
+    ) -> Iterator[Any]:
         film_id, groups = element
         plans = list(groups["plans"])
         if not plans:  # takes without a plan cannot happen: plans and units come from one step
@@ -322,6 +380,7 @@ class _AssembleFilmFn(CountsStorageRetries, beam.DoFn):
         for take in takes:
             yield beam.pvalue.TaggedOutput("takes", take_row(take, self._settings))
         missing = [u for u in plan.units if u.key not in by_key]
+        kept = kept_choices(plan, (choices or {}).get(film_id, {}))
         if missing:
             self._incomplete.inc()
             log.warning(
@@ -330,12 +389,12 @@ class _AssembleFilmFn(CountsStorageRetries, beam.DoFn):
                 len(missing),
                 len(plan.units),
             )
-            yield from self._rows(plan, STATUS_INCOMPLETE, {})
+            yield from self._rows(plan, STATUS_INCOMPLETE, {}, chosen=kept)
             return
         by_scene: dict[int, list[Take]] = {}
         for take in takes:
             by_scene.setdefault(take.unit.scene_index, []).append(take)
-        chosen = [best_take(by_scene[scene.index]) for scene in plan.film.scenes]
+        chosen = [pick_take(by_scene[scene.index], kept.get(scene.index)) for scene in plan.film.scenes]
         best = {t.unit.scene_index: t.unit.take for t in chosen}
         score: FilmScore | None = None
         with self._guard.catching() as caught:  # one film's failure must not stop the others
@@ -343,17 +402,24 @@ class _AssembleFilmFn(CountsStorageRetries, beam.DoFn):
             fields = self._assemble(plan, chosen, score)
         if caught.error is not None:
             yield self._guard.failure(caught.error, uri=plan.film.job.video_input, film_id=film_id)
-            yield from self._rows(plan, STATUS_FAILED, best, score)
+            yield from self._rows(plan, STATUS_FAILED, best, score, chosen=kept)
             return
         self._scenes.inc(len(chosen))
         progress.assembled(film_id, len(chosen), plan.film.probe.duration_s)
-        yield from self._rows(plan, STATUS_DONE, best, score, **fields)
+        yield from self._rows(plan, STATUS_DONE, best, score, chosen=kept, **fields)
 
     def _rows(
-        self, plan: FilmPlan, status: str, best: dict[int, int], score: FilmScore | None = None, **fields: Any
+        self,
+        plan: FilmPlan,
+        status: str,
+        best: dict[int, int],
+        score: FilmScore | None = None,
+        *,
+        chosen: Mapping[int, str],
+        **fields: Any,
     ) -> Iterator[Any]:
         yield film_row(plan, self._settings, status, **fields)
-        for row in scene_rows(plan, best, score):
+        for row in scene_rows(plan, best, score, chosen):
             yield beam.pvalue.TaggedOutput("scenes", row)
 
     def _assemble(self, plan: FilmPlan, chosen: Sequence[Take], score: FilmScore) -> dict[str, Any]:
@@ -420,9 +486,11 @@ class AssembleFilms(beam.PTransform):
 
     ``plans`` are ``FilmPlan`` records (one per film); ``takes`` are every finished ``Take`` of
     this run, generated now or found in the ledger; ``score`` the --score flags (default: auto,
-    the instrument from the prompt). Rows are for the films, scenes and takes tables; a film
-    that cannot be assembled becomes a ``Failure`` with stage ``assemble_films`` and a films row
-    with status ``failed``.
+    the instrument from the prompt). The takes curators chose (``curator_choices``, read from
+    ``output`` on a worker when the pipeline runs; none with ``rechoose``) are kept while they
+    are units of the film's plan. Rows are for the films,
+    scenes and takes tables; a film that cannot be assembled becomes a ``Failure`` with stage
+    ``assemble_films`` and a films row with status ``failed``.
     """
 
     def __init__(
@@ -433,6 +501,7 @@ class AssembleFilms(beam.PTransform):
         *,
         score: ScoreSettings | None = None,
         force: bool = False,
+        rechoose: bool = False,
     ) -> None:
         super().__init__()
         self._output = output
@@ -440,6 +509,7 @@ class AssembleFilms(beam.PTransform):
         self._assembly = assembly or AssemblySettings()
         self._score = score or ScoreSettings()
         self._force = force
+        self._rechoose = rechoose
 
     def expand(self, inputs: tuple[beam.PCollection, beam.PCollection]) -> AssembleOutputs:
         plans, takes = inputs
@@ -447,8 +517,17 @@ class AssembleFilms(beam.PTransform):
             "plans": plans | "KeyPlans" >> beam.Map(_by_film_id_plan),
             "takes": takes | "KeyTakes" >> beam.Map(_by_film_id_take),
         } | "GroupByFilm" >> beam.CoGroupByKey()
+        # read when the pipeline runs, not when it is built: a Dataflow launcher (or --dry_run)
+        # need not reach the output bucket
+        output, rechoose = self._output, self._rechoose
+        choices = (
+            plans.pipeline
+            | "Start" >> beam.Create([output])
+            | "ReadChoices" >> beam.Map(lambda uri: {} if rechoose else curator_choices(uri))
+        )
         result = grouped | "Assemble" >> beam.ParDo(
-            _AssembleFilmFn(self._output, self._settings, self._assembly, self._force, self._score)
+            _AssembleFilmFn(self._output, self._settings, self._assembly, self._force, self._score),
+            choices=beam.pvalue.AsSingleton(choices),
         ).with_outputs("scenes", "takes", FAILURES, main="films")
         return AssembleOutputs(
             films=result.films, scenes=result.scenes, takes=result.takes, failures=result[FAILURES]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,27 +17,13 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.metrics.metric import Metrics
 
+from media.storage import redact as redact  # URIs are redacted where they are stored or printed
+
 log = logging.getLogger(__name__)
 
 FAILURES = "failures"  # the tag of every transform's failure output
 
 MAX_ERROR_CHARS = 2000
-
-# scheme://user:password@host/...  ->  scheme://***@host/...
-_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@")
-# ?X-Amz-Signature=...&token=...  ->  values of credential-like query parameters hidden
-_SECRET_PARAM = re.compile(
-    r"(?i)([?&;](?:[\w-]*(?:signature|credential|token|secret|password|passwd|sig|key)[\w-]*)=)[^&\s#'\"(),;:]+"
-)
-
-
-def redact(text: str) -> str:
-    """``text`` with URL user-info and credential-like query parameter values replaced by ***,
-    and lone surrogates (a file name's undecodable bytes) written as escapes, so that every
-    table, tag and log line can store it as UTF-8."""
-    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    text = _USERINFO.sub(r"\1***@", text)
-    return _SECRET_PARAM.sub(r"\1***", text)
 
 
 def redacted_repr(record: Any) -> str:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import glob
 import os
 
-import fsspec
+from media import storage
 
 
 def match_files(pattern: str) -> list[str]:
     """Files (not folders) matching a local or fsspec glob, sorted; URIs keep their scheme."""
     if "://" not in pattern:
         return sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
-    fs, path = fsspec.core.url_to_fs(pattern)
+    fs, path = storage.filesystem(pattern)
     # Object-store file systems (gcsfs, s3fs) cache listings per process and never expire them, so
     # objects written since by Beam's own sinks or other workers would be missing here, and readers
     # that look files up through the same instance afterwards (pyarrow's FSSpecHandler) would fail.

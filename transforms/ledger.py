@@ -110,5 +110,10 @@ def read_ledger(output: str, unit: Unit) -> Take | None:
             motion_onsets_s=None if motion is None else tuple(float(t) for t in motion),
         )
     except (ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
-        log.warning("%s: ledger object not usable (%s); unit %s is generated again", uri, exc, unit.key)
+        log.warning(
+            "%s: ledger object not usable (%s); unit %s is generated again",
+            redact(uri),
+            redact(str(exc)),
+            unit.key,
+        )
         return None

@@ -15,7 +15,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import apache_beam as beam
-import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
@@ -91,6 +90,9 @@ SCHEMAS: dict[str, pa.Schema] = {
             _optional("positive_prompt", pa.string()),
             _optional("negative_prompt", pa.string()),
             _optional("best_take", pa.int64()),
+            # The unit key of the take a curator chose for the scene (talkie choose); restore
+            # reruns keep it unless --rechoose. Null: the take is picked by sync score.
+            _optional("chosen_unit_key", pa.string()),
             # The restore job's cue sheet (transforms/score.py): null where the film got no cut.
             _optional("score_sounds", pa.bool_()),
             _optional("score_mood", pa.string()),
@@ -243,8 +245,8 @@ def read_table(output: str, table: str, *, run_id: str | None = None) -> pa.Tabl
     if not files:
         return schema.empty_table()
     if "://" in files[0] and not files[0].startswith("file://"):
-        fs, _ = fsspec.core.url_to_fs(files[0])
-        paths = [fsspec.core.url_to_fs(f)[1] for f in files]
+        fs, _ = storage.filesystem(files[0])
+        paths = [storage.filesystem(f)[1] for f in files]
         data = pads.dataset(paths, schema=schema, filesystem=fs).to_table()
     else:
         data = pads.dataset([storage.local_path(f) for f in files], schema=schema).to_table()

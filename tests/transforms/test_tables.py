@@ -68,6 +68,7 @@ def test_contract_column_names():
         "positive_prompt",
         "negative_prompt",
         "best_take",
+        "chosen_unit_key",
         "score_sounds",
         "score_mood",
         "score_tempo_bpm",
@@ -125,6 +126,7 @@ def test_contract_column_names():
         "positive_prompt",
         "negative_prompt",
         "best_take",
+        "chosen_unit_key",
         *(n for n in scenes.names if n.startswith("score_")),
     ]
     assert SCHEMAS["failures"].field("film_id").nullable
@@ -217,7 +219,7 @@ def test_read_table_ignores_temporary_files_and_reads_older_schemas(tmp_path):
         [
             f
             for f in SCHEMAS["scenes"]
-            if f.name not in ("positive_prompt", "negative_prompt", "best_take")
+            if f.name not in ("positive_prompt", "negative_prompt", "best_take", "chosen_unit_key")
             and not f.name.startswith("score_")
         ]
     )
@@ -225,7 +227,7 @@ def test_read_table_ignores_temporary_files_and_reads_older_schemas(tmp_path):
     pq.write_table(pa.Table.from_pylist([row], schema=old), folder / f"{RUN_1}-00000-of-00001.parquet")
     [row] = read_table(out, "scenes").to_pylist()
     assert row["film_id"] == "a" and row["best_take"] is None and row["positive_prompt"] is None
-    assert row["score_mood"] is None and row["score_sounds"] is None
+    assert row["score_mood"] is None and row["score_sounds"] is None and row["chosen_unit_key"] is None
     # takes from before the negative prompt had its own guidance weight
     old = pa.schema([f for f in SCHEMAS["takes"] if f.name != "negative_guidance"])
     take = {
