@@ -2,9 +2,14 @@
 
     python -m bench.pipeline [--films 6] [--seed 4321] [--checkpoint URI] [--steps 20] [--takes 1]
         [--batch_size 8] [--runner in_process|multi_processing] [--workers N] [--keep DIR]
+        [--size foley|1080p] [--seconds 12] [--video_decode cpu|cuda]
 
 Renders ``--films`` foley-world films (``model.synth.write_collection``, default settings; not
-timed), then, on the same films and in one run:
+timed), or with ``--size 1080p`` two films at real resolution made with FFmpeg (``--seconds``
+each, three shots of lavfi sources: testsrc2, gradients, life, with temporal noise; not timed):
+1920x1080 H.264 in MP4 (yuv420p, CRF 20, preset veryfast, B-frames) and 2048x1080 FFV1 level 3
+in Matroska (10-bit 4:2:2, an archive master's usual picture), then, on the same films and in
+one run:
 
 1. the whole restore job, ``pipelines.restore.run`` with the FnApiRunner in-process (or the
    DirectRunner's ``multi_processing`` mode with ``--workers`` processes) into a fresh folder,
@@ -14,7 +19,9 @@ timed), then, on the same films and in one run:
    - probe and shot detection: ``transforms.manifest.parse_manifest``, then per film
      ``media.shard.shard_film``, ``check_scenes_tile`` and ``derive_film_id`` (ProbeAndShard),
      ``transforms.units.plan_film`` (PlanUnits) and ``read_ledger`` per unit (SkipDone);
-   - decode: ``transforms.generate.decode_unit_frames`` once per scene (DecodeWindows, CPU mode);
+   - decode: ``transforms.generate.decode_unit_frames`` once per scene, containers kept open
+     between scenes (DecodeWindows; ``--video_decode cuda`` tries NVDEC first and falls back to
+     the CPU as DecodeWindows does);
    - model load: the job's settings (``pipelines.restore.settings_from``: flags, checkpoint
      hashed) and ``TalkieModelHandler.load_model`` (RunInference's setup);
    - generation: ``TalkieModelHandler.run_inference`` (one ``Generator.generate`` call per batch,
@@ -29,6 +36,10 @@ timed), then, on the same films and in one run:
    - report: per film ``transforms.report.report_film`` (ReportFilms: preview,
      scene pictures, page); the run's index page, written from the tables after the pipeline,
      is counted in the job's time only.
+
+Beside the stages, and not counted in their sum: the analysis decode alone (each film decoded
+and scaled to the shot detector's sizes, ``media.decode.iter_analysis_frames``, nothing else),
+so that decode's share of shot detection at the films' resolution is known.
 
 Audio-seconds are the films' durations times the takes. The ratio job / sum of stages is the
 pipeline's share (the issue's target: at most 1.15). Before anything is timed, a warm-up loads
@@ -45,9 +56,11 @@ import contextlib
 import gc
 import hashlib
 import io
+import json
 import logging
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -58,8 +71,10 @@ import torch
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from media import storage
-from media.decode import decode_range
+from media.cut_features import LUMA_SIZE
+from media.decode import OpenFilms, decode_range, hwaccel_for, iter_analysis_frames, open_video
 from media.shard import shard_film
+from media.transnet import INPUT_SIZE as TRANSNET_SIZE
 from media.transnet import load_transnet
 from model.checkpoint import save_checkpoint
 from model.config import preset
@@ -91,6 +106,59 @@ ROOT = Path(__file__).resolve().parents[1]
 
 TARGET = 1.15
 RUNNERS = ("in_process", "multi_processing")
+SIZES = ("foley", "1080p")
+# --size 1080p: (file, lavfi size, FFmpeg encoder options, pixel format) per film
+REAL_FILMS = (
+    ("h264-1080p.mp4", "1920x1080", ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20"], "yuv420p"),
+    ("ffv1-2k.mkv", "2048x1080", ["-c:v", "ffv1", "-level", "3", "-g", "1", "-slices", "16"], "yuv422p10le"),
+)
+REAL_SHOTS = ("testsrc2", "gradients=speed=0.05", "life=mold=10:ratio=0.2")
+
+
+def write_real_films(folder: Path, seconds: float) -> str:
+    """The two --size 1080p films (module docstring), made once into ``folder``; returns the manifest."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    shot = seconds / len(REAL_SHOTS)
+    for name, size, encoder, pix_fmt in REAL_FILMS:
+        path = folder / name
+        if not path.exists():
+            inputs: list[str] = []
+            chains = []
+            for index, source in enumerate(REAL_SHOTS):
+                kind, _, options = source.partition("=")
+                inputs += ["-f", "lavfi", "-i", f"{kind}=s={size}:r=24" + (f":{options}" if options else "")]
+                chains.append(f"[{index}]trim=duration={shot},setpts=PTS-STARTPTS[s{index}]")
+            joined = "".join(f"[s{i}]" for i in range(len(REAL_SHOTS)))
+            graph = ";".join(chains) + (
+                f";{joined}concat=n={len(REAL_SHOTS)}:v=1,format={pix_fmt},noise=alls=3:allf=t[v]"
+            )
+            tmp = path.with_name(f".{name}.tmp{path.suffix}")
+            subprocess.run(
+                ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *inputs, "-filter_complex", graph]
+                + ["-map", "[v]", *encoder, str(tmp)],
+                check=True,
+            )
+            tmp.rename(path)
+        rows.append({"video_input": name, "film_id": path.stem, "positive_prompt": "footsteps on gravel"})
+    manifest = folder / "manifest.jsonl"
+    manifest.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return str(manifest.resolve())
+
+
+def analysis_decode_alone(manifest: str) -> tuple[float, int]:
+    """(seconds, frames) to decode every film and scale it to the shot detector's sizes, as
+    ``media.shard.shard_film`` does, and nothing else."""
+    jobs, _ = parse_manifest(manifest)
+    frames = 0
+    began = time.perf_counter()
+    for job in jobs:
+        with open_video(job.video_input) as (container, stream):
+            for _ in iter_analysis_frames(
+                container, stream, job.video_input, rgb_size=TRANSNET_SIZE, luma_size=LUMA_SIZE
+            ):
+                frames += 1
+    return time.perf_counter() - began, frames
 
 
 def checkpoint_for(args, workdir: Path) -> tuple[str, str]:
@@ -124,6 +192,8 @@ def job_argv(args, manifest: str, output: str, checkpoint: str) -> list[str]:
         str(args.takes),
         "--batch_size",
         str(args.batch_size),
+        "--video_decode",
+        args.video_decode,
     ]
     if args.runner == "in_process":
         return argv + ["--runner=FnApiRunner"]
@@ -220,14 +290,22 @@ def stages_alone(args, manifest: str, output: str, checkpoint: str, device: str)
             films.append(ShardedFilm(job=job, film_id=film_id, probe=probe, scenes=scenes))
         plans = [plan_film(film, generation) for film in films]
         to_do = [u for plan in plans for u in plan.units if read_ledger(output, u) is None]
-    with watch.part("decode"):
+    with watch.part("decode"), OpenFilms(keep=2) as kept:
+        hwaccel = hwaccel_for(args.video_decode)
         by_scene: dict[tuple[str, int], list] = {}
         for unit in to_do:
             by_scene.setdefault(unit.scene_id, []).append(unit)
         elements = []
         for units in by_scene.values():
             units.sort(key=lambda u: (u.take, u.key))
-            frames = decode_unit_frames(units[0], generation)
+            try:
+                frames = decode_unit_frames(units[0], generation, hwaccel, kept)
+            except Exception as exc:
+                if hwaccel is None:
+                    raise
+                print(f"NVDEC decoding failed ({type(exc).__name__}: {exc}); decoding on the CPU")
+                hwaccel = None
+                frames = decode_unit_frames(units[0], generation, None, kept)
             elements += [UnitFrames(unit=u, frames=frames) for u in units]
     handler = TalkieModelHandler(generation, settings.batch_size)
     with watch.part("model load"):
@@ -285,7 +363,12 @@ def file_digest(uri: str | None) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__.split("\n")[0])
-    parser.add_argument("--films", type=int, default=6)
+    parser.add_argument("--films", type=int, default=6, help="foley-world films (--size foley)")
+    parser.add_argument(
+        "--size", default="foley", choices=SIZES, help="foley-world films, or 1080p H.264 and 2K FFV1"
+    )
+    parser.add_argument("--seconds", type=float, default=12.0, help="each --size 1080p film's length")
+    parser.add_argument("--video_decode", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--seed", type=int, default=4321, help="foley-world collection seed")
     parser.add_argument(
         "--checkpoint",
@@ -315,8 +398,11 @@ def main(argv: list[str] | None = None) -> int:
         films_dir, job_out, stages_out = workdir / "films", workdir / "job", workdir / "stages"
         for folder in (job_out, stages_out):
             shutil.rmtree(folder, ignore_errors=True)
-        write_collection(films_dir, args.films, args.seed)
-        manifest = str((films_dir / "manifest.jsonl").resolve())
+        if args.size == "1080p":
+            manifest = write_real_films(films_dir, args.seconds)
+        else:
+            write_collection(films_dir, args.films, args.seed)
+            manifest = str((films_dir / "manifest.jsonl").resolve())
         checkpoint, origin = checkpoint_for(args, workdir)
         device = warm_up(manifest, checkpoint, args.batch_size)
 
@@ -329,6 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds, film_rows, audio_s, windows, units, failures = stages_alone(
             args, manifest, str(stages_out), checkpoint, device
         )
+        decode_alone_s, decode_alone_frames = analysis_decode_alone(manifest)
 
         if device == "cuda":
             where = f"{torch.cuda.get_device_name()} (bf16 autocast)"
@@ -339,8 +426,12 @@ def main(argv: list[str] | None = None) -> int:
             if args.runner == "in_process"
             else f"DirectRunner multi_processing, {args.workers} workers"
         )
+        if args.size == "1080p":
+            what = "films at real resolution (" + ", ".join(name for name, *_ in REAL_FILMS) + ")"
+        else:
+            what = f"foley-world films (seed {args.seed})"
         print(
-            f"bench/pipeline.py: {len(film_rows)} foley-world films (seed {args.seed}), {audio_s:.1f} s of "
+            f"bench/pipeline.py: {len(film_rows)} {what}, {audio_s:.1f} s of "
             "film "
             f"x {args.takes} take(s), {units} units, {windows} windows; {args.steps} steps, batch "
             f"{args.batch_size} "
@@ -371,6 +462,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| **sum of stages alone** | {total:.2f} | {audio_s / total:.1f} |")
         print(f"| **restore job** ({runner}) | {job_s:.2f} | {audio_s / job_s:.1f} |")
         print()
+        detection = seconds.get("probe and shot detection", 0.0)
+        decoding = decode_alone_s + seconds.get("decode", 0.0)
+        print(
+            f"analysis decode alone (decode + scale to the shot detector's sizes, not in the sum): "
+            f"{decode_alone_s:.2f} s for {decode_alone_frames} frames "
+            f"({decode_alone_frames / decode_alone_s:.1f} frames/s), {decode_alone_s / detection:.0%} of "
+            f"probe and shot detection; with the model-size decode, decoding is {decoding / total:.0%} of "
+            f"the stages' time (--video_decode {args.video_decode})"
+        )
         verdict = "within" if ratio <= TARGET else "OVER"
         print(
             f"job / sum of stages: {ratio:.3f} (target <= {TARGET}: {verdict}); the pipeline adds "

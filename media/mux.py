@@ -30,6 +30,11 @@ Provenance ``tags`` go into the container's global tags and every Talkie track's
 own ``tags`` added), upper-cased as Matroska recommends; ``title`` becomes the segment title.
 The source's global metadata is kept, except MP4 bookkeeping keys (brands, encoder) that
 describe the old container.
+
+A frame sequence (``media.sequence``) has no stream to copy: its frames are first encoded
+losslessly as FFV1 in a temporary Matroska file (``media.sequence.encode_ffv1``, bit-exact), whose
+video track, titled as such, is then copied as above; the container's ``TALKIE_VIDEO`` tag says
+that Talkie encoded it, and from what.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ import hashlib
 import heapq
 import io
 import logging
+import os
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from fractions import Fraction
 from typing import Any, NamedTuple
@@ -49,6 +56,7 @@ import av
 from media.container import open_container, stream_kinds
 from media.decode import open_video
 from media.errors import NoVideoStream, UnreadableMedia
+from media.sequence import encode_ffv1, is_sequence
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +109,14 @@ def mux_with_soundtrack(
     titled ``soundtrack_title``, and each of ``stems`` as a further audio track after it.
 
     Raises NoVideoStream for a source without video, UnreadableMedia for a source or FLAC that
-    FFmpeg cannot read, and ValueError for tags or titles that are not strings.
+    FFmpeg cannot read, and ValueError for tags or titles that are not strings. A frame
+    sequence's frames are encoded as FFV1 first (module docstring).
     """
+    if is_sequence(video_uri):
+        with _encoded_sequence(video_uri) as encoded:
+            return mux_with_soundtrack(
+                encoded, flac, tags=tags, title=title, soundtrack_title=soundtrack_title, stems=stems
+            )
     for stem in stems:
         _check_tags(stem.tags)
         if not isinstance(stem.title, str) or not stem.title:
@@ -171,6 +185,18 @@ def mux_with_soundtrack(
             except av.FFmpegError as e:
                 raise UnreadableMedia(f"{video_uri}: remuxing failed ({e})") from e
     return buf.getvalue()
+
+
+@contextlib.contextmanager
+def _encoded_sequence(video_uri: str) -> Iterator[str]:
+    """A local temporary FFV1 Matroska file of the frame sequence ``video_uri``, removed afterwards."""
+    fd, path = tempfile.mkstemp(prefix="talkie-sequence-", suffix=".mkv")
+    os.close(fd)
+    try:
+        encode_ffv1(video_uri, path)
+        yield path
+    finally:
+        os.unlink(path)
 
 
 def _check_tags(tags: Mapping[str, str]) -> None:

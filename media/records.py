@@ -32,6 +32,9 @@ class FilmProbe:
     duplicate_frames: int  # frames that repeat the picture before them
     cadence: str  # human-readable duplicate pattern, e.g. "none" or "1 in 5 repeated"
     has_audio: bool
+    # A frame sequence's frame numbers with no file, each held by the frame before it
+    # (media/sequence.py); None for a video file.
+    missing_frames: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)

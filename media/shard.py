@@ -6,8 +6,10 @@ no full-size frame outlives its decode.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from fractions import Fraction
+from typing import IO, cast
 
 import numpy as np
 
@@ -18,6 +20,8 @@ from media.cuts import Cut, FrameScores, candidate_cuts, enforce_min_length
 from media.decode import iter_analysis_frames, open_video
 from media.errors import UnreadableMedia
 from media.records import FilmProbe, Scene
+from media.sequence import is_sequence, list_sequence, sequence_content
+from media.streaming import HashingReader, open_stream
 from media.timing import Timeline, timeline_from_pts
 from media.transnet import INPUT_SIZE as TRANSNET_SIZE
 from media.transnet import TransNetScorer
@@ -26,7 +30,10 @@ HASH_CHUNK = 8 << 20
 
 
 def content_sha256(uri: str) -> tuple[str, int]:
-    """SHA-256 of the file's bytes, streamed in 8 MiB chunks, and the byte count."""
+    """SHA-256 of the file's bytes, streamed in 8 MiB chunks, and the byte count; for a frame
+    sequence, of its frames' names and sizes, and their total bytes (``media.sequence``)."""
+    if is_sequence(uri):
+        return sequence_content(uri)
     digest, size = hashlib.sha256(), 0
     with storage.open_input(uri) as f:
         while chunk := f.read(HASH_CHUNK):
@@ -43,13 +50,18 @@ def shard_film(
     Raises media.errors.MediaError subclasses for files that are not usable films and
     FileNotFoundError for a path that does not exist.
     """
-    sha, size = content_sha256(uri)
+    # A file is hashed as it is decoded, so a master is read once (media.streaming); a sequence
+    # is hashed by its frames' names and sizes.
+    reader = None if is_sequence(uri) else HashingReader(open_stream(uri))
+    sha, size = content_sha256(uri) if reader is None else ("", reader.size)
     if size == 0:
+        if reader is not None:
+            reader.close()
         raise UnreadableMedia(f"{uri}: the file is empty (0 bytes)")
     luma = LumaChangeScorer()
     transnet = TransNetScorer(device=device) if use_transnet else None
     pts: list[int] = []
-    with open_video(uri) as (container, stream):
+    with open_video(uri, reader=cast(IO[bytes] | None, reader)) as (container, stream):
         assert stream.time_base is not None, "FFmpeg gives every demuxed stream a time base"
         time_base = Fraction(stream.time_base)
         nominal = stream.guessed_rate or stream.average_rate or stream.base_rate
@@ -66,11 +78,17 @@ def shard_film(
         nominal_fps = float(nominal) if nominal else 0.0
         fallback = int(round(1 / (nominal_fps * time_base))) if nominal_fps else 1
         timeline = timeline_from_pts(pts, time_base, fallback_duration=fallback)
+        missing: tuple[int, ...] | None = None
+        if is_sequence(uri):  # numbered frames: the last lasts one number, whatever the gaps
+            timeline = dataclasses.replace(timeline, last_duration=1)
+            missing = list_sequence(uri, fresh=False).missing
         demuxer = container.format.name
         codec = stream.codec_context.name
         width = stream.codec_context.width
         height = stream.codec_context.height
         has_audio = bool(container.streams.audio)
+        if reader is not None:
+            sha, size = reader.finish()
     luma.finish()
     duplicate = duplicate_mask(np.asarray(luma.raw_diff))
     scores = FrameScores(
@@ -105,6 +123,7 @@ def shard_film(
         width=width,
         height=height,
         has_audio=has_audio,
+        missing_frames=missing,
     )
     return probe, scenes_from_cuts(timeline, cuts)
 

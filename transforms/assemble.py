@@ -274,6 +274,7 @@ def film_row(plan: FilmPlan, settings: GenerationSettings, status: str, **fields
         "nominal_fps": probe.nominal_fps,
         "true_fps": probe.true_fps,
         "frames": probe.frames,
+        "missing_frames": None if probe.missing_frames is None else list(probe.missing_frames),
         "scenes": len(film.scenes),
         "cut_key": None,
         "flac_uri": None,

@@ -30,9 +30,9 @@ import apache_beam as beam
 import numpy as np
 
 from media import storage
-from media.decode import check_video_decode, hwaccel_for
+from media.decode import OpenFilms, check_video_decode, hwaccel_for
 from transforms import progress
-from transforms.failures import FAILURES, Failure, FailureGuard, failure_from
+from transforms.failures import FAILURES, Failure, FailureGuard, failure_from, redact
 from transforms.layout import stem_uri
 from transforms.ledger import ledger_record, read_ledger, write_ledger
 from transforms.shard import ShardedFilm
@@ -180,9 +180,12 @@ def fit_frames(frames: np.ndarray, scene_frames: int, needed: int) -> np.ndarray
     return np.ascontiguousarray(frames)
 
 
-def decode_unit_frames(unit: Unit, settings: GenerationSettings, hwaccel: str | None = None) -> np.ndarray:
+def decode_unit_frames(
+    unit: Unit, settings: GenerationSettings, hwaccel: str | None = None, films: OpenFilms | None = None
+) -> np.ndarray:
     """The unit's scene at the model's fps and size, grayscale, fitted to its windows (``fit_frames``);
-    ``hwaccel`` as ``media.decode.decode_range`` takes it (None: the CPU)."""
+    ``hwaccel`` and ``films`` (containers kept open between scenes) as ``media.decode.decode_range``
+    takes them (None: the CPU; a film opened for this scene alone)."""
     from media.decode import decode_range  # looked up per call (the stage-failure tests replace it)
 
     video = settings.config.video
@@ -195,6 +198,7 @@ def decode_unit_frames(unit: Unit, settings: GenerationSettings, hwaccel: str | 
         height=video.height,
         gray=True,
         hwaccel=hwaccel,
+        films=films,
     )
     needed = unit.windows[-1].start_frame + settings.window_frames
     return fit_frames(np.asarray(frames, dtype=np.uint8), unit.frames, needed)
@@ -217,22 +221,28 @@ class _DecodeSceneFn(CountsStorageRetries, beam.DoFn):
 
     def setup(self) -> None:
         self._hwaccel = hwaccel_for(self._video_decode)  # None once NVDEC has failed in this worker
+        # A worker's next scene is often of the same film: its container stays open (header and
+        # index read once), the two most recent films at a time.
+        self._films = OpenFilms(keep=2)
+
+    def teardown(self) -> None:
+        self._films.close()
 
     def _decode(self, unit: Unit) -> np.ndarray:
         if self._hwaccel is not None:
             try:
-                return decode_unit_frames(unit, self._settings, self._hwaccel)
+                return decode_unit_frames(unit, self._settings, self._hwaccel, self._films)
             except Exception as exc:  # no GPU, no NVDEC for this codec, a remote file, ...
                 log.warning(
                     "--video_decode=%s: NVDEC decoding failed (%s: %s); decoding on the CPU "
                     "from now on in this worker",
                     self._video_decode,
                     type(exc).__name__,
-                    exc,
+                    redact(str(exc)),
                 )
                 self._fallbacks.inc()
                 self._hwaccel = None
-        return decode_unit_frames(unit, self._settings)
+        return decode_unit_frames(unit, self._settings, films=self._films)
 
     def process(self, element: tuple[str, Iterable[Unit]]) -> Iterator[Any]:
         _, group = element

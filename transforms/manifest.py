@@ -2,10 +2,13 @@
 
 A manifest is JSON Lines (``.jsonl``), CSV, Parquet, a single job JSON (``.json``: one object or a
 list), or a glob of video files. A glob whose pattern ends in a manifest extension reads every
-matching manifest. Each row becomes a ``FilmJob``; a row that fails validation becomes a
-``Failure`` and the other rows go on. A manifest that cannot be read at all (missing, not UTF-8,
-no ``video_input`` column, a glob that matches nothing) raises: that is a mistake in the job's
-arguments, not bad data.
+matching manifest. A row whose ``video_input`` is a glob of frame files (``reel1/frame_*.dpx``)
+is one film, a frame sequence (``media.sequence``): its row must give its rate, ``fps``, and its
+``video_input`` becomes the sequence URI ``<pattern>#fps=<rate>`` that every stage reads.
+
+Each row becomes a ``FilmJob``; a row that fails validation becomes a ``Failure`` and the other
+rows go on. A manifest that cannot be read at all (missing, not UTF-8, no ``video_input`` column,
+a glob that matches nothing) raises: that is a mistake in the job's arguments, not bad data.
 
 The pure functions here are what ``ReadManifest`` runs on a worker at pipeline run time.
 """
@@ -30,6 +33,17 @@ import apache_beam as beam
 import pyarrow.parquet as pq
 
 from media import storage
+from media.sequence import (
+    FRAME_CODECS,
+    FRAME_FORMATS,
+    SequenceError,
+    check_pattern,
+    is_sequence_pattern,
+    parse_fps,
+    sequence_slug_name,
+    sequence_uri,
+    split_sequence_uri,
+)
 from transforms.checks import is_number, is_whole
 from transforms.failures import FAILURES, Failure, FailureGuard, failure_from, redacted_repr
 from transforms.files import absolute_uri, match_files
@@ -139,6 +153,12 @@ def read_manifest_rows(spec: str) -> Iterator[ManifestRow]:
             raise FileNotFoundError(f"no file matches --input {spec!r}; it accepts {ACCEPTED_INPUTS}")
     else:
         matches = [spec]
+    if kind == "videos" and is_glob(spec) and _frame_files(matches):
+        raise ManifestError(
+            f"--input {spec!r} matches frame files ({FRAME_FORMATS}); a frame sequence is one film "
+            'and needs its rate: give it as a manifest row, e.g. {"video_input": "reel1/frame_*.dpx", '
+            '"fps": 18}'
+        )
     for uri in matches:
         if kind == "videos":
             yield ManifestRow(source=uri, base=_parent(uri), fields={"video_input": uri})
@@ -220,6 +240,11 @@ def _require_video_input_column(uri: str, columns: list[str]) -> None:
         raise ManifestError(f"manifest {uri!r} has columns {columns}; a 'video_input' column is required")
 
 
+def _frame_files(uris: list[str]) -> bool:
+    """Whether every one of ``uris`` is a frame file (by its extension): the frames of a sequence."""
+    return all(posixpath.splitext(file_name(u).lower())[1] in FRAME_CODECS for u in uris)
+
+
 def _parent(uri: str) -> str:
     if "://" in uri:
         return uri.rsplit("/", 1)[0] if "/" in uri.split("://", 1)[1] else uri
@@ -238,16 +263,44 @@ def parse_row(row: ManifestRow) -> FilmJob:
         if not isinstance(column, str):
             raise ManifestError(f"column name {column!r} is not text; column names are text")
         _require_unicode(column, "column name")
+    video_input = resolve_video_input(fields.get("video_input"), row.base)
+    own_fields: tuple[str, ...] = ROW_FIELDS
+    if is_sequence_pattern(split_sequence_uri(video_input)[0]):
+        video_input = sequence_input(video_input, fields.get("fps"))
+        own_fields = (*ROW_FIELDS, "fps")  # a sequence's rate is in its URI, not in extra
     return FilmJob(
-        video_input=resolve_video_input(fields.get("video_input"), row.base),
+        video_input=video_input,
         film_id=None if fields.get("film_id") is None else validate_film_id(fields["film_id"]),
         positive_prompt=clean_prompt(fields.get("positive_prompt"), "positive_prompt"),
         negative_prompt=clean_prompt(fields.get("negative_prompt"), "negative_prompt"),
         takes=_whole_number(fields.get("takes"), "takes", 1, MAX_TAKES),
         seed=_whole_number(fields.get("seed"), "seed", 0, MAX_SEED),
         scenes=parse_scene_overrides(fields.get("scenes")),
-        extra=_extra_json({k: v for k, v in fields.items() if k not in ROW_FIELDS}),
+        extra=_extra_json({k: v for k, v in fields.items() if k not in own_fields}),
     )
+
+
+def sequence_input(video_input: str, fps: Any) -> str:
+    """The sequence URI of a row whose resolved ``video_input`` globs frame files, at the row's
+    ``fps`` (or the rate its ``#fps=`` gives); raises ``ManifestError`` without a usable rate."""
+    pattern, rate_in_uri = split_sequence_uri(video_input)
+    try:
+        check_pattern(pattern)
+    except SequenceError as exc:
+        raise ManifestError(str(exc)) from exc
+    if fps is None and rate_in_uri is None:
+        raise ManifestError(
+            f"video_input {_show(pattern)} is a frame sequence (a glob of frame files) and its row gives "
+            "no fps; a sequence's row needs 'fps', the rate it was shot or scanned at, e.g. 18, 24 or "
+            "24000/1001"
+        )
+    try:
+        rate = parse_fps(fps if fps is not None else rate_in_uri)
+        if fps is not None and rate_in_uri is not None and parse_fps(rate_in_uri) != rate:
+            raise ValueError(f"fps {fps!r} differs from the rate in video_input ({rate_in_uri})")
+    except ValueError as exc:
+        raise ManifestError(f"{exc} (for the frame sequence {_show(pattern)})") from exc
+    return sequence_uri(pattern, rate)
 
 
 def row_uri(row: ManifestRow) -> str:
@@ -297,9 +350,14 @@ def file_name(uri: str) -> str:
 
 
 def film_slug(uri: str) -> str:
-    """The file name of ``uri`` without its extension, as lowercase ``[a-z0-9-]``, at most 48 chars."""
-    name = file_name(uri)
-    stem = name.rsplit(".", 1)[0] if "." in name[1:] else name
+    """The file name of ``uri`` without its extension, as lowercase ``[a-z0-9-]``, at most 48 chars;
+    for a frame sequence, its folder's name and its pattern's file name without wildcards
+    ("gs://b/reel1/frame_*.dpx#fps=18" -> "reel1-frame")."""
+    if is_sequence_pattern(split_sequence_uri(uri)[0]):
+        stem = sequence_slug_name(uri)
+    else:
+        name = file_name(uri)
+        stem = name.rsplit(".", 1)[0] if "." in name[1:] else name
     folded = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode("ascii").lower()
     slug = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")[:MAX_SLUG_CHARS].strip("-")
     return slug or "film"

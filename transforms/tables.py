@@ -59,6 +59,9 @@ SCHEMAS: dict[str, pa.Schema] = {
             _optional("nominal_fps", pa.float64()),
             _optional("true_fps", pa.float64()),
             _optional("frames", pa.int64()),
+            # A frame sequence's frame numbers that have no file (each gap held by the frame before
+            # it; [] when none are missing); null for a video file and in rows written before it.
+            _optional("missing_frames", pa.list_(pa.int64())),
             _optional("scenes", pa.int64()),
             _optional("cut_key", pa.string()),
             _optional("flac_uri", pa.string()),

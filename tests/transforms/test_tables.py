@@ -101,6 +101,7 @@ def test_contract_column_names():
         "nominal_fps",
         "true_fps",
         "frames",
+        "missing_frames",
         "scenes",
         "cut_key",
         "flac_uri",
