@@ -60,7 +60,8 @@ setup(
     description="Prompt-directed, synchronized soundtracks for silent archival films (Apache Beam).",
     python_requires=">=3.11",
     packages=find_packages(include=["media*", "model*", "transforms*", "pipelines*"]),
-    package_data={"model": ["weights/*.safetensors"]},
+    # talkie plan's per-target rates (pipelines/targets.toml), read from the installed package
+    package_data={"model": ["weights/*.safetensors"], "pipelines": ["targets.toml"]},
     install_requires=REQUIRED,
     extras_require=EXTRAS,
     entry_points={"console_scripts": ["talkie=pipelines.cli:main"]},

@@ -28,6 +28,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "pipelines.inspect",
         "print an output's films (status, duration, scenes, takes, loudness) and failures",
     ),
+    "plan": (
+        "pipelines.plan",
+        "before a restore run: a manifest's films, scenes, audio-hours, and wall time and cost on a target",
+    ),
     "sounds": (
         "model.sounds.__main__",
         "build the bank of real recordings from Debian packages ($TALKIE_SOUNDS)",
