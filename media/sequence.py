@@ -49,7 +49,6 @@ from fractions import Fraction
 from typing import Any, cast
 
 import av
-import fsspec
 import numpy as np
 from av.video.codeccontext import VideoCodecContext
 from av.video.reformatter import VideoReformatter
@@ -380,7 +379,7 @@ def _matching_files(pattern: str) -> list[tuple[str, str, int]]:
             if not name.startswith(".") and os.path.isfile(path):
                 out.append((prefix + path, name, os.path.getsize(path)))
         return out
-    fs, path = fsspec.core.url_to_fs(pattern)
+    fs, path = storage.filesystem(pattern)  # with the process's S3 options, as frames are read
     fs.invalidate_cache(posixpath.dirname(path))
     for found, info in fs.glob(path, detail=True).items():
         name = posixpath.basename(found.rstrip("/"))

@@ -178,3 +178,26 @@ def test_an_output_uri_with_a_token_is_redacted_in_everything_a_restore_run_prin
     assert "token=***" in printed.out  # the summary still names where the outputs are
     runs = read_table(output, "runs").to_pylist()
     assert SECRET not in runs[0]["options"]
+
+
+def test_a_worker_lists_and_reads_a_frame_sequence_with_the_flags(
+    s3_bucket, s3_server, no_aws_environment, tmp_path, monkeypatch
+):
+    """On a worker, a scan's listing (the first S3 call its shot-list pass makes: the film_id
+    hashes the frames' names and sizes) follows the pipeline's --s3_* flags, as its reads do."""
+    from apache_beam.io.filesystems import FileSystems
+
+    from media.sequence import decode_range, list_sequence
+    from pipelines.options import use_s3_flags
+    from tests.films import textured_shots
+    from tests.sequences import write_sequence
+
+    pattern = write_sequence(tmp_path / "reel", textured_shots([6], size=(16, 24), seed=5), "png")
+    use_s3_flags(PipelineOptions(_flags(s3_server)))  # the upload, as a launcher would
+    for path in sorted((tmp_path / "reel").iterdir()):
+        storage.write_bytes(f"{s3_bucket}/reel/{path.name}", path.read_bytes())
+    storage.configure_s3(None)  # a fresh worker: nothing in force until the pipeline's options
+    monkeypatch.setattr(FileSystems, "_pipeline_options", PipelineOptions(_flags(s3_server)))
+    uri = f"{s3_bucket}/reel/{Path(pattern).name}#fps=24"
+    assert [f.number for f in list_sequence(uri).frames] == [1, 2, 3, 4, 5, 6]
+    assert decode_range(uri, 0, 6, fps=24, width=24, height=16, gray=True).shape == (6, 16, 24)
