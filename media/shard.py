@@ -21,12 +21,10 @@ from media.decode import iter_analysis_frames, open_video
 from media.errors import UnreadableMedia
 from media.records import FilmProbe, Scene
 from media.sequence import is_sequence, list_sequence, sequence_content
-from media.streaming import HashingReader, open_stream
+from media.streaming import HASH_CHUNK, HashingReader, open_stream
 from media.timing import Timeline, timeline_from_pts
 from media.transnet import INPUT_SIZE as TRANSNET_SIZE
 from media.transnet import TransNetScorer
-
-HASH_CHUNK = 8 << 20
 
 
 def content_sha256(uri: str) -> tuple[str, int]:
@@ -42,6 +40,23 @@ def content_sha256(uri: str) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+def open_film(uri: str) -> tuple[HashingReader | None, str, int]:
+    """(reader, SHA-256, bytes) of the film ``shard_film`` decodes. A file is hashed as it is
+    decoded, so a master is read once (``media.streaming``): its ``HashingReader`` (for
+    ``open_video``, which closes it), with the hash "" until ``reader.finish()``. A frame sequence
+    is read frame by frame: None, with the hash of its frames' names and sizes.
+
+    Raises UnreadableMedia for an empty file or sequence and FileNotFoundError for a missing one.
+    """
+    reader = None if is_sequence(uri) else HashingReader(open_stream(uri))
+    sha, size = content_sha256(uri) if reader is None else ("", reader.size)
+    if size == 0:
+        if reader is not None:
+            reader.close()
+        raise UnreadableMedia(f"{uri}: the file is empty (0 bytes)")
+    return reader, sha, size
+
+
 def shard_film(
     uri: str, *, min_scene_s: float = 0.5, use_transnet: bool = True, device: str = "cpu"
 ) -> tuple[FilmProbe, list[Scene]]:
@@ -50,14 +65,7 @@ def shard_film(
     Raises media.errors.MediaError subclasses for files that are not usable films and
     FileNotFoundError for a path that does not exist.
     """
-    # A file is hashed as it is decoded, so a master is read once (media.streaming); a sequence
-    # is hashed by its frames' names and sizes.
-    reader = None if is_sequence(uri) else HashingReader(open_stream(uri))
-    sha, size = content_sha256(uri) if reader is None else ("", reader.size)
-    if size == 0:
-        if reader is not None:
-            reader.close()
-        raise UnreadableMedia(f"{uri}: the file is empty (0 bytes)")
+    reader, sha, size = open_film(uri)
     luma = LumaChangeScorer()
     transnet = TransNetScorer(device=device) if use_transnet else None
     pts: list[int] = []

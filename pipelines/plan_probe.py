@@ -9,9 +9,8 @@ opens it, so a missing, empty, unreadable, still or audio-only file becomes the 
 from __future__ import annotations
 
 import dataclasses
-import os
 from fractions import Fraction
-from typing import Any
+from typing import IO, Any, cast
 
 from pipelines import plan_model
 from pipelines.plan_model import FilmWork
@@ -39,21 +38,11 @@ def probe_header(uri: str) -> Header:
     header; demuxes packet timestamps (no decoding) only when the header has no duration. A frame
     sequence (``media.sequence``) is counted from its listing: frames, and its frame clock."""
     from media.decode import open_video
-    from media.errors import UnreadableMedia
-    from media.sequence import is_sequence, list_sequence, sequence_content
-    from media.streaming import open_stream
+    from media.sequence import list_sequence
+    from media.shard import open_film
 
-    # shard_film reads a file through HashingReader(open_stream(uri)); the plan needs no hash, and
-    # FFmpeg opening the same kind of reader words its errors the same way
-    reader = None if is_sequence(uri) else open_stream(uri)
-    size = sequence_content(uri)[1] if reader is None else reader.seek(0, os.SEEK_END)
-    if reader is not None:
-        reader.seek(0)
-    if size == 0:
-        if reader is not None:
-            reader.close()
-        raise UnreadableMedia(f"{uri}: the file is empty (0 bytes)")  # shard_film's check and words
-    with open_video(uri, reader=reader) as (container, stream):
+    reader, _, _ = open_film(uri)  # the job's checks and words; the hash is not needed
+    with open_video(uri, reader=cast(IO[bytes] | None, reader)) as (container, stream):
         codec = stream.codec_context
         if reader is None:
             listed = list_sequence(uri, fresh=False)
@@ -104,6 +93,7 @@ class PlanSettings:
 def film_work(job: FilmJob, header: Header, settings: PlanSettings) -> FilmWork:
     """One film's work: its takes, estimated scenes and windows, negative prompt and music."""
     from media.score import score_cue
+    from transforms.units import layered_prompts
 
     generation = settings.generation
     takes = job.takes if job.takes is not None else generation.takes
@@ -114,16 +104,25 @@ def film_work(job: FilmJob, header: Header, settings: PlanSettings) -> FilmWork:
         generation.window_frames,
         generation.stride_frames,
     )
-    positives = [p for p in (job.positive_prompt, generation.positive_prompt) if p is not None][:1] or [""]
-    negatives = [p for p in (job.negative_prompt, generation.negative_prompt) if p is not None]
-    negative = negatives[0] if negatives else generation.config.sampler.negative_prompt
-    prompts = [(positives[0], negative)] + [
-        (o.positive_prompt or positives[0], o.negative_prompt if o.negative_prompt is not None else negative)
-        for o in job.scenes
+    # the row's prompts, and each scene override's as the job layers them (transforms.units)
+    prompts = [
+        layered_prompts(
+            override,
+            job,
+            default_positive=generation.positive_prompt,
+            default_negative=generation.negative_prompt,
+            checkpoint_negative=generation.config.sampler.negative_prompt,
+        )
+        for override in (None, *job.scenes)
     ]
     music = any(
-        score_cue(p, n, mode=settings.score_mode, instrument=settings.score_instrument).sounds
-        for p, n in prompts
+        score_cue(
+            p.positive_prompt,
+            p.negative_prompt,
+            mode=settings.score_mode,
+            instrument=settings.score_instrument,
+        ).sounds
+        for p in prompts
     )
     return FilmWork(
         uri=redact(job.video_input),
@@ -138,7 +137,7 @@ def film_work(job: FilmJob, header: Header, settings: PlanSettings) -> FilmWork:
         takes=takes,
         scenes=scenes,
         windows_per_take=scenes * windows,
-        negative=any(n for _, n in prompts),
+        negative=any(p.negative_prompt for p in prompts),
         music=music,
     )
 

@@ -321,7 +321,25 @@ def effective_prompts(
     checkpoint_negative: str,
 ) -> ScenePrompts:
     """Scene ``index``'s prompts: override > row > command line > ("" / the checkpoint's default)."""
-    override = choose_override(job.scenes, index, start_s, end_s)
+    return layered_prompts(
+        choose_override(job.scenes, index, start_s, end_s),
+        job,
+        default_positive=default_positive,
+        default_negative=default_negative,
+        checkpoint_negative=checkpoint_negative,
+    )
+
+
+def layered_prompts(
+    override: SceneOverride | None,
+    job: FilmJob,
+    *,
+    default_positive: str | None,
+    default_negative: str | None,
+    checkpoint_negative: str,
+) -> ScenePrompts:
+    """The prompts of a scene that ``override`` (or None) applies to: override > row > command line
+    > ("" / the checkpoint's default). ``talkie plan`` layers every override of a row this way."""
     positive = _first_given(
         override.positive_prompt if override else None, job.positive_prompt, default_positive
     )
