@@ -26,6 +26,7 @@ from media.errors import CorruptVideo, NoDecodableFrames, NoVideoStream, StillIm
 from media.sequence import SequenceContainer, is_sequence, open_sequence, sequence_timeline
 from media.sequence import decode_range as decode_sequence_range
 from media.streaming import open_stream
+from media.timing import sample_times
 
 # How a job decodes the frames it generates from (its --video_decode): FFmpeg's threads on the
 # CPU, or NVDEC (``decode_range``'s ``hwaccel="cuda"``) falling back to the CPU.
@@ -249,11 +250,8 @@ def _sample_range(
     gray: bool,
 ) -> np.ndarray:
     """``decode_range``'s sampling on an open container: it seeks first, so any range in any order."""
-    tb = _time_base(stream)
-    span = Fraction(end_pts - start_pts) * tb
-    count = max(1, int(np.ceil(float(span * Fraction(fps)) - 1e-9)))
-    # Sample times in PTS units, exact: start + k / fps.
-    wanted = [start_pts + Fraction(k) / (Fraction(fps) * tb) for k in range(count)]
+    wanted = sample_times(start_pts, end_pts, _time_base(stream), fps)  # exact PTS, start + k / fps
+    count = len(wanted)
     container.seek(int(start_pts), stream=stream, backward=True, any_frame=False)
     fmt = "gray" if gray else "rgb24"
     scaler = VideoReformatter()

@@ -55,6 +55,7 @@ from av.video.reformatter import VideoReformatter
 
 from media import storage
 from media.errors import CorruptVideo, UnreadableMedia
+from media.timing import sample_times
 
 # A frame file's extension -> FFmpeg's decoder for it.
 FRAME_CODECS = {".dpx": "dpx", ".tif": "tiff", ".tiff": "tiff", ".png": "png", ".exr": "exr"}
@@ -477,11 +478,8 @@ def decode_range(
     """``media.decode.decode_range`` for a sequence: the same samples (sample k is the frame on
     screen at start + k/fps), but only the frames some sample shows are read and decoded."""
     listed = list_sequence(uri, fresh=False)
-    tb = listed.time_base
-    span = Fraction(end_pts - start_pts) * tb
-    count = max(1, int(np.ceil(float(span * Fraction(fps)) - 1e-9)))
-    step = 1 / (Fraction(fps) * tb)
-    shown = [listed.index_at(start_pts + k * step) for k in range(count)]
+    shown = [listed.index_at(t) for t in sample_times(start_pts, end_pts, listed.time_base, fps)]
+    count = len(shown)
     fmt = "gray" if gray else "rgb24"
     scaler = VideoReformatter()
     out = np.empty((count, height, width) + (() if gray else (3,)), dtype=np.uint8)

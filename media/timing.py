@@ -63,3 +63,12 @@ def timeline_from_pts(pts: list[int], time_base: Fraction, *, fallback_duration:
     steps = np.diff(arr)
     last = int(np.median(steps)) if steps.size else int(fallback_duration)
     return Timeline(pts=arr, time_base=time_base, last_duration=max(1, last))
+
+
+def sample_times(start_pts: int, end_pts: int, time_base: Fraction, fps: float) -> list[Fraction]:
+    """The exact PTS of each output sample when [start_pts, end_pts) is sampled at ``fps``:
+    start + k / fps for k below ceil(span * fps), at least one (``media.decode.decode_range``)."""
+    span = Fraction(end_pts - start_pts) * time_base
+    count = max(1, int(np.ceil(float(span * Fraction(fps)) - 1e-9)))
+    step = 1 / (Fraction(fps) * time_base)
+    return [start_pts + k * step for k in range(count)]
